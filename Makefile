@@ -1,0 +1,51 @@
+# carefund: two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: setup run test lint types pytest test-postgres demo bench clean
+
+# Idempotent: creates .venv, installs the pinned dependencies, installs carefund (leaves .venv/bin/carefund).
+setup: $(STAMP)
+
+$(STAMP): requirements/dev.lock requirements/base.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# Migrates the SQLite database under var/, loads the demo (idempotent) and serves with gunicorn + whitenoise.
+run: setup
+	mkdir -p var
+	DEBUG=$${DEBUG:-1} $(BIN)/carefund migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/carefund collectstatic --noinput --verbosity 0
+	DEBUG=$${DEBUG:-1} $(BIN)/carefund demo
+	@echo "carefund is serving on http://$(HOST):$(PORT)/"
+	DEBUG=$${DEBUG:-1} $(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: setup
+	$(BIN)/mypy carefund config
+
+pytest: setup
+	$(BIN)/pytest -n 2
+
+test: lint types pytest
+
+# The same suite on PostgreSQL (used by .ci/run).
+test-postgres: setup
+	DATABASE_URL=$${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/carefund} $(BIN)/pytest -n 2
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,1 @@
+"""carefund: fund a child's treatment between the NHS, a charity and the public."""

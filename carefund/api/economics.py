@@ -1,0 +1,5 @@
+"""JSON API: economics."""
+
+from ninja import Router
+
+router = Router(tags=["economics"])

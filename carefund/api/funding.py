@@ -1,0 +1,5 @@
+"""JSON API: funding."""
+
+from ninja import Router
+
+router = Router(tags=["funding"])

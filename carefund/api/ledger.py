@@ -1,0 +1,5 @@
+"""JSON API: ledger."""
+
+from ninja import Router
+
+router = Router(tags=["ledger"])

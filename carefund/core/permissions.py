@@ -1,0 +1,58 @@
+"""Who may see and do what: roles, and object-level access decided in one place.
+
+Object-level rules are written as query filters over field names, so this module imports no domain app:
+- a guardian sees only their own children;
+- a clinician sees only children with a care plan at a provider they work for;
+- caseworkers, finance officers, commissioners and trustees (and superusers) see every child."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from carefund.core.roles import Role
+
+
+def has_role(user: Any, role: Role) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    return bool(user.groups.filter(name=role.value).exists())
+
+
+def roles_of(user: Any) -> set[Role]:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return set()
+    if getattr(user, "is_superuser", False):
+        return set(Role)
+    names = set(user.groups.values_list("name", flat=True))
+    return {role for role in Role if role.value in names}
+
+
+def is_staff_reader(user: Any) -> bool:
+    """Staff who may read every child's record (not guardians or clinicians)."""
+    return bool(roles_of(user) & {Role.CASEWORKER, Role.FINANCE_OFFICER, Role.COMMISSIONER, Role.TRUSTEE})
+
+
+def child_access_filter(user: Any, *, prefix: str = "") -> Q | None:
+    """A Q over the Child model (or a model reaching Child through `prefix`, e.g. "child__") selecting the
+    children `user` may see; None means all of them. An anonymous user matches nothing."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Q(pk__in=[])
+    if is_staff_reader(user):
+        return None
+    roles = roles_of(user)
+    q = Q(pk__in=[]) if not prefix else Q(**{f"{prefix}pk__in": []})
+    if Role.GUARDIAN in roles:
+        q |= Q(**{f"{prefix}guardians": user})
+    if Role.CLINICIAN in roles:
+        q |= Q(**{f"{prefix}care_plans__provider__clinicians": user})
+    return q
+
+
+def restrict_children(queryset: QuerySet[Any], user: Any, *, prefix: str = "") -> QuerySet[Any]:
+    """Limit a queryset of children (or of records owned by a child) to those `user` may see."""
+    q = child_access_filter(user, prefix=prefix)
+    return queryset if q is None else queryset.filter(q).distinct()

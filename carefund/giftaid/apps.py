@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GiftaidConfig(AppConfig):
+    name = "carefund.giftaid"
+    label = "giftaid"

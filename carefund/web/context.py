@@ -1,0 +1,15 @@
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from carefund.core.permissions import roles_of
+
+
+def site(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    return {
+        "charity_name": settings.CHARITY_NAME,
+        "user_roles": sorted(r.value for r in roles_of(user)),
+        "test_gateway_active": not settings.STRIPE_SECRET_KEY,
+    }

@@ -1,0 +1,16 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from carefund.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health/", views.health, name="health"),
+    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("carefund.web.care.urls")),
+    path("", include("carefund.web.campaigns.urls")),
+    path("", include("carefund.web.funding.urls")),
+    path("", include("carefund.web.ledger.urls")),
+    path("", include("carefund.web.economics.urls")),
+]
