@@ -36,13 +36,13 @@ types: setup
 	$(BIN)/mypy carefund config
 
 pytest: setup
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -q -n 2
 
 test: lint types pytest
 
 # The same suite on PostgreSQL (used by .ci/run).
 test-postgres: setup
-	DATABASE_URL=$${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/carefund} $(BIN)/pytest -n 2
+	DATABASE_URL=$${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/carefund} $(BIN)/pytest -q -n 2
 
 bench: setup
 	$(BIN)/python -m benchmarks

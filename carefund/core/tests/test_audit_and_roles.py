@@ -35,3 +35,23 @@ def test_roles_of_and_has_role():
     assert has_role(user, Role.FINANCE_OFFICER)
     assert not has_role(user, Role.CASEWORKER)
     assert AuditEvent.objects.count() == 0
+
+
+def test_audit_events_cannot_be_changed_or_deleted_in_the_database():
+    from django.db import DatabaseError, connection, transaction
+
+    event = audit_record(actor=None, action="test.done", summary="original")
+    for sql in ("UPDATE core_auditevent SET summary = 'forged' WHERE id = %s", "DELETE FROM core_auditevent WHERE id = %s"):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [event.pk])
+    event.refresh_from_db()
+    assert event.summary == "original"
+
+
+def test_deploy_check_refuses_development_secret_key(settings):
+    from carefund.core.checks import check_secret_key
+
+    settings.SECRET_KEY = "carefund-insecure-development-key-change-me"
+    assert [m.id for m in check_secret_key(None)] == ["carefund.E001"]
+    settings.SECRET_KEY = "a-real-long-random-production-key-0123456789abcdef"
+    assert check_secret_key(None) == []
