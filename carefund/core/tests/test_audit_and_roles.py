@@ -41,7 +41,10 @@ def test_audit_events_cannot_be_changed_or_deleted_in_the_database():
     from django.db import DatabaseError, connection, transaction
 
     event = audit_record(actor=None, action="test.done", summary="original")
-    for sql in ("UPDATE core_auditevent SET summary = 'forged' WHERE id = %s", "DELETE FROM core_auditevent WHERE id = %s"):
+    for sql in (
+        "UPDATE core_auditevent SET summary = 'forged' WHERE id = %s",
+        "DELETE FROM core_auditevent WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [event.pk])
     event.refresh_from_db()
