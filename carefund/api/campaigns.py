@@ -1,5 +1,110 @@
-"""JSON API: campaigns."""
+"""JSON API: campaigns. Public reads of published campaigns (what the public page shows: amounts, never donors'
+personal data); staff reads of a campaign's gifts need the `campaigns.view_gifts` permission."""
 
-from ninja import Router
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import Http404, HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError
+from ninja.security import django_auth
+
+from carefund.campaigns import selectors
+from carefund.campaigns.models import Campaign
+from carefund.core.errors import NotFoundError, PermissionDeniedError
 
 router = Router(tags=["campaigns"])
+
+
+class CampaignOut(Schema):
+    slug: str
+    title: str
+    state: str
+    child: str
+    media_partner: str
+    target_pence: int
+    nhs_covers_pence: int
+    raised_pence: int
+    gift_aid_to_come_pence: int
+    percent: int
+
+
+class PublicGiftOut(Schema):
+    donor: str
+    amount_pence: int
+    message: str
+
+
+class CampaignDetailOut(CampaignOut):
+    story: str
+    target_explanation: str
+    recent_gifts: list[PublicGiftOut]
+
+
+class StaffGiftOut(Schema):
+    id: int
+    amount_pence: int
+    costs_contribution_pence: int
+    fee_pence: int | None
+    status: str
+    kind: str
+    gateway: str
+    donor_name: str
+    received_on: dt.date | None
+
+
+def _gift_aid(campaign_id: int) -> int:
+    from carefund.giftaid.selectors import gift_aid_due_for_campaign
+
+    return int(gift_aid_due_for_campaign(campaign_id=campaign_id))
+
+
+def _out(campaign: Campaign) -> dict[str, object]:
+    progress = selectors.campaign_progress(campaign=campaign, gift_aid_to_come_pence=_gift_aid(campaign.pk))
+    return {
+        "slug": campaign.slug,
+        "title": campaign.title,
+        "state": campaign.state,
+        "child": campaign.child.public_name,
+        "media_partner": campaign.media_partner,
+        "target_pence": campaign.target_pence,
+        "nhs_covers_pence": campaign.nhs_covers_pence,
+        "raised_pence": progress.raised_pence,
+        "gift_aid_to_come_pence": progress.gift_aid_to_come_pence,
+        "percent": progress.percent,
+    }
+
+
+@router.get("/", response=list[CampaignOut])
+def campaign_list(request: HttpRequest) -> list[dict[str, object]]:
+    return [_out(c) for c in selectors.campaigns_published()]
+
+
+@router.get("/{slug}", response=CampaignDetailOut)
+def campaign_detail(request: HttpRequest, slug: str) -> dict[str, object]:
+    try:
+        campaign = selectors.campaign_get_public(slug=slug)
+    except NotFoundError:
+        raise Http404("No such campaign.") from None
+    gifts = [
+        {"donor": g.donor, "amount_pence": g.amount_pence, "message": g.message}
+        for g in selectors.recent_gifts_public(campaign=campaign)
+    ]
+    return _out(campaign) | {
+        "story": campaign.story,
+        "target_explanation": campaign.target_explanation,
+        "recent_gifts": gifts,
+    }
+
+
+@router.get("/{slug}/gifts", response=list[StaffGiftOut], auth=django_auth)
+def campaign_gifts(request: HttpRequest, slug: str) -> list[StaffGiftOut]:
+    try:
+        campaign = selectors.campaign_get_for_staff(user=request.user, slug=slug)
+        gifts = selectors.gifts_for_campaign(user=request.user, campaign=campaign)
+    except PermissionDeniedError:
+        raise HttpError(403, "You may not see campaign gifts.") from None
+    except NotFoundError:
+        raise Http404("No such campaign.") from None
+    return [StaffGiftOut.model_validate(g, from_attributes=True) for g in gifts]

@@ -1,5 +1,56 @@
-"""JSON API: economics."""
+"""JSON API: economics. Run a shipped model with overrides; the answer is the JSON of `carefund economics run --json`
+(plus the verdict on the claim and the budget impact). Thin: parse, call `report.run_with_overrides`, return."""
 
-from ninja import Router
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from carefund.economics.modelfile import ModelFileError, load_model, shipped_models
+from carefund.economics.report import Overrides, run_with_overrides
 
 router = Router(tags=["economics"])
+
+MAX_API_PSA = 20_000  # larger runs: the page's background task or the command
+
+
+class RunIn(Schema):
+    values: dict[str, float] = Field(default_factory=dict, description="parameter name -> new base value")
+    cycles: int | None = Field(default=None, ge=1, le=1000)
+    discount_costs: float | None = Field(default=None, ge=0, le=1)
+    discount_effects: float | None = Field(default=None, ge=0, le=1)
+    thresholds: list[float] | None = Field(default=None, min_length=1, max_length=6)
+    psa: int = Field(default=0, ge=0, le=MAX_API_PSA)
+    seed: int | None = Field(default=None, ge=0)
+
+
+@router.get("/models", response=list[str])
+def models_list(request: HttpRequest) -> list[str]:
+    return shipped_models()
+
+
+@router.post("/models/{name}/run")
+def model_run(request: HttpRequest, name: str, body: RunIn) -> dict[str, Any]:
+    if name not in shipped_models():
+        raise HttpError(404, f"No shipped model {name!r}; shipped models: {', '.join(shipped_models())}.")
+    if body.thresholds is not None and any(t < 0 for t in body.thresholds):
+        raise HttpError(422, "thresholds: each must be 0 or more pounds per QALY.")
+    overrides = Overrides(
+        values=body.values,
+        cycles=body.cycles,
+        discount_costs=body.discount_costs,
+        discount_effects=body.discount_effects,
+        thresholds=None if body.thresholds is None else tuple(body.thresholds),
+        psa=body.psa,
+        seed=body.seed,
+    )
+    try:
+        out = run_with_overrides(load_model(name), overrides)
+    except ModelFileError as exc:
+        raise HttpError(422, f"{exc.key}: {exc.message}" if exc.key else exc.message) from None
+    out.pop("plots", None)
+    return out

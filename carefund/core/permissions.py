@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from carefund.core.roles import Role
+from carefund.core.roles import STAFF_ROLES, Role
 
 
 def has_role(user: Any, role: Role) -> bool:
@@ -33,7 +33,7 @@ def roles_of(user: Any) -> set[Role]:
 
 def is_staff_reader(user: Any) -> bool:
     """Staff who may read every child's record (not guardians or clinicians)."""
-    return bool(roles_of(user) & {Role.CASEWORKER, Role.FINANCE_OFFICER, Role.COMMISSIONER, Role.TRUSTEE})
+    return bool(roles_of(user) & STAFF_ROLES)
 
 
 def child_access_filter(user: Any, *, prefix: str = "") -> Q | None:
@@ -41,10 +41,10 @@ def child_access_filter(user: Any, *, prefix: str = "") -> Q | None:
     children `user` may see; None means all of them. An anonymous user matches nothing."""
     if user is None or not getattr(user, "is_authenticated", False):
         return Q(pk__in=[])
-    if is_staff_reader(user):
+    roles = roles_of(user)  # one query for the user's groups
+    if roles & STAFF_ROLES:
         return None
-    roles = roles_of(user)
-    q = Q(pk__in=[]) if not prefix else Q(**{f"{prefix}pk__in": []})
+    q = Q(**{f"{prefix}pk__in": []})
     if Role.GUARDIAN in roles:
         q |= Q(**{f"{prefix}guardians": user})
     if Role.CLINICIAN in roles:
@@ -55,4 +55,9 @@ def child_access_filter(user: Any, *, prefix: str = "") -> Q | None:
 def restrict_children(queryset: QuerySet[Any], user: Any, *, prefix: str = "") -> QuerySet[Any]:
     """Limit a queryset of children (or of records owned by a child) to those `user` may see."""
     q = child_access_filter(user, prefix=prefix)
-    return queryset if q is None else queryset.filter(q).distinct()
+    if q is None:
+        return queryset
+    # A correlated EXISTS on the same model rather than joining the outer query: the joins through guardians and care
+    # plans would repeat rows (and need DISTINCT, which also stops later ordering and annotating).
+    visible = queryset.model._default_manager.filter(q, pk=OuterRef("pk"))
+    return queryset.filter(Exists(visible))

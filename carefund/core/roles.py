@@ -23,6 +23,9 @@ class Role(StrEnum):
 
 STAFF_ROLES = frozenset({Role.CASEWORKER, Role.FINANCE_OFFICER, Role.COMMISSIONER, Role.TRUSTEE})
 
+# Trustees read the audit trail in the back office (read-only: see core/admin.py).
+ROLE_PERMISSIONS: dict[Role, list[str]] = {Role.TRUSTEE: ["core.view_auditevent"]}
+
 
 def collect_role_permissions() -> dict[str, set[str]]:
     from django.apps import apps
@@ -61,6 +64,8 @@ def roles_sync() -> None:
 def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
     from django.apps import apps
 
-    # Run once, after the last carefund app has migrated (all permissions exist by then).
-    if getattr(sender, "name", "") == list(apps.get_app_configs())[-1].name:
+    # Run once, after the last app has migrated (all permissions exist by then). Django sends post_migrate only
+    # to apps with a models module, so the last of those, not the last installed app, is the one to wait for.
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if with_models and getattr(sender, "name", "") == with_models[-1].name:
         roles_sync()

@@ -1,3 +1,22 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from carefund.web.campaigns import views
+
+app_name = "campaigns"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("campaigns/<slug:slug>/", views.campaign_page, name="page"),
+    path("campaigns/<slug:slug>/give/", views.give, name="give"),
+    path("test-gateway/checkout/<str:session_id>/", views.test_gateway_checkout, name="test_gateway_checkout"),
+    path("gifts/<str:token>/thanks/", views.thanks, name="thanks"),
+    path("gifts/<str:token>/", views.gift_page, name="gift_page"),
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
+    path("staff/campaigns/", views.staff_campaigns, name="staff_list"),
+    path("staff/campaigns/<slug:slug>/gifts/", views.staff_gifts, name="staff_gifts"),
+    path("staff/campaigns/<slug:slug>/offline/", views.staff_offline, name="staff_offline"),
+    path("staff/gifts/<int:pk>/moderate/", views.staff_moderate, name="staff_moderate"),
+    path("campaigns/<slug:slug>/updates/new/", views.campaign_update_new, name="update_new"),
+    path("staff/campaigns/<slug:slug>/state/", views.staff_transition, name="staff_transition"),
+    path("staff/reconciliation/", views.staff_reconciliation, name="staff_reconciliation"),
+    path("staff/test-gateway/payout/", views.test_gateway_payout, name="test_gateway_payout"),
+]

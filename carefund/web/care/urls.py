@@ -1,3 +1,18 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from carefund.web.care import views
+
+app_name = "care"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("children/", views.child_list, name="children"),
+    path("children/new/", views.child_register, name="child_register"),
+    path("children/<int:pk>/", views.child_detail, name="child"),
+    path("children/<int:pk>/nhs-number/", views.child_reveal_nhs_number, name="child_nhs_number"),
+    path("children/<int:pk>/consent/", views.child_set_publicity_consent, name="child_consent"),
+    path("children/<int:pk>/plans/new/", views.care_plan_create, name="plan_create"),
+    path("care-plans/<int:pk>/", views.care_plan_detail, name="plan"),
+    path("care-plans/items/<int:pk>/state/", views.care_plan_item_transition, name="item_transition"),
+    path("children/<int:pk>/assessments/new/", views.sdr_assessment_record, name="assessment_record"),
+    path("assessments/<int:pk>/", views.sdr_assessment_detail, name="assessment"),
+]

@@ -1,3 +1,10 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from carefund.web.economics import views
+
+app_name = "economics"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("economics/sdr/", views.sdr_case, name="sdr"),
+    path("economics/sdr/runs/<str:result_id>/", views.sdr_run, name="sdr_run"),
+]

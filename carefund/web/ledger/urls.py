@@ -1,3 +1,10 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from carefund.web.ledger import views
+
+app_name = "ledger"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("ledger/", views.balances, name="balances"),
+    path("ledger/transactions/<int:pk>/", views.transaction_detail, name="transaction"),
+]

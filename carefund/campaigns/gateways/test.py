@@ -1,0 +1,77 @@
+"""The built-in test gateway (no Stripe keys set: the demo). Its checkout page is carefund's own, labelled as a
+test; paying there makes a Stripe-shaped event signed with TEST_GATEWAY_WEBHOOK_SECRET that goes through the same
+webhook handler (verify, dedupe, dispatch) as Stripe's."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from typing import Any
+
+from django.urls import reverse
+
+from carefund.campaigns.gateways.base import CheckoutRequest, CheckoutSession, GatewayEvent, verify_stripe_signed
+
+
+def sign_payload(payload: bytes, *, secret: str, timestamp: int | None = None) -> str:
+    """A Stripe-Signature header for `payload` ("t=<unix>,v1=<hex hmac-sha256 of 't.payload'>")."""
+    t = int(time.time()) if timestamp is None else timestamp
+    signed = f"{t}.".encode() + payload
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def event_payload(*, event_type: str, data_object: dict[str, Any], event_id: str | None = None) -> bytes:
+    """A Stripe-shaped event body."""
+    event = {
+        "id": event_id or f"evt_test_{secrets.token_hex(12)}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {"object": data_object},
+    }
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def checkout_completed_object(
+    *, session_id: str, donation_id: int, amount_total: int, payment_intent: str, fee_pence: int | None
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "id": session_id,
+        "object": "checkout.session",
+        "amount_total": amount_total,
+        "currency": "gbp",
+        "payment_status": "paid",
+        "payment_intent": payment_intent,
+        "client_reference_id": str(donation_id),
+        "metadata": {"donation_id": str(donation_id)},
+    }
+    if fee_pence is not None:
+        obj["carefund_fee_pence"] = fee_pence  # the test gateway knows its fee at once; Stripe's comes later
+    return obj
+
+
+class TestGateway:
+    name = "test"
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, *, webhook_secret: str, tolerance_seconds: int) -> None:
+        self._webhook_secret = webhook_secret
+        self._tolerance = tolerance_seconds
+
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        session_id = f"cs_test_{secrets.token_urlsafe(18)}"
+        url = reverse("campaigns:test_gateway_checkout", kwargs={"session_id": session_id})
+        return CheckoutSession(session_id=session_id, redirect_url=url)
+
+    def sign(self, payload: bytes) -> str:
+        return sign_payload(payload, secret=self._webhook_secret)
+
+    def verify_webhook(self, *, payload: bytes, signature_header: str) -> GatewayEvent:
+        return verify_stripe_signed(
+            payload=payload, signature_header=signature_header, secret=self._webhook_secret, tolerance=self._tolerance
+        )

@@ -1,0 +1,210 @@
+"""Campaigns, their updates, gifts (online and offline), offline batches and the webhook events seen.
+
+Money is integer pence. A gift's money enters the book only through `services` (and so `ledger_post`); the
+`ledger_transaction` link says which transaction brought it in, `reversal_transaction` which one took it out."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class CampaignState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    TARGET_REACHED = "target_reached", "Target reached"
+    CLOSED = "closed", "Closed"
+
+
+class Campaign(models.Model):
+    """One campaign per child's need; shown to the public only with the guardians' publicity consent."""
+
+    child = models.ForeignKey("care.Child", on_delete=models.PROTECT, related_name="campaigns")
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    story = models.TextField(blank=True)
+    media_partner = models.CharField(max_length=200, blank=True, help_text="e.g. the Daily Echo")
+    state = models.CharField(max_length=20, choices=CampaignState.choices, default=CampaignState.DRAFT)
+    target_pence = models.BigIntegerField(default=0)
+    nhs_covers_pence = models.BigIntegerField(default=0)
+    target_explanation = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(target_pence__gte=0), name="campaign_target_not_negative"),
+            models.CheckConstraint(condition=Q(nhs_covers_pence__gte=0), name="campaign_nhs_covers_not_negative"),
+        ]
+        permissions = [
+            ("view_gifts", "Can see a campaign's gifts, refunds and reconciliation"),
+            ("moderate_message", "Can approve or reject donors' messages"),
+            ("record_offline_gift", "Can record offline gifts and batches"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CampaignUpdate(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="updates")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    posted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-posted_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"update #{self.pk} to {self.campaign_id}"
+
+
+class DonationStatus(models.TextChoices):
+    PENDING = "pending", "Pending (waiting for the payment provider)"
+    SUCCEEDED = "succeeded", "Succeeded"
+    REFUNDED = "refunded", "Refunded"
+    DISPUTED = "disputed", "Disputed (charged back)"
+
+
+class DonationKind(models.TextChoices):
+    CARD = "card", "Card (online)"
+    CASH = "cash", "Cash"
+    CHEQUE = "cheque", "Cheque"
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    EVENT_TAKINGS = "event_takings", "Event takings (e.g. a sponsored walk)"
+    BUCKET_COLLECTION = "bucket_collection", "Bucket collection"
+
+
+OFFLINE_KINDS = frozenset(
+    {
+        DonationKind.CASH,
+        DonationKind.CHEQUE,
+        DonationKind.BANK_TRANSFER,
+        DonationKind.EVENT_TAKINGS,
+        DonationKind.BUCKET_COLLECTION,
+    }
+)
+
+
+class MessageStatus(models.TextChoices):
+    NONE = "none", "No message"
+    PENDING = "pending", "Waiting for moderation"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class OfflineBatch(models.Model):
+    """Offline gifts entered together (a sponsored walk's takings, a week's cheques): lines add up to the total."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="offline_batches")
+    description = models.CharField(max_length=200)
+    stated_total_pence = models.BigIntegerField()
+    received_on = models.DateField()
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    entered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-entered_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stated_total_pence__gt=0), name="offline_batch_total_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch #{self.pk}: {self.description}"
+
+
+class Donation(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="donations")
+    amount_pence = models.BigIntegerField(help_text="The gift to the child's restricted fund.")
+    costs_contribution_pence = models.BigIntegerField(default=0, help_text="Extra given to the charity's costs.")
+    status = models.CharField(max_length=12, choices=DonationStatus.choices, default=DonationStatus.PENDING)
+    kind = models.CharField(max_length=20, choices=DonationKind.choices, default=DonationKind.CARD)
+    gateway = models.CharField(max_length=20, blank=True, help_text="'stripe' or 'test' for online gifts")
+    checkout_session_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    payment_intent_id = models.CharField(max_length=200, blank=True, db_index=True)
+    fee_pence = models.BigIntegerField(null=True, blank=True)
+    donor_name = models.CharField(max_length=200, blank=True)
+    donor_email = models.EmailField(blank=True)
+    is_anonymous = models.BooleanField(default=False)
+    message = models.TextField(blank=True)
+    message_status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.NONE)
+    reference = models.CharField(max_length=100, blank=True, help_text="Cheque number, bank reference, event")
+    receipt_token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    received_on = models.DateField(null=True, blank=True)
+    ledger_transaction = models.OneToOneField(
+        "ledger.Transaction", null=True, blank=True, on_delete=models.PROTECT, related_name="donation"
+    )
+    fee_kept_transaction = models.OneToOneField(
+        "ledger.Transaction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="donation_fee_kept",
+        help_text="After a refund or dispute: the provider's fee, which it keeps, posted again as an expense.",
+    )
+    reversal_transaction = models.OneToOneField(
+        "ledger.Transaction", null=True, blank=True, on_delete=models.PROTECT, related_name="donation_reversal"
+    )
+    batch = models.ForeignKey(OfflineBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lines")
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_pence__gt=0), name="donation_amount_positive"),
+            models.CheckConstraint(condition=Q(costs_contribution_pence__gte=0), name="donation_costs_not_negative"),
+            models.CheckConstraint(condition=Q(fee_pence__isnull=True) | Q(fee_pence__gte=0), name="donation_fee_ok"),
+        ]
+
+    def __str__(self) -> str:
+        return f"gift #{self.pk}"
+
+    @property
+    def total_pence(self) -> int:
+        return int(self.amount_pence) + int(self.costs_contribution_pence)
+
+    @property
+    def public_donor_name(self) -> str:
+        return "Anonymous" if self.is_anonymous or not self.donor_name else self.donor_name
+
+
+class WebhookEvent(models.Model):
+    """Each verified provider event, once: the unique event id is what makes a retried delivery harmless."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    gateway = models.CharField(max_length=20)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.type} {self.event_id}"
+
+
+class Payout(models.Model):
+    """Money the payment provider paid from its clearing balance into the bank (Stripe's payout.paid)."""
+
+    payout_id = models.CharField(max_length=255, unique=True)
+    gateway = models.CharField(max_length=20)
+    amount_pence = models.BigIntegerField()
+    arrived_on = models.DateField()
+    ledger_transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, related_name="payout", null=True, blank=True
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-arrived_on", "-pk"]
+        constraints = [models.CheckConstraint(condition=Q(amount_pence__gt=0), name="payout_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} payout {self.payout_id}"

@@ -1,0 +1,218 @@
+"""Reads of campaigns and gifts: public ones (no personal data beyond what donors chose to show) and
+permission-checked staff ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, QuerySet, Sum
+
+from carefund.campaigns import rules
+from carefund.campaigns.models import (
+    Campaign,
+    CampaignUpdate,
+    Donation,
+    DonationStatus,
+    MessageStatus,
+    OfflineBatch,
+    Payout,
+)
+from carefund.core.errors import NotFoundError, PermissionDeniedError
+from carefund.ledger import chart
+
+
+def _public_campaigns() -> QuerySet[Campaign]:
+    return Campaign.objects.filter(state__in=rules.PUBLIC_STATES, child__publicity_consent=True).select_related("child")
+
+
+def campaigns_published() -> QuerySet[Campaign]:
+    """Campaigns on the home page: published or at target, of children whose guardians consent to publicity."""
+    return _public_campaigns().filter(state__in=rules.GIVING_STATES).order_by("-published_at", "-pk")
+
+
+def campaign_get_public(*, slug: str) -> Campaign:
+    campaign = _public_campaigns().filter(slug=slug).first()
+    if campaign is None:
+        raise NotFoundError(f"campaign: there is no public campaign {slug!r}.", field="slug")
+    return campaign
+
+
+def raised_pence(*, campaign_id: int) -> int:
+    total = Donation.objects.filter(campaign_id=campaign_id, status=DonationStatus.SUCCEEDED).aggregate(
+        s=Sum("amount_pence")
+    )["s"]
+    return int(total or 0)
+
+
+def campaign_progress(*, campaign: Campaign, gift_aid_to_come_pence: int = 0) -> rules.Progress:
+    return rules.Progress(
+        raised_pence=raised_pence(campaign_id=campaign.pk),
+        gift_aid_to_come_pence=gift_aid_to_come_pence,
+        target_pence=campaign.target_pence,
+        nhs_covers_pence=campaign.nhs_covers_pence,
+    )
+
+
+@dataclass(frozen=True)
+class PublicGift:
+    donor: str
+    amount_pence: int
+    message: str  # only an approved message; escaped by the template
+    received_on: Any
+
+
+def recent_gifts_public(*, campaign: Campaign, limit: int = 20) -> list[PublicGift]:
+    rows = Donation.objects.filter(campaign=campaign, status=DonationStatus.SUCCEEDED).order_by("-succeeded_at", "-pk")
+    return [
+        PublicGift(
+            donor=d.public_donor_name,
+            amount_pence=d.amount_pence,
+            message=d.message if d.message_status == MessageStatus.APPROVED else "",
+            received_on=d.received_on,
+        )
+        for d in rows[:limit]
+    ]
+
+
+def updates_for_campaign(*, campaign: Campaign) -> QuerySet[CampaignUpdate]:
+    return campaign.updates.select_related("author").all()
+
+
+def donation_get_by_receipt_token(*, token: str) -> Donation:
+    """The donor's own gift, reached through the unguessable link in their receipt."""
+    donation = Donation.objects.select_related("campaign", "campaign__child").filter(receipt_token=token).first()
+    if donation is None or not token:
+        raise NotFoundError("gift: no gift has this link.", field="token")
+    return donation
+
+
+def donation_get_by_session(*, session_id: str) -> Donation:
+    donation = Donation.objects.select_related("campaign").filter(checkout_session_id=session_id).first()
+    if donation is None:
+        raise NotFoundError("checkout: no such checkout.", field="session_id")
+    return donation
+
+
+def donors_for_child(*, child_id: int) -> list[dict[str, str]]:
+    """Donors (name and email) whose gifts to this child's campaigns still stand, one per email address, for the
+    surplus-transfer notice. Gifts with no email (cash in a bucket) cannot be told."""
+    rows = (
+        Donation.objects.filter(campaign__child_id=child_id, status=DonationStatus.SUCCEEDED)
+        .exclude(donor_email="")
+        .order_by("donor_email", "pk")
+        .values_list("donor_email", "donor_name")
+    )
+    seen: dict[str, dict[str, str]] = {}
+    for email, name in rows:
+        key = email.strip().lower()
+        if key not in seen:
+            seen[key] = {"email": email, "name": name}
+    return list(seen.values())
+
+
+# --- Staff --------------------------------------------------------------------------------------------------------
+
+
+def _require(user: Any, perm: str) -> None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm(perm):
+        raise PermissionDeniedError(f"you may not see this; it needs the permission {perm}.")
+
+
+def campaigns_for_staff(*, user: Any) -> QuerySet[Campaign]:
+    _require(user, "campaigns.view_gifts")
+    return Campaign.objects.select_related("child").order_by("-created_at")
+
+
+def campaign_get_for_staff(*, user: Any, slug: str) -> Campaign:
+    _require(user, "campaigns.view_gifts")
+    campaign = Campaign.objects.select_related("child").filter(slug=slug).first()
+    if campaign is None:
+        raise NotFoundError(f"campaign: no campaign {slug!r}.", field="slug")
+    return campaign
+
+
+def gifts_for_campaign(*, user: Any, campaign: Campaign) -> QuerySet[Donation]:
+    _require(user, "campaigns.view_gifts")
+    return campaign.donations.select_related("entered_by", "batch").order_by("-created_at", "-pk")
+
+
+def messages_to_moderate(*, user: Any) -> QuerySet[Donation]:
+    _require(user, "campaigns.moderate_message")
+    return Donation.objects.filter(
+        message_status=MessageStatus.PENDING, status=DonationStatus.SUCCEEDED
+    ).select_related("campaign")
+
+
+@dataclass(frozen=True)
+class ReconciliationLine:
+    label: str
+    expected_pence: int  # from the gifts
+    ledger_pence: int  # from the book
+    count: int
+
+    @property
+    def difference_pence(self) -> int:
+        return self.ledger_pence - self.expected_pence
+
+    @property
+    def matches(self) -> bool:
+        return self.difference_pence == 0
+
+
+def reconciliation(*, user: Any) -> list[ReconciliationLine]:
+    """Gifts against the book: each gateway's clearing account must hold what its confirmed gifts took, less fees
+    and reversals (until payouts move it to the bank); each offline batch's lines must equal its stated total
+    and its postings to the bank."""
+    from carefund.ledger.models import Posting
+    from carefund.ledger.selectors import account_balance_pence
+
+    _require(user, "campaigns.view_gifts")
+    out: list[ReconciliationLine] = []
+    gateways = set(Donation.objects.exclude(gateway="").values_list("gateway", flat=True).distinct().order_by())
+    gateways |= set(Payout.objects.values_list("gateway", flat=True).distinct().order_by())
+    for gateway in sorted(gateways):
+        qs = Donation.objects.filter(gateway=gateway)
+        standing = qs.filter(status=DonationStatus.SUCCEEDED)
+        taken = sum(d.total_pence for d in standing.only("amount_pence", "costs_contribution_pence"))
+        fees = int(qs.exclude(fee_pence=None).aggregate(s=Sum("fee_pence"))["s"] or 0)
+        paid_out = int(Payout.objects.filter(gateway=gateway).aggregate(s=Sum("amount_pence"))["s"] or 0)
+        out.append(
+            ReconciliationLine(
+                label=f"{gateway} clearing ({chart.clearing_account(gateway)}): confirmed gifts less fees and payouts",
+                expected_pence=taken - fees - paid_out,
+                ledger_pence=account_balance_pence(name=chart.clearing_account(gateway)),
+                count=standing.count(),
+            )
+        )
+        payouts_in_bank = Posting.objects.filter(
+            transaction__payout__gateway=gateway, account__name=chart.BANK, transaction__is_posted=True
+        ).aggregate(s=Sum("amount_pence"))["s"]
+        out.append(
+            ReconciliationLine(
+                label=f"{gateway} payouts to the bank ({chart.BANK})",
+                expected_pence=paid_out,
+                ledger_pence=int(payouts_in_bank or 0),
+                count=Payout.objects.filter(gateway=gateway).count(),
+            )
+        )
+    batches = OfflineBatch.objects.annotate(
+        lines_total=Sum("lines__amount_pence"), line_count=Count("lines")
+    ).select_related("campaign")
+    for batch in batches.order_by("received_on", "pk"):
+        posted = Posting.objects.filter(
+            transaction__donation__batch=batch, account__name=chart.BANK, transaction__is_posted=True
+        ).aggregate(s=Sum("amount_pence"))["s"]
+        out.append(
+            ReconciliationLine(
+                label=f"offline batch #{batch.pk} {batch.description} (stated {batch.stated_total_pence} pence)",
+                expected_pence=batch.stated_total_pence,
+                ledger_pence=int(posted or 0),
+                count=int(batch.line_count),
+            )
+        )
+    return out
+
+
+def has_pending_message(donation: Donation) -> bool:
+    return donation.message_status == MessageStatus.PENDING

@@ -1,0 +1,708 @@
+"""Campaign and gift writers: load, decide (rules), write, post to the ledger, audit, and enqueue after commit.
+
+A gift is confirmed only by the payment provider's webhook (`webhook_receive`); offline gifts are posted by the
+caseworker who received them. Every pound goes through `ledger_post` with an idempotency key naming the gift, so
+a retried call can never post twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from carefund.campaigns import rules, selectors
+from carefund.campaigns.gateways import active_gateway
+from carefund.campaigns.gateways.base import CheckoutRequest, GatewayEvent, PaymentGateway, WebhookVerificationError
+from carefund.campaigns.models import (
+    OFFLINE_KINDS,
+    Campaign,
+    CampaignState,
+    CampaignUpdate,
+    Donation,
+    DonationKind,
+    DonationStatus,
+    MessageStatus,
+    OfflineBatch,
+    Payout,
+    WebhookEvent,
+)
+from carefund.care.models import Child
+from carefund.core import clock
+from carefund.core.errors import (
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateTransitionError,
+    ValidationError,
+)
+from carefund.core.permissions import has_role
+from carefund.core.roles import Role
+from carefund.core.services import audit_record
+from carefund.ledger import chart
+from carefund.ledger.models import TransactionKind
+from carefund.ledger.services import PostingSpec, ledger_post, ledger_reverse
+
+
+def _require_perm(actor: Any, perm: str, what: str) -> None:
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.has_perm(perm):
+        raise PermissionDeniedError(f"you may not {what}; it needs the permission {perm}.")
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# --- Campaigns --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def campaign_create(
+    *, child: Child, title: str, story: str = "", media_partner: str = "", slug: str = "", actor: Any
+) -> Campaign:
+    """A draft campaign for a child's need. Refused without the guardians' publicity consent."""
+    _require_perm(actor, "campaigns.add_campaign", "create a campaign")
+    if not child.publicity_consent:
+        raise ValidationError(
+            "child: the guardians have not consented to publicity; record their consent before creating a campaign.",
+            field="child",
+        )
+    if not title.strip():
+        raise ValidationError("title: give the campaign a title.", field="title")
+    base = slugify(slug or title)[:60] or "campaign"
+    candidate, n = base, 1
+    while Campaign.objects.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    campaign = Campaign.objects.create(
+        child=child,
+        slug=candidate,
+        title=title.strip(),
+        story=story,
+        media_partner=media_partner,
+        created_at=clock.now(),
+    )
+    audit_record(actor=actor, action="campaign.create", target=campaign, summary=campaign.title)
+    return campaign
+
+
+@transaction.atomic
+def campaign_transition(*, campaign: Campaign, to_state: str, actor: Any) -> Campaign:
+    """Move a campaign along draft -> published -> target_reached -> closed (allowed moves only)."""
+    _require_perm(actor, "campaigns.change_campaign", "change a campaign's state")
+    locked = Campaign.objects.select_for_update().select_related("child").get(pk=campaign.pk)
+    return _transition(locked, to_state, actor)
+
+
+def _transition(locked: Campaign, to_state: str, actor: Any) -> Campaign:
+    problem = rules.transition_problem(locked.state, to_state)
+    if problem:
+        raise StateTransitionError(problem, field="state")
+    if to_state == CampaignState.PUBLISHED and not locked.child.publicity_consent:
+        raise ValidationError(
+            "state: the guardians have not consented to publicity, so the campaign cannot be published.", field="state"
+        )
+    previous = locked.state
+    locked.state = to_state
+    if to_state == CampaignState.PUBLISHED and locked.published_at is None:
+        locked.published_at = clock.now()
+    locked.save(update_fields=["state", "published_at"])
+    audit_record(actor=actor, action="campaign.transition", target=locked, summary=f"{previous} -> {to_state}")
+    return locked
+
+
+@transaction.atomic
+def campaign_set_target(
+    *, campaign: Campaign, target_pence: int, nhs_covers_pence: int, explanation: str, actor: Any
+) -> Campaign:
+    """Set what the campaign must raise and what the NHS covers (the funding waterfall calls this)."""
+    for name, value in (("target_pence", target_pence), ("nhs_covers_pence", nhs_covers_pence)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError(f"{name}: must be zero or more whole pence, got {value!r}.", field=name)
+    locked = Campaign.objects.select_for_update().select_related("child").get(pk=campaign.pk)
+    old = (locked.target_pence, locked.nhs_covers_pence)
+    locked.target_pence = target_pence
+    locked.nhs_covers_pence = nhs_covers_pence
+    locked.target_explanation = explanation[:500]
+    locked.save(update_fields=["target_pence", "nhs_covers_pence", "target_explanation"])
+    audit_record(
+        actor=actor,
+        action="campaign.set_target",
+        target=locked,
+        summary=f"target {old[0]} -> {target_pence} pence, NHS covers {old[1]} -> {nhs_covers_pence} pence",
+    )
+    _sync_target_state(locked, actor=actor)
+    campaign.target_pence, campaign.nhs_covers_pence = target_pence, nhs_covers_pence
+    campaign.target_explanation, campaign.state = locked.target_explanation, locked.state
+    return locked
+
+
+def _sync_target_state(locked: Campaign, *, actor: Any) -> None:
+    reached = rules.has_reached_target(
+        raised_pence=selectors.raised_pence(campaign_id=locked.pk), target_pence=locked.target_pence
+    )
+    if reached and locked.state == CampaignState.PUBLISHED:
+        _transition(locked, CampaignState.TARGET_REACHED, actor)
+    elif not reached and locked.state == CampaignState.TARGET_REACHED:
+        _transition(locked, CampaignState.PUBLISHED, actor)
+
+
+@transaction.atomic
+def campaign_update_post(*, campaign: Campaign, body: str, actor: Any) -> CampaignUpdate:
+    """An update by the child's guardian or a caseworker."""
+    actor_pk = getattr(actor, "pk", None)
+    is_guardian = actor_pk is not None and campaign.child.guardians.filter(pk=actor_pk).exists()
+    if not (is_guardian or has_role(actor, Role.CASEWORKER)):
+        raise PermissionDeniedError("only the child's family or a caseworker may post an update.")
+    if not body.strip():
+        raise ValidationError("body: write the update.", field="body")
+    if len(body) > 5000:
+        raise ValidationError("body: at most 5,000 characters.", field="body")
+    update = CampaignUpdate.objects.create(campaign=campaign, author=actor, body=body.strip(), posted_at=clock.now())
+    audit_record(actor=actor, action="campaign.update_post", target=campaign, summary=body[:100])
+    return update
+
+
+# --- Online giving ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckoutStarted:
+    donation: Donation
+    redirect_url: str
+
+
+def _check_gift_input(*, amount_pence: int, costs_contribution_pence: int, message: str) -> None:
+    for problem in (
+        rules.gift_amount_problem(amount_pence),
+        rules.costs_contribution_problem(costs_contribution_pence),
+        rules.message_problem(message),
+    ):
+        if problem:
+            raise ValidationError(problem, field=problem.split(":", 1)[0])
+
+
+@transaction.atomic
+def donation_create_pending(
+    *,
+    campaign: Campaign,
+    amount_pence: int,
+    costs_contribution_pence: int = 0,
+    donor_name: str = "",
+    donor_email: str = "",
+    is_anonymous: bool = False,
+    message: str = "",
+    gateway: str,
+    actor: Any = None,
+) -> Donation:
+    """A pending online gift: nothing is posted until the provider confirms it through the webhook."""
+    message = message.strip()
+    _check_gift_input(amount_pence=amount_pence, costs_contribution_pence=costs_contribution_pence, message=message)
+    if campaign.state not in rules.GIVING_STATES:
+        raise ValidationError("campaign: this campaign is not taking gifts.", field="campaign")
+    donation = Donation.objects.create(
+        campaign=campaign,
+        amount_pence=amount_pence,
+        costs_contribution_pence=costs_contribution_pence,
+        kind=DonationKind.CARD,
+        gateway=gateway,
+        donor_name=donor_name.strip()[:200],
+        donor_email=donor_email.strip(),
+        is_anonymous=is_anonymous,
+        message=message,
+        message_status=MessageStatus.PENDING if message else MessageStatus.NONE,
+        receipt_token=_new_token(),
+        created_at=clock.now(),
+    )
+    audit_record(actor=actor, action="donation.create_pending", target=donation, summary=f"{amount_pence} pence")
+    return donation
+
+
+def checkout_start(
+    *,
+    donation: Donation,
+    success_url: str,
+    cancel_url: str,
+    gateway: PaymentGateway | None = None,
+    actor: Any = None,
+) -> CheckoutStarted:
+    """Ask the gateway for a checkout for a pending gift and remember its session id (outside a long transaction:
+    the provider call may be slow)."""
+    gw = gateway or active_gateway()
+    if donation.status != DonationStatus.PENDING or donation.checkout_session_id:
+        raise ConflictError("donation: this gift already has a checkout.", field="donation")
+    session = gw.create_checkout(
+        CheckoutRequest(
+            donation_id=donation.pk,
+            amount_pence=donation.total_pence,
+            description=f"Gift to {donation.campaign.title}",
+            success_url=success_url,
+            cancel_url=cancel_url,
+            donor_email=donation.donor_email,
+        )
+    )
+    with transaction.atomic():
+        Donation.objects.filter(pk=donation.pk).update(checkout_session_id=session.session_id, gateway=gw.name)
+        audit_record(actor=actor, action="donation.checkout_start", target=donation, summary=session.session_id)
+    donation.checkout_session_id, donation.gateway = session.session_id, gw.name
+    return CheckoutStarted(donation=donation, redirect_url=session.redirect_url)
+
+
+def _gift_postings(donation: Donation, debit_account: str, fee_pence: int = 0) -> list[PostingSpec]:
+    """Dr the money's account (less the provider's fee) and fees / Cr the child's fund and the general fund."""
+    postings = [
+        PostingSpec(account=debit_account, amount_pence=donation.total_pence - fee_pence),
+        PostingSpec(account=chart.PAYMENT_FEES, amount_pence=fee_pence),
+        PostingSpec(account=chart.child_fund(donation.campaign.child_id), amount_pence=-donation.amount_pence),
+        PostingSpec(account=chart.GENERAL_FUND, amount_pence=-donation.costs_contribution_pence),
+    ]
+    return [p for p in postings if p.amount_pence != 0]
+
+
+def _after_success(donation: Donation, actor: Any, *, sync_target: bool = True) -> None:
+    campaign = donation.campaign
+    if (
+        sync_target
+        and campaign.state == CampaignState.PUBLISHED
+        and campaign.target_pence > 0
+        and rules.has_reached_target(
+            raised_pence=selectors.raised_pence(campaign_id=campaign.pk), target_pence=campaign.target_pence
+        )
+    ):
+        locked = Campaign.objects.select_for_update().select_related("child").get(pk=campaign.pk)
+        _sync_target_state(locked, actor=actor)
+    if donation.donor_email:
+        donation_id = donation.pk
+        transaction.on_commit(lambda: _enqueue_receipt(donation_id))
+
+
+def _enqueue_receipt(donation_id: int) -> None:
+    from carefund.campaigns.tasks import receipt_send
+
+    receipt_send.enqueue(donation_id=donation_id)
+
+
+@transaction.atomic
+def donation_record_succeeded(
+    *,
+    donation_id: int,
+    amount_total_pence: int,
+    payment_intent_id: str = "",
+    fee_pence: int | None = None,
+    session_id: str = "",
+    gateway: str = "",
+    actor: Any = None,
+) -> Donation:
+    """Confirm an online gift (from the provider's webhook) and post it once: Dr clearing / Cr the child's fund
+    (/ Cr the general fund for a contribution to costs); a known fee posts as Dr fees / Cr clearing.
+
+    Refuses a gift the platform never created, a session that does not match it, and an amount that differs
+    from what was asked. A gift already confirmed is returned as it is (nothing posted twice)."""
+    donation = Donation.objects.select_for_update().select_related("campaign").filter(pk=donation_id).first()
+    if donation is None or not donation.gateway or (gateway and donation.gateway != gateway):
+        raise NotFoundError(f"donation: no online gift #{donation_id} was created here.", field="donation")
+    if session_id and donation.checkout_session_id != session_id:
+        raise NotFoundError("session: this checkout was not created by carefund for that gift.", field="session")
+    if amount_total_pence != donation.total_pence:
+        raise ValidationError(
+            f"amount_total: the provider took {amount_total_pence} pence but the gift was for "
+            f"{donation.total_pence} pence.",
+            field="amount_total",
+        )
+    if donation.status != DonationStatus.PENDING:
+        return donation
+    if fee_pence is not None and (isinstance(fee_pence, bool) or not 0 <= fee_pence <= donation.total_pence):
+        raise ValidationError(f"fee: must be 0 to {donation.total_pence} pence, got {fee_pence!r}.", field="fee")
+    today = clock.today()
+    txn = ledger_post(
+        kind=TransactionKind.DONATION,
+        postings=_gift_postings(donation, chart.clearing_account(donation.gateway), fee_pence or 0),
+        memo=f"Gift #{donation.pk} to {donation.campaign.title}",
+        on_date=today,
+        idempotency_key=f"donation-{donation.pk}",
+        group_id=f"donation-{donation.pk}",
+        actor=actor,
+        metadata={"donation_id": donation.pk},
+    )
+    donation.status = DonationStatus.SUCCEEDED
+    donation.succeeded_at = clock.now()
+    donation.received_on = today
+    donation.payment_intent_id = payment_intent_id[:200]
+    donation.fee_pence = fee_pence
+    donation.ledger_transaction = txn
+    donation.save(
+        update_fields=[
+            "status",
+            "succeeded_at",
+            "received_on",
+            "payment_intent_id",
+            "fee_pence",
+            "ledger_transaction",
+        ]
+    )
+    audit_record(actor=actor, action="donation.succeeded", target=donation, summary=f"{donation.total_pence} pence")
+    _after_success(donation, actor)
+    return donation
+
+
+@transaction.atomic
+def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: Any = None) -> Donation:
+    """Refund or dispute a confirmed gift: a ledger reversal of its gift transaction (the fee stays an expense)."""
+    donation = Donation.objects.select_for_update().select_related("campaign").filter(pk=donation_id).first()
+    if donation is None:
+        raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
+    if donation.status in (DonationStatus.REFUNDED, DonationStatus.DISPUTED):
+        return donation
+    if donation.status != DonationStatus.SUCCEEDED or donation.ledger_transaction is None:
+        raise ConflictError(
+            f"donation: gift #{donation_id} is not confirmed yet, so it cannot be {to_status}; try again once the "
+            "payment is confirmed.",
+            field="donation",
+        )
+    kind = TransactionKind.REFUND if to_status == DonationStatus.REFUNDED else TransactionKind.REVERSAL
+    reversal = ledger_reverse(
+        transaction=donation.ledger_transaction,
+        memo=f"{reason} of gift #{donation.pk}",
+        on_date=clock.today(),
+        idempotency_key=f"donation-reversal-{donation.pk}",
+        actor=actor,
+        kind=kind,
+    )
+    fee_kept = None
+    if donation.fee_pence:
+        # The provider keeps its fee on a refund or dispute: post it again as an expense.
+        fee_kept = ledger_post(
+            kind=TransactionKind.FEE,
+            postings=[
+                PostingSpec(account=chart.PAYMENT_FEES, amount_pence=donation.fee_pence),
+                PostingSpec(account=chart.clearing_account(donation.gateway), amount_pence=-donation.fee_pence),
+            ],
+            memo=f"Payment fee kept by the provider on {reason.lower()} of gift #{donation.pk}",
+            on_date=clock.today(),
+            idempotency_key=f"donation-fee-kept-{donation.pk}",
+            group_id=f"donation-{donation.pk}",
+            actor=actor,
+        )
+    donation.status = to_status
+    donation.reversal_transaction = reversal
+    donation.fee_kept_transaction = fee_kept
+    donation.save(update_fields=["status", "reversal_transaction", "fee_kept_transaction"])
+    audit_record(actor=actor, action=f"donation.{to_status}", target=donation, summary=reason)
+    campaign = Campaign.objects.select_for_update().select_related("child").get(pk=donation.campaign_id)
+    _sync_target_state(campaign, actor=actor)
+    return donation
+
+
+# --- Webhooks ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    status_code: int
+    outcome: str
+
+
+class WebhookRejectedError(ValidationError):
+    """A verified event carefund refuses (a checkout it never created, a wrong amount): answered with a 400."""
+
+
+class WebhookRetryError(ConflictError):
+    """A verified event that cannot apply yet (a refund before its payment): answered with a 409, and not
+    recorded, so the provider delivers it again later."""
+
+
+def _int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WebhookRejectedError(f"{field}: expected a whole number, got {value!r}.", field=field)
+    return value
+
+
+def _donation_id_from(obj: dict[str, Any]) -> int | None:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    raw = (metadata or {}).get("donation_id") or obj.get("client_reference_id")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else None
+
+
+def _handle_checkout_completed(event: GatewayEvent, gateway: str) -> str:
+    obj = event.data_object
+    donation_id = _donation_id_from(obj)
+    session_id = obj.get("id")
+    if donation_id is None or not isinstance(session_id, str):
+        raise WebhookRejectedError("checkout: the session names no carefund gift.", field="checkout")
+    if obj.get("payment_status", "paid") != "paid":
+        return f"checkout for gift #{donation_id} not paid yet ({obj.get('payment_status')}): nothing posted"
+    fee = obj.get("carefund_fee_pence") if gateway == "test" else None
+    try:
+        donation_record_succeeded(
+            donation_id=donation_id,
+            amount_total_pence=_int(obj.get("amount_total"), "amount_total"),
+            payment_intent_id=str(obj.get("payment_intent") or ""),
+            fee_pence=_int(fee, "fee") if fee is not None else None,
+            session_id=session_id,
+            gateway=gateway,
+        )
+    except NotFoundError as exc:
+        raise WebhookRejectedError(exc.message, field=exc.field) from None
+    except ValidationError as exc:
+        raise WebhookRejectedError(exc.message, field=exc.field) from None
+    return f"gift #{donation_id} confirmed"
+
+
+def _donation_for_charge(obj: dict[str, Any], gateway: str) -> Donation | None:
+    donation_id = _donation_id_from(obj)
+    qs = Donation.objects.filter(gateway=gateway)
+    if donation_id is not None:
+        return qs.filter(pk=donation_id).first()
+    intent = obj.get("payment_intent")
+    if isinstance(intent, str) and intent:
+        return qs.filter(payment_intent_id=intent).first()
+    return None
+
+
+def _handle_reversal(event: GatewayEvent, gateway: str, *, to_status: str, reason: str) -> str:
+    obj = event.data_object
+    donation = _donation_for_charge(obj, gateway)
+    if donation is None:
+        if _donation_id_from(obj) is not None:
+            raise WebhookRejectedError("charge: names a gift that was not created here.", field="charge")
+        # Not linked to a gift yet (the payment event has not arrived): ask the provider to retry.
+        raise WebhookRetryError(f"{reason}: no confirmed gift matches this charge yet; retry later.")
+    if to_status == DonationStatus.REFUNDED:
+        refunded = obj.get("amount_refunded")
+        if refunded is not None and _int(refunded, "amount_refunded") < donation.total_pence:
+            audit_record(actor=None, action="donation.partial_refund_seen", target=donation, summary=str(refunded))
+            return f"partial refund of gift #{donation.pk} seen: needs a finance officer (not posted)"
+    donation_reverse(donation_id=donation.pk, reason=reason, to_status=to_status)
+    return f"gift #{donation.pk} {to_status}"
+
+
+@transaction.atomic
+def payout_record(*, payout_id: str, gateway: str, amount_pence: int, arrived_on: dt.date, actor: Any = None) -> Payout:
+    """The provider paid money from its clearing balance into the bank: Dr bank / Cr clearing, once per payout."""
+    if isinstance(amount_pence, bool) or not isinstance(amount_pence, int) or amount_pence <= 0:
+        raise ValidationError(f"amount: a payout must be more than zero pence, got {amount_pence!r}.", field="amount")
+    if not payout_id:
+        raise ValidationError("payout: the payout has no id.", field="payout")
+    existing = Payout.objects.filter(payout_id=payout_id).first()
+    if existing is not None:
+        if (existing.gateway, existing.amount_pence) != (gateway, amount_pence):
+            raise ConflictError(f"payout: {payout_id} was recorded with a different amount.", field="payout")
+        return existing
+    txn = ledger_post(
+        kind=TransactionKind.ADJUSTMENT,
+        postings=[
+            PostingSpec(account=chart.BANK, amount_pence=amount_pence),
+            PostingSpec(account=chart.clearing_account(gateway), amount_pence=-amount_pence),
+        ],
+        memo=f"Payout {payout_id} from {gateway} to the bank",
+        on_date=arrived_on,
+        idempotency_key=f"payout-{gateway}-{payout_id}"[:200],
+        actor=actor,
+        metadata={"payout_id": payout_id},
+    )
+    payout = Payout.objects.create(
+        payout_id=payout_id[:255],
+        gateway=gateway,
+        amount_pence=amount_pence,
+        arrived_on=arrived_on,
+        ledger_transaction=txn,
+        recorded_at=clock.now(),
+    )
+    audit_record(actor=actor, action="payout.record", target=payout, summary=f"{amount_pence} pence")
+    return payout
+
+
+def _handle_payout_paid(event: GatewayEvent, gateway: str) -> str:
+    obj = event.data_object
+    payout_id = obj.get("id")
+    if not isinstance(payout_id, str) or not payout_id:
+        raise WebhookRejectedError("payout: the event names no payout id.", field="payout")
+    if obj.get("currency", "gbp") != "gbp":
+        raise WebhookRejectedError("payout: only payouts in pounds (gbp) are handled.", field="currency")
+    arrival = obj.get("arrival_date")
+    arrived_on = (
+        dt.datetime.fromtimestamp(_int(arrival, "arrival_date"), tz=dt.UTC).date()
+        if arrival is not None
+        else clock.today()
+    )
+    payout_record(
+        payout_id=payout_id, gateway=gateway, amount_pence=_int(obj.get("amount"), "amount"), arrived_on=arrived_on
+    )
+    return f"payout {payout_id} recorded"
+
+
+WEBHOOK_HANDLERS: dict[str, Callable[[GatewayEvent, str], str]] = {
+    "payout.paid": _handle_payout_paid,
+    "checkout.session.async_payment_succeeded": _handle_checkout_completed,
+    "checkout.session.completed": _handle_checkout_completed,
+    "charge.refunded": lambda e, g: _handle_reversal(e, g, to_status=DonationStatus.REFUNDED, reason="Refund"),
+    "charge.dispute.created": lambda e, g: _handle_reversal(e, g, to_status=DonationStatus.DISPUTED, reason="Dispute"),
+}
+
+
+def webhook_receive(*, payload: bytes, signature_header: str, gateway: PaymentGateway | None = None) -> WebhookResult:
+    """The one webhook path (Stripe's and the test gateway's): verify the raw body, dedupe on the event id, look
+    the type up in WEBHOOK_HANDLERS, call one service. Never raises for bad input: returns the HTTP answer.
+
+    200: applied, a duplicate, or a verified type carefund does not handle. 400: unverifiable, or a verified
+    event carefund refuses (a checkout it never created, a wrong amount). 409: cannot apply yet (a refund before
+    its payment): nothing is recorded, so the provider retries."""
+    gw = gateway or active_gateway()
+    try:
+        event = gw.verify_webhook(payload=payload, signature_header=signature_header)
+    except WebhookVerificationError as exc:
+        return WebhookResult(400, f"unverified: {exc.message}")
+    handler = WEBHOOK_HANDLERS.get(event.type)
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = WebhookEvent.objects.create(
+                        event_id=event.event_id[:255], gateway=gw.name, type=event.type[:100], received_at=clock.now()
+                    )
+            except IntegrityError:
+                return WebhookResult(200, f"duplicate event {event.event_id}: already handled")
+            outcome = f"event type {event.type} not handled by carefund" if handler is None else handler(event, gw.name)
+            record.outcome = outcome[:300]
+            record.save(update_fields=["outcome"])
+            return WebhookResult(200, outcome)
+    except WebhookRetryError as exc:
+        return WebhookResult(409, exc.message)
+    except ConflictError as exc:
+        return WebhookResult(409, exc.message)
+    except DomainError as exc:
+        return WebhookResult(400, exc.message)
+
+
+# --- Messages -----------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def donation_message_moderate(*, donation: Donation, approve: bool, actor: Any) -> Donation:
+    _require_perm(actor, "campaigns.moderate_message", "moderate messages")
+    locked = Donation.objects.select_for_update().get(pk=donation.pk)
+    if locked.message_status == MessageStatus.NONE:
+        raise ValidationError("donation: this gift has no message to moderate.", field="donation")
+    locked.message_status = MessageStatus.APPROVED if approve else MessageStatus.REJECTED
+    locked.save(update_fields=["message_status"])
+    audit_record(actor=actor, action="donation.message_moderate", target=locked, summary=locked.message_status)
+    return locked
+
+
+# --- Offline gifts ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfflineLine:
+    amount_pence: int
+    kind: str
+    donor_name: str = ""
+    donor_email: str = ""
+    reference: str = ""
+
+
+def _check_offline(campaign: Campaign, line: OfflineLine, received_on: dt.date) -> None:
+    if line.kind not in OFFLINE_KINDS:
+        allowed = ", ".join(sorted(k.value for k in OFFLINE_KINDS))
+        raise ValidationError(f"kind: {line.kind!r} is not an offline gift kind; use one of {allowed}.", field="kind")
+    if isinstance(line.amount_pence, bool) or not isinstance(line.amount_pence, int) or line.amount_pence <= 0:
+        raise ValidationError(f"amount_pence: must be more than zero, got {line.amount_pence!r}.", field="amount_pence")
+    if received_on > clock.today():
+        raise ValidationError("received_on: a gift cannot be received in the future.", field="received_on")
+    if campaign.state == CampaignState.DRAFT:
+        raise ValidationError("campaign: publish the campaign before recording gifts to it.", field="campaign")
+
+
+def _post_offline(
+    *, campaign: Campaign, line: OfflineLine, received_on: dt.date, batch: OfflineBatch | None, actor: Any
+) -> Donation:
+    donation = Donation.objects.create(
+        campaign=campaign,
+        amount_pence=line.amount_pence,
+        status=DonationStatus.SUCCEEDED,
+        kind=line.kind,
+        donor_name=line.donor_name.strip()[:200],
+        donor_email=line.donor_email.strip(),
+        reference=line.reference[:100],
+        receipt_token=_new_token(),
+        created_at=clock.now(),
+        succeeded_at=clock.now(),
+        received_on=received_on,
+        batch=batch,
+        entered_by=actor,
+    )
+    donation.campaign = campaign
+    txn = ledger_post(
+        kind=TransactionKind.DONATION,
+        postings=_gift_postings(donation, chart.BANK),
+        memo=f"Offline gift #{donation.pk} ({line.kind}) to {campaign.title}",
+        on_date=received_on,
+        idempotency_key=f"donation-{donation.pk}",
+        group_id=f"offline-batch-{batch.pk}" if batch else f"donation-{donation.pk}",
+        actor=actor,
+        metadata={"donation_id": donation.pk, "entered_by": actor.pk},
+    )
+    donation.ledger_transaction = txn
+    donation.save(update_fields=["ledger_transaction"])
+    audit_record(actor=actor, action="donation.record_offline", target=donation, summary=f"{line.amount_pence} pence")
+    return donation
+
+
+@transaction.atomic
+def donation_record_offline(
+    *,
+    campaign: Campaign,
+    amount_pence: int,
+    kind: str,
+    received_on: dt.date,
+    donor_name: str = "",
+    donor_email: str = "",
+    reference: str = "",
+    actor: Any,
+) -> Donation:
+    """A caseworker records cash, a cheque, a bank transfer or event takings: Dr bank / Cr the child's fund."""
+    _require_perm(actor, "campaigns.record_offline_gift", "record offline gifts")
+    line = OfflineLine(amount_pence, kind, donor_name, donor_email, reference)
+    _check_offline(campaign, line, received_on)
+    donation = _post_offline(campaign=campaign, line=line, received_on=received_on, batch=None, actor=actor)
+    _after_success(donation, actor)
+    return donation
+
+
+@transaction.atomic
+def offline_batch_record(
+    *,
+    campaign: Campaign,
+    description: str,
+    stated_total_pence: int,
+    received_on: dt.date,
+    lines: Sequence[OfflineLine],
+    actor: Any,
+) -> OfflineBatch:
+    """Several offline gifts at once; refused unless the lines add up to the stated total exactly."""
+    _require_perm(actor, "campaigns.record_offline_gift", "record offline gifts")
+    if not description.strip():
+        raise ValidationError("description: say what the batch is (e.g. 'Sponsored walk, 3 May').", field="description")
+    problem = rules.batch_problem(stated_total_pence, [line.amount_pence for line in lines])
+    if problem:
+        raise ValidationError(problem, field="lines")
+    for line in lines:
+        _check_offline(campaign, line, received_on)
+    batch = OfflineBatch.objects.create(
+        campaign=campaign,
+        description=description.strip()[:200],
+        stated_total_pence=stated_total_pence,
+        received_on=received_on,
+        entered_by=actor,
+        entered_at=clock.now(),
+    )
+    for i, line in enumerate(lines):
+        donation = _post_offline(campaign=campaign, line=line, received_on=received_on, batch=batch, actor=actor)
+        _after_success(donation, actor, sync_target=i == len(lines) - 1)
+    audit_record(actor=actor, action="offline_batch.record", target=batch, summary=f"{len(lines)} lines")
+    return batch

@@ -1,0 +1,46 @@
+"""Work done after commit: the donor's receipt email."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.urls import reverse
+from django_tasks import task
+
+from carefund.campaigns.models import Donation
+from carefund.core.money import format_pence
+
+
+def receipt_body(donation: Donation) -> str:
+    link = settings.SITE_URL.rstrip("/") + reverse("campaigns:gift_page", kwargs={"token": donation.receipt_token})
+    lines = [
+        f"Dear {donation.donor_name or 'friend'},",
+        "",
+        f"Thank you for your gift of {format_pence(donation.amount_pence)} to {donation.campaign.title}.",
+    ]
+    if donation.costs_contribution_pence:
+        lines.append(f"Thank you too for {format_pence(donation.costs_contribution_pence)} towards our costs.")
+    lines += [
+        f"Received on {donation.received_on:%d %B %Y}, gift reference #{donation.pk}.",
+        "",
+        "See what your gift paid for, at any time (this link is yours; no sign-in needed):",
+        link,
+        "",
+        settings.CHARITY_NAME,
+    ]
+    return "\n".join(lines)
+
+
+@task()
+def receipt_send(*, donation_id: int) -> bool:
+    """Email the receipt (with the link to the donor's "what my gift paid for" page). Returns whether it was sent."""
+    donation = Donation.objects.select_related("campaign").filter(pk=donation_id).first()
+    if donation is None or not donation.donor_email:
+        return False
+    send_mail(
+        subject=f"Thank you for your gift to {donation.campaign.title}",
+        message=receipt_body(donation),
+        from_email=None,
+        recipient_list=[donation.donor_email],
+    )
+    return True

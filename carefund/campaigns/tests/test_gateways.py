@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from carefund.campaigns import services
+from carefund.campaigns.gateways import active_gateway
+from carefund.campaigns.gateways.base import CheckoutRequest, GatewayError
+from carefund.campaigns.gateways.stripe_gateway import StripeGateway
+from carefund.campaigns.gateways.test import TestGateway
+from carefund.campaigns.tests.factories import completed_event, deliver, make_campaign
+from carefund.ledger.selectors import account_balance_pence, fund_balance_pence
+
+
+def test_active_gateway_follows_the_keys(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.STRIPE_SECRET_KEY = ""
+    assert isinstance(active_gateway(), TestGateway)
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    assert isinstance(active_gateway(), StripeGateway)
+
+
+def test_stripe_checkout_params(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    gateway = StripeGateway(secret_key="sk_test_x", webhook_secret="whsec_x", tolerance_seconds=300)
+    seen: dict[str, Any] = {}
+
+    def create(params: dict[str, Any]) -> Any:
+        seen.update(params)
+        return SimpleNamespace(id="cs_live_1", url="https://checkout.stripe.com/c/pay/cs_live_1")
+
+    monkeypatch.setattr(gateway._client.v1.checkout.sessions, "create", create)
+    session = gateway.create_checkout(
+        CheckoutRequest(
+            donation_id=7, amount_pence=4250, description="Gift", success_url="https://s", cancel_url="https://c"
+        )
+    )
+    assert (session.session_id, session.redirect_url) == ("cs_live_1", "https://checkout.stripe.com/c/pay/cs_live_1")
+    assert seen["line_items"][0]["price_data"] == {
+        "currency": "gbp",
+        "unit_amount": 4250,
+        "product_data": {"name": "Gift"},
+    }
+    assert seen["metadata"] == {"donation_id": "7"}
+    assert seen["payment_intent_data"] == {"metadata": {"donation_id": "7"}}
+    assert "customer_email" not in seen
+
+
+def test_stripe_without_url_is_an_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    gateway = StripeGateway(secret_key="sk_test_x", webhook_secret="whsec_x", tolerance_seconds=300)
+    monkeypatch.setattr(
+        gateway._client.v1.checkout.sessions, "create", lambda params: SimpleNamespace(id="x", url=None)
+    )
+    with pytest.raises(GatewayError, match="no checkout address"):
+        gateway.create_checkout(CheckoutRequest(1, 100, "d", "s", "c"))
+
+
+@pytest.mark.django_db
+def test_stripe_mode_webhook_verified_with_stripe_secret(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_real"
+    campaign = make_campaign()
+    donation = services.donation_create_pending(campaign=campaign, amount_pence=2000, gateway="stripe")
+    donation.checkout_session_id = "cs_live_abc"
+    donation.save()
+    payload = completed_event(donation, fee_pence=99)  # a fee field from Stripe is ignored: it is not Stripe's
+    assert deliver(payload, secret="whsec_carefund_test_gateway").status_code == 400
+    assert deliver(payload, secret="whsec_real").status_code == 200
+    assert fund_balance_pence(child_id=campaign.child_id) == 2000
+    assert account_balance_pence(name="Assets:Clearing:Stripe") == 2000

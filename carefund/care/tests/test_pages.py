@@ -1,0 +1,259 @@
+"""The care pages: registering a child, creating a plan from the template, moving items, revealing an NHS
+number; clear field errors and nothing saved on a refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from carefund.care.demo import seed_care
+from carefund.care.models import CarePlan, Child
+from carefund.core import clock
+from carefund.core.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.datetime(2026, 11, 24, 12, 0)
+
+
+@pytest.fixture
+def demo(roles):
+    with clock.frozen_at(TODAY):
+        yield seed_care(allow_accounts=True)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with clock.frozen_at(TODAY):
+        yield
+
+
+FORM = {
+    "first_name": "Ella",
+    "last_name": "Moss",
+    "date_of_birth": "2021-04-02",
+    "home_postcode": "ct21 6ab",
+    "nhs_number": "943 476 5919",
+    "diagnosis": "Cerebral palsy: spastic diplegia",
+    "gmfcs_level": "2",
+    "publicity_consent": "on",
+}
+
+
+def test_caseworker_registers_a_child_through_the_form(client, demo):
+    client.force_login(demo.users["caseworker"])
+    assert client.get("/children/new/").status_code == 200
+    response = client.post("/children/new/", FORM)
+    child = Child.objects.get(first_name="Ella")
+    assert response.status_code == 302
+    assert response["Location"] == f"/children/{child.pk}/"
+    assert (child.home_postcode, child.nhs_number_last3, child.gmfcs_level, child.publicity_consent) == (
+        "CT21 6AB",
+        "919",
+        2,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("nhs_number", "943 476 5918", "is not a valid NHS number"),
+        ("nhs_number", "12345", "exactly 10 digits"),
+        ("home_postcode", "HYTHE", "is not a UK postcode"),
+        ("date_of_birth", "2026-11-25", "is in the future"),
+        ("date_of_birth", "not a date", "Enter a valid date."),
+        ("gmfcs_level", "6", "Select a valid choice."),
+        ("first_name", "", "This field is required."),
+        ("diagnosis", "", "This field is required."),
+    ],
+)
+def test_register_form_shows_the_field_error_and_saves_nothing(client, demo, field, value, message):
+    client.force_login(demo.users["caseworker"])
+    before = (Child.objects.count(), AuditEvent.objects.count())
+    response = client.post("/children/new/", {**FORM, field: value})
+    assert response.status_code == 400
+    assert message in response.context["form"].errors[field][0]
+    assert message.replace("'", "&#x27;") in response.content.decode()
+    assert (Child.objects.count(), AuditEvent.objects.count()) == before
+
+
+@pytest.mark.parametrize("username", ["guardian", "clinician", "finance1", "commissioner", "economist"])
+def test_only_caseworkers_may_register(client, demo, username):
+    client.force_login(demo.users[username])
+    assert client.get("/children/new/").status_code == 403
+    assert client.post("/children/new/", FORM).status_code == 403
+    assert not Child.objects.filter(first_name="Ella").exists()
+
+
+def test_caseworker_creates_a_plan_from_the_template(client, demo):
+    client.force_login(demo.users["caseworker"])
+    oliver = demo.children["oliver"]
+    template = demo.templates["sdr-standard"]
+    leeds = demo.providers["leeds-teaching"]
+    response = client.post(
+        f"/children/{oliver.pk}/plans/new/",
+        {"template": template.pk, "provider": leeds.pk, "start_date": "2027-01-04", "title": ""},
+    )
+    plan = CarePlan.objects.filter(child=oliver).order_by("-pk").first()
+    assert response["Location"] == f"/care-plans/{plan.pk}/"
+    assert (plan.start_date, plan.items.count(), plan.total_pence) == (dt.date(2027, 1, 4), 18, 5_011_000)
+    page = client.get(f"/care-plans/{plan.pk}/").content.decode()
+    assert "£50,110.00" in page
+    assert "Selective dorsal rhizotomy (surgery)" in page
+
+
+def test_plan_form_errors_save_nothing(client, demo):
+    client.force_login(demo.users["caseworker"])
+    oliver = demo.children["oliver"]
+    before = CarePlan.objects.count()
+    response = client.post(f"/children/{oliver.pk}/plans/new/", {"template": "", "provider": "", "start_date": "x"})
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"template", "provider", "start_date"}
+    assert CarePlan.objects.count() == before
+
+
+def test_plan_form_for_a_child_out_of_sight_is_404(client, demo):
+    client.force_login(demo.users["guardian"])
+    assert client.get(f"/children/{demo.children['amelia'].pk}/plans/new/").status_code == 404
+    assert client.get(f"/children/{demo.children['james'].pk}/plans/new/").status_code == 403
+
+
+def test_item_moves_through_the_page_and_a_forbidden_move_is_explained(client, demo):
+    client.force_login(demo.users["caseworker"])
+    item = demo.plans["james"].items.get(category="surgery")
+    url = f"/care-plans/items/{item.pk}/state/"
+    response = client.post(url, {"to_state": "booked"}, follow=True)
+    item.refresh_from_db()
+    assert item.state == "booked"
+    assert "is now booked" in response.content.decode()
+    response = client.post(url, {"to_state": "paid"}, follow=True)
+    item.refresh_from_db()
+    assert item.state == "booked"
+    assert "cannot change from &#x27;booked&#x27; to &#x27;paid&#x27;" in response.content.decode()
+
+
+def test_guardian_cannot_move_items_and_others_children_are_404(client, demo):
+    client.force_login(demo.users["guardian"])
+    item = demo.plans["james"].items.first()
+    assert client.post(f"/care-plans/items/{item.pk}/state/", {"to_state": "booked"}).status_code == 403
+    other = demo.plans["amelia"].items.first()
+    assert client.post(f"/care-plans/items/{other.pk}/state/", {"to_state": "booked"}).status_code == 404
+    assert client.post("/care-plans/items/999999/state/", {"to_state": "booked"}).status_code == 404
+    item.refresh_from_db()
+    other.refresh_from_db()
+    assert (item.state, other.state) == ("planned", "planned")
+
+
+def test_nhs_number_shows_last_three_digits_and_full_reveal_is_audited(client, demo):
+    james = demo.children["james"]
+    client.force_login(demo.users["clinician"])
+    page = client.get(f"/children/{james.pk}/").content.decode()
+    assert "••• ••• •018" in page
+    assert "999 000 0018" not in page
+    response = client.post(f"/children/{james.pk}/nhs-number/")
+    assert "999 000 0018" in response.content.decode()
+    assert AuditEvent.objects.filter(action="child.nhs_number_revealed", actor=demo.users["clinician"]).count() == 1
+
+
+def test_guardian_and_finance_may_not_reveal(client, demo):
+    james = demo.children["james"]
+    for username in ("guardian", "finance1"):
+        client.force_login(demo.users[username])
+        assert "Show in full" not in client.get(f"/children/{james.pk}/").content.decode()
+        assert client.post(f"/children/{james.pk}/nhs-number/").status_code == 403
+    client.force_login(demo.users["guardian2"])
+    assert client.post(f"/children/{james.pk}/nhs-number/").status_code == 404
+    assert not AuditEvent.objects.filter(action="child.nhs_number_revealed").exists()
+
+
+def test_child_page_shows_eligibility_reasons(client, demo):
+    client.force_login(demo.users["caseworker"])
+    page = client.get(f"/children/{demo.children['amelia'].pk}/").content.decode()
+    assert "NHS England 2018: not eligible" in page
+    assert "Reimers index 44%: 40% or more (hip dislocation)." in page
+
+
+ASSESSMENT = {
+    "assessed_on": "2026-11-20",
+    "gmfcs_level": "3",
+    "spastic_diplegia": "on",
+    "spasticity_affects_function": "on",
+    "mri_typical_pvl": "on",
+    "antigravity_strength": "on",
+    "reimers_index_percent": "22",
+}
+
+
+def test_clinician_records_an_assessment_and_sees_the_verdict(client, demo):
+    clinician = demo.users["clinician"]
+    client.force_login(clinician)
+    james = demo.children["james"]
+    centre = demo.providers["nottingham-university"]
+    response = client.post(f"/children/{james.pk}/assessments/new/", {**ASSESSMENT, "provider": centre.pk})
+    assessment = james.sdr_assessments.order_by("-pk").first()
+    assert response["Location"] == f"/assessments/{assessment.pk}/"
+    assert (assessment.clinician, assessment.reimers_index_percent, assessment.dystonia) == (clinician, 22, False)
+    page = client.get(response["Location"]).content.decode()
+    assert "NHS England 2018: eligible" in page
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("assessed_on", "2026-11-25", "is in the future"),
+        ("reimers_index_percent", "101", "less than or equal to 100"),
+        ("reimers_index_percent", "12.5", "Enter a whole number."),
+    ],
+)
+def test_assessment_form_errors_save_nothing(client, demo, field, value, message):
+    client.force_login(demo.users["clinician"])
+    james = demo.children["james"]
+    centre = demo.providers["nottingham-university"]
+    before = james.sdr_assessments.count()
+    response = client.post(
+        f"/children/{james.pk}/assessments/new/", {**ASSESSMENT, "provider": centre.pk, field: value}
+    )
+    assert response.status_code == 400
+    assert message in response.context["form"].errors[field][0]
+    assert james.sdr_assessments.count() == before
+
+
+def test_clinician_may_only_assess_for_their_own_centre(client, demo):
+    client.force_login(demo.users["clinician"])
+    james = demo.children["james"]
+    leeds = demo.providers["leeds-teaching"]
+    response = client.post(f"/children/{james.pk}/assessments/new/", {**ASSESSMENT, "provider": leeds.pk})
+    assert response.status_code == 400
+    assert "provider" in response.context["form"].errors
+    assert client.get(f"/children/{demo.children['amelia'].pk}/assessments/new/").status_code == 404
+    client.force_login(demo.users["caseworker"])
+    assert client.get(f"/children/{james.pk}/assessments/new/").status_code == 403
+
+
+def test_guardian_withdraws_and_gives_publicity_consent(client, demo):
+    guardian = demo.users["guardian"]
+    client.force_login(guardian)
+    james = demo.children["james"]
+    assert "Withdraw consent" in client.get(f"/children/{james.pk}/").content.decode()
+    client.post(f"/children/{james.pk}/consent/", {"consent": "no"})
+    james.refresh_from_db()
+    assert james.publicity_consent is False
+    client.post(f"/children/{james.pk}/consent/", {"consent": "yes"})
+    james.refresh_from_db()
+    assert james.publicity_consent is True
+    actions = list(AuditEvent.objects.filter(actor=guardian, target_id=str(james.pk)).values_list("action", flat=True))
+    assert "child.publicity_consent_withdrawn" in actions
+    assert "child.publicity_consent_given" in actions
+
+
+def test_consent_is_the_guardians_or_caseworkers_only(client, demo):
+    james = demo.children["james"]
+    client.force_login(demo.users["clinician"])
+    assert client.post(f"/children/{james.pk}/consent/", {"consent": "no"}).status_code == 403
+    client.force_login(demo.users["guardian2"])
+    assert client.post(f"/children/{james.pk}/consent/", {"consent": "no"}).status_code == 404
+    james.refresh_from_db()
+    assert james.publicity_consent is True
+    assert not AuditEvent.objects.filter(action__startswith="child.publicity_consent").exists()

@@ -1,0 +1,124 @@
+"""`carefund economics run MODEL_OR_PATH [--psa N] [--seed S] [--json] [--report DIR]`: run a cost-effectiveness model.
+
+Thin: parse, load the model file, run, print. Bad input (a missing file, a malformed model, a negative draw count)
+prints one message naming the file/key and what is allowed, and exits with code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from carefund.economics.modelfile import ModelFileError, load_model
+from carefund.economics.report import MAX_PSA_DRAWS, RunResult, icer_text, run_model, write_report
+
+EXIT_BAD_INPUT = 2
+
+
+def draw_count(raw: str) -> int:
+    """argparse type for --psa: a whole number of draws from 0 to MAX_PSA_DRAWS."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a whole number; allowed: a whole number of draws from 0 to {MAX_PSA_DRAWS:,}"
+        ) from None
+    if not 0 <= value <= MAX_PSA_DRAWS:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: 0 to {MAX_PSA_DRAWS:,} draws")
+    return value
+
+
+def seed_value(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number; allowed: a whole number 0 or more") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; allowed: a whole number 0 or more")
+    return value
+
+
+class Command(BaseCommand):
+    requires_system_checks: list[str] = []
+    help = "Cost-effectiveness models: `run MODEL_OR_PATH` (a shipped model such as sdr, or a .toml file)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, parser_class=type(parser))
+        run = sub.add_parser(
+            "run",
+            help="run a model and print its results",
+            called_from_command_line=getattr(parser, "called_from_command_line", None),
+        )
+        run.add_argument(
+            "model", metavar="MODEL_OR_PATH", help="a shipped model name (e.g. sdr) or a path to a .toml model file"
+        )
+        run.add_argument(
+            "--psa", type=draw_count, default=0, metavar="N", help="probabilistic sensitivity analysis draws"
+        )
+        run.add_argument(
+            "--seed", type=seed_value, default=None, metavar="S", help="random seed (reproduces a PSA exactly)"
+        )
+        run.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        run.add_argument(
+            "--report", type=Path, default=None, metavar="DIR", help="write an HTML report with its plots here"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            spec = load_model(options["model"])
+            result = self._run(spec, options)
+        except ModelFileError as exc:
+            raise CommandError(str(exc), returncode=EXIT_BAD_INPUT) from None
+        if options["report"] is not None:
+            try:
+                written = write_report(result, options["report"])
+            except OSError as exc:
+                raise CommandError(
+                    f"{options['report']}: cannot write the report ({exc.strerror}); give a directory you may write to",
+                    returncode=EXIT_BAD_INPUT,
+                ) from None
+            self.stderr.write(f"report written: {written[-1]}")
+        if options["json"]:
+            self.stdout.write(json.dumps(result.to_json(), indent=2))
+        else:
+            self._print_table(result)
+
+    def _run(self, spec: Any, options: dict[str, Any]) -> RunResult:
+        draws = options["psa"]
+        tornado = options["report"] is not None
+        if draws and sys.stderr.isatty():
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task("PSA draws", total=draws)
+                return run_model(
+                    spec,
+                    psa=draws,
+                    seed=options["seed"],
+                    tornado=tornado,
+                    progress=lambda done, _t: bar.update(task, completed=done),
+                )
+        return run_model(spec, psa=draws, seed=options["seed"], tornado=tornado)
+
+    def _print_table(self, result: RunResult) -> None:
+        spec = result.spec
+        self.stdout.write(spec.title or spec.name)
+        self.stdout.write(f"{'strategy':<20} {'cost':>14} {'QALYs':>9} {'life years':>11}")
+        for s in result.base:
+            self.stdout.write(
+                f"{s.name:<20} {float(s.cost[0]):>14,.2f} {float(s.qalys[0]):>9.4f} {float(s.life_years[0]):>11.4f}"
+            )
+        for r in result.incremental:
+            self.stdout.write(f"{r.name:<20} {r.status:<4} {icer_text(r)}")
+        if result.psa_iterations:
+            ref = result.reference_strategy_name()
+            for t in spec.conventions.thresholds:
+                p = result.probability_cost_effective(t)[ref]
+                self.stdout.write(
+                    f"P({ref} cost-effective at £{t:,.0f}/QALY) = {p:.3f}  ({result.psa_iterations:,} draws)"
+                )

@@ -1,0 +1,113 @@
+"""The shipped SDR model: it loads, every input has a source, assumptions are flagged, and its results hang together."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from carefund.economics.budget import (
+    ELIGIBLE_PER_YEAR_HIGH,
+    ELIGIBLE_PER_YEAR_LOW,
+    budget_impact,
+    incremental_cost_by_year,
+)
+from carefund.economics.modelfile import ModelFileError, load_model
+from carefund.economics.report import claim_verdict, evaluate_spec, run_model, sample_parameters
+
+
+@pytest.fixture(scope="module")
+def sdr():
+    return load_model("sdr")
+
+
+def test_sdr_model_loads_with_nice_reference_case(sdr):
+    assert sdr.name == "sdr"
+    assert [s.name for s in sdr.strategies] == ["usual_care", "sdr"]
+    assert sdr.state_names == ("gmfcs_2", "gmfcs_3", "non_ambulant", "dead")
+    c = sdr.conventions
+    assert (c.discount_costs, c.discount_effects, c.discounting) == (0.035, 0.035, "discrete")
+    assert c.thresholds == (20000.0, 25000.0, 30000.0, 35000.0)
+    assert sdr.start_age == 6.0
+    assert sdr.start_age + sdr.cycles * sdr.cycle_length_years == 100  # lifetime horizon
+
+
+def test_every_parameter_cites_a_domain_row_or_is_a_flagged_assumption(sdr):
+    for p in sdr.parameters:
+        if p.assumption:
+            assert p.source.startswith("assumption"), p.name
+            assert p.distribution.kind != "fixed", f"{p.name}: an assumption needs a wide distribution"
+        else:
+            assert re.search(r"(sdr|economics)\.md \d", p.source), p.name
+            assert "http" in p.source, p.name
+    assert sdr.life_table is not None and sdr.life_table.assumption  # transcribed, to be checked
+
+
+def test_domain_figures_are_used_as_published(sdr):
+    values = sdr.base_values()
+    assert values["gmfm_gain_per_year"] == 3.2  # sdr.md 1.10
+    assert values["bont_cost_per_year"] == 2000  # sdr.md 4.13
+    assert values["p_gmfcs_2"] == pytest.approx(50 / 154, abs=1e-4)  # sdr.md 3.6
+    d = sdr.parameter_map["sdr_operation_cost"].distribution
+    assert (d.kind, d.get("low"), d.get("high")) == ("uniform", 21000, 35000)  # sdr.md 4.5
+    d = sdr.parameter_map["physio_price"].distribution
+    assert (d.get("low"), d.get("high")) == (48, 70)  # sdr.md 4.8
+
+
+def test_base_case_results_and_claim(sdr):
+    result = run_model(sdr)
+    uc, s = result.base
+    assert s.qalys[0] > uc.qalys[0]
+    assert s.life_years[0] >= uc.life_years[0]
+    verdict = claim_verdict(result)
+    assert verdict["supported"] is bool(s.cost[0] <= uc.cost[0])
+    assert verdict["incremental_cost"] == round(float(s.cost[0] - uc.cost[0]), 2)
+    for trace in result.trace.values():
+        assert np.allclose(trace.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_a_free_operation_with_lasting_effect_makes_sdr_save_money(sdr):
+    cheap = sdr.with_overrides(
+        values={"sdr_operation_cost": 0.0, "rehab_sessions_year_1": 0.0, "rehab_sessions_year_2": 0.0}
+    )
+    verdict = claim_verdict(run_model(cheap))
+    assert verdict["supported"] is True
+    assert verdict["summary"].startswith("Supported: ")
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_cohort_sums_to_one_for_any_draw(sdr, seed):
+    draws = sample_parameters(sdr, np.random.default_rng(seed), 300)
+    outs, _ = evaluate_spec(sdr, draws, 300)
+    for o in outs:
+        assert np.all(np.isfinite(o.cost)) and np.all(o.cost > 0)
+        assert np.all(o.qalys <= o.life_years + 1e-9)
+
+
+def test_budget_impact_adds_cohorts_year_by_year(sdr):
+    per_child = incremental_cost_by_year(sdr, intervention="sdr", comparator="usual_care")
+    bi = budget_impact(sdr)
+    assert len(bi.years) == 10
+    assert bi.years[0].net_cost == pytest.approx(206 * per_child[0])
+    assert bi.years[2].net_cost == pytest.approx(206 * (per_child[0] + per_child[1] + per_child[2]))
+    assert bi.years[9].children_treated == 2060
+    assert bi.years[4].net_cost_low == pytest.approx(ELIGIBLE_PER_YEAR_LOW * sum(per_child[:5]))
+    assert bi.years[4].net_cost_high == pytest.approx(ELIGIBLE_PER_YEAR_HIGH * sum(per_child[:5]))
+    assert bi.total == pytest.approx(sum(y.net_cost for y in bi.years))
+    assert per_child[0] > 20000  # the operation falls in the first year
+
+
+def test_budget_impact_refusals(sdr):
+    with pytest.raises(ModelFileError) as info:
+        budget_impact(sdr, intervention="magic")
+    assert (info.value.key, info.value.message) == (
+        "intervention",
+        "'magic' is not a strategy; strategies: sdr, usual_care",
+    )
+    with pytest.raises(ModelFileError) as info:
+        budget_impact(sdr, years=0)
+    assert info.value.key == "years"

@@ -1,0 +1,1028 @@
+"""Funding services: load, decide (with `funding.rules`), write, audit. Each is keyword-only and atomic.
+
+Refusals raise a `DomainError` before anything is written, so a refused call leaves no trace but its message."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Sum
+
+from carefund.care.models import CarePlan, CarePlanItem, Child, Provider
+from carefund.core import clock
+from carefund.core.errors import (
+    ConflictError,
+    FourEyesError,
+    PermissionDeniedError,
+    StateTransitionError,
+    ValidationError,
+)
+from carefund.core.money import format_pence, require_pence
+from carefund.core.services import audit_record
+from carefund.funding import rules
+from carefund.funding.models import (
+    Allocation,
+    AllocationChange,
+    FundingRequest,
+    Grant,
+    Invoice,
+    InvoiceApproval,
+    InvoiceLine,
+    Programme,
+    SurplusPolicy,
+    SurplusTransfer,
+    SurplusTransferApproval,
+    SurplusTransferLine,
+    WaterfallRun,
+)
+from carefund.funding.selectors import (
+    allocation_state,
+    funding_input_for_child,
+    item_charity_amounts,
+    urgency_candidates,
+    waiting_list_for,
+)
+
+# Above this invoice total, two different finance officers must approve (configurable in settings).
+DEFAULT_SECOND_APPROVAL_ABOVE_PENCE = 1_000_000  # £10,000: a charity policy choice, not a domain fact
+
+
+class AllocationExhaustedError(ConflictError):
+    """An NHS approval was asked for when the centre's allocation has nothing left."""
+
+
+class NoSurplusError(ValidationError):
+    """A transfer was proposed from a fund with no (or not enough) surplus."""
+
+
+class IneligibleRecipientError(ValidationError):
+    """A transfer named a child who is not eligible under the surplus policy."""
+
+
+class OverpaymentError(ValidationError):
+    """An invoice asked for more than an item's approved amount."""
+
+
+class InsufficientFundError(ValidationError):
+    """A payment would take the child's restricted fund below zero."""
+
+
+def _require_perm(actor: Any, perm: str, what: str) -> None:
+    if actor is None:
+        return
+    if not getattr(actor, "is_authenticated", False) or not actor.has_perm(perm):
+        raise PermissionDeniedError(f"You may not {what}; it needs the permission {perm}.")
+
+
+def second_approval_above_pence() -> int:
+    return int(getattr(settings, "CAREFUND_INVOICE_SECOND_APPROVAL_ABOVE_PENCE", DEFAULT_SECOND_APPROVAL_ABOVE_PENCE))
+
+
+# --------------------------------------------------------------------------------------------- allocations
+def _change(
+    allocation: Allocation,
+    kind: str,
+    procedures: int,
+    budget: int,
+    reason: str,
+    actor: Any,
+    other: Allocation | None = None,
+) -> None:
+    AllocationChange.objects.create(
+        allocation=allocation,
+        kind=kind,
+        procedures_delta=procedures,
+        budget_delta_pence=budget,
+        other=other,
+        reason=reason,
+        actor=actor,
+        occurred_at=clock.now(),
+    )
+    audit_record(
+        actor=actor,
+        action=f"allocation.{kind}",
+        target=allocation,
+        summary=f"{allocation}: procedures {procedures:+d}, budget {format_pence(budget)}",
+        details={"procedures": procedures, "budget_pence": budget, "reason": reason},
+    )
+
+
+def _check_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("reason: say why the allocation changes; it is recorded.", field="reason")
+    return reason
+
+
+@transaction.atomic
+def allocation_set(
+    *,
+    programme: Programme,
+    centre: Provider,
+    procedures: int | None,
+    budget_pence: int | None,
+    reason: str,
+    actor: Any,
+) -> Allocation:
+    """Create a centre's allocation (or return it unchanged if it already exists with these limits)."""
+    _require_perm(actor, "funding.manage_allocation", "change allocations")
+    reason = _check_reason(reason)
+    if procedures is None and budget_pence is None:
+        raise ValidationError("procedures: give a number of procedures, a budget, or both.", field="procedures")
+    if procedures is not None and procedures < 0:
+        raise ValidationError("procedures: must be zero or more.", field="procedures")
+    if budget_pence is not None:
+        require_pence(budget_pence, field="budget_pence", allow_zero=True)
+    if not centre.is_sdr_centre:
+        raise ValidationError(f"centre: {centre} is not an SDR centre.", field="centre")
+    existing = Allocation.objects.filter(programme=programme, centre=centre).first()
+    if existing is not None:
+        if existing.procedures == procedures and existing.budget_pence == budget_pence:
+            return existing
+        raise ConflictError(f"centre: {centre} already has an allocation; add, cut or move it instead.", field="centre")
+    allocation = Allocation.objects.create(
+        programme=programme, centre=centre, procedures=procedures, budget_pence=budget_pence
+    )
+    _change(allocation, AllocationChange.Kind.SET, procedures or 0, budget_pence or 0, reason, actor)
+    return allocation
+
+
+def _lock(allocation: Allocation) -> Allocation:
+    return Allocation.objects.select_for_update().select_related("programme", "centre").get(pk=allocation.pk)
+
+
+def _apply_delta(allocation: Allocation, procedures: int, budget_pence: int) -> None:
+    if procedures and allocation.procedures is None:
+        raise ValidationError("procedures: this allocation is a budget only; change its budget.", field="procedures")
+    if budget_pence and allocation.budget_pence is None:
+        raise ValidationError(
+            "budget_pence: this allocation has no budget; change its procedures.", field="budget_pence"
+        )
+    state = allocation_state(allocation)
+    new_procedures = None if allocation.procedures is None else allocation.procedures + procedures
+    new_budget = None if allocation.budget_pence is None else allocation.budget_pence + budget_pence
+    floor_procedures = state.used_procedures + state.committed_procedures
+    floor_budget = state.used_pence + state.committed_pence
+    if new_procedures is not None and new_procedures < floor_procedures:
+        raise ValidationError(
+            f"procedures: cannot go below the {floor_procedures} already used or committed at {allocation.centre}.",
+            field="procedures",
+        )
+    if new_budget is not None and new_budget < floor_budget:
+        raise ValidationError(
+            f"budget_pence: cannot go below the {format_pence(floor_budget)} already used or committed at "
+            f"{allocation.centre}.",
+            field="budget_pence",
+        )
+    allocation.procedures = new_procedures
+    allocation.budget_pence = new_budget
+    allocation.save(update_fields=["procedures", "budget_pence"])
+
+
+def _check_amounts(procedures: int, budget_pence: int) -> None:
+    if procedures < 0 or budget_pence < 0 or (procedures == 0 and budget_pence == 0):
+        raise ValidationError(
+            "procedures: give a positive number of procedures and/or a positive budget to change.", field="procedures"
+        )
+
+
+@transaction.atomic
+def allocation_add(
+    *, allocation: Allocation, procedures: int = 0, budget_pence: int = 0, reason: str, actor: Any
+) -> Allocation:
+    _require_perm(actor, "funding.manage_allocation", "change allocations")
+    reason = _check_reason(reason)
+    _check_amounts(procedures, budget_pence)
+    locked = _lock(allocation)
+    _apply_delta(locked, procedures, budget_pence)
+    _change(locked, AllocationChange.Kind.ADD, procedures, budget_pence, reason, actor)
+    return locked
+
+
+@transaction.atomic
+def allocation_cut(
+    *, allocation: Allocation, procedures: int = 0, budget_pence: int = 0, reason: str, actor: Any
+) -> Allocation:
+    _require_perm(actor, "funding.manage_allocation", "change allocations")
+    reason = _check_reason(reason)
+    _check_amounts(procedures, budget_pence)
+    locked = _lock(allocation)
+    _apply_delta(locked, -procedures, -budget_pence)
+    _change(locked, AllocationChange.Kind.CUT, -procedures, -budget_pence, reason, actor)
+    return locked
+
+
+@transaction.atomic
+def allocation_move(
+    *,
+    source: Allocation,
+    target: Allocation,
+    procedures: int = 0,
+    budget_pence: int = 0,
+    reason: str,
+    actor: Any,
+) -> tuple[Allocation, Allocation]:
+    """Move procedures and/or budget from one centre to another within the same programme."""
+    _require_perm(actor, "funding.manage_allocation", "change allocations")
+    reason = _check_reason(reason)
+    _check_amounts(procedures, budget_pence)
+    if source.pk == target.pk:
+        raise ValidationError("target: choose a different centre to move the allocation to.", field="target")
+    if source.programme_id != target.programme_id:
+        raise ValidationError("target: allocation can only move between centres of the same programme.", field="target")
+    first, second = sorted([source, target], key=lambda a: a.pk)  # lock in a fixed order: no deadlock
+    locked = {a.pk: _lock(a) for a in (first, second)}
+    src, dst = locked[source.pk], locked[target.pk]
+    _apply_delta(src, -procedures, -budget_pence)
+    _apply_delta(dst, procedures, budget_pence)
+    _change(src, AllocationChange.Kind.MOVE_OUT, -procedures, -budget_pence, reason, actor, other=dst)
+    _change(dst, AllocationChange.Kind.MOVE_IN, procedures, budget_pence, reason, actor, other=src)
+    return src, dst
+
+
+# --------------------------------------------------------------------------------------------- NHS requests
+def _programme_cost_pence(programme: Programme, plan: CarePlan) -> int:
+    """What the programme would pay for this plan: covered items in full plus the capped amount (if any)."""
+    items = [i for i in plan.items.all() if i.state != "cancelled"]
+    full = sum(i.cost_pence for i in items if i.category in programme.covers_categories)
+    capped = 0
+    if programme.capped_category:
+        cap = int(programme.capped_amounts_by_gmfcs.get(str(plan.child.gmfcs_level), 0))
+        capped = min(cap, sum(i.cost_pence for i in items if i.category == programme.capped_category))
+    return full + capped
+
+
+@transaction.atomic
+def funding_request_create(*, programme: Programme, care_plan: CarePlan, actor: Any) -> FundingRequest:
+    """Ask `programme` to fund `care_plan` at its treating centre. The verdict and reasons are kept; if the
+    centre's allocation is already used up the request joins the waiting list at once."""
+    from carefund.care.rules import POLICIES, sdr_eligibility
+    from carefund.care.selectors import eligibility_input_for
+
+    _require_perm(actor, "funding.add_fundingrequest", "ask for NHS funding")
+    today = clock.today()
+    if today < programme.starts_on or (programme.ends_on is not None and today > programme.ends_on):
+        raise ValidationError(
+            f"programme: {programme} runs from {programme.starts_on} to {programme.ends_on or 'open-ended'}; "
+            f"it does not take requests on {today}.",
+            field="programme",
+        )
+    allocation = Allocation.objects.filter(programme=programme, centre=care_plan.provider).first()
+    if allocation is None:
+        raise ValidationError(
+            f"care_plan: {programme} has no allocation at {care_plan.provider}; the plan's centre must be one of "
+            f"{', '.join(a.centre.name for a in programme.allocations.select_related('centre'))}.",
+            field="care_plan",
+        )
+    if FundingRequest.objects.filter(programme=programme, care_plan=care_plan, status__in=FundingRequest.LIVE).exists():
+        raise ConflictError(f"care_plan: this plan already has an open request to {programme}.", field="care_plan")
+    policy = POLICIES[programme.eligibility_policy]
+    child = care_plan.child
+    verdict = sdr_eligibility(eligibility_input_for(child=child, on_date=today), policy)
+    cost = _programme_cost_pence(programme, care_plan)
+    if cost == 0:
+        raise ValidationError(
+            f"care_plan: nothing in this plan is covered by {programme} ({', '.join(programme.covers_categories)}).",
+            field="care_plan",
+        )
+    request = FundingRequest.objects.create(
+        programme=programme,
+        allocation=allocation,
+        care_plan=care_plan,
+        requested_by=actor,
+        requested_on=today,
+        cost_pence=cost,
+        eligible=verdict.eligible,
+        eligibility=[{"code": c.code, "label": c.label, "met": c.met, "reason": c.reason} for c in verdict.criteria],
+        ages_out_on=rules.ages_out_on(child.date_of_birth, policy.max_age),
+    )
+    audit_record(
+        actor=actor,
+        action="funding_request.created",
+        target=request,
+        summary=f"{programme} asked to fund plan {care_plan.pk} ({'eligible' if verdict.eligible else 'not eligible'})",
+        details={"eligible": verdict.eligible, "cost_pence": cost},
+    )
+    if verdict.eligible and rules.allocation_refusal(allocation_state(allocation), cost_pence=cost):
+        request.status = FundingRequest.Status.WAITING
+        request.save(update_fields=["status"])
+        audit_record(actor=actor, action="funding_request.waiting", target=request, summary="allocation used up")
+    return request
+
+
+@transaction.atomic
+def funding_request_decide(*, request: FundingRequest, approve: bool, reason: str, actor: Any) -> FundingRequest:
+    """Approve (consuming allocation, under a row lock on it) or decline a request; dated and audited.
+
+    Refused, with nothing written: approving an ineligible request, approving when the allocation has
+    nothing left, approving a request that is not at the head of the waiting list, deciding twice."""
+    _require_perm(actor, "funding.decide_fundingrequest", "decide NHS funding requests")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("reason: every decision is recorded with its reason; please give one.", field="reason")
+    allocation = _lock(request.allocation)  # serialises decisions on this centre's allocation
+    locked = FundingRequest.objects.select_for_update().select_related("care_plan__child").get(pk=request.pk)
+    if locked.status not in (FundingRequest.Status.PENDING, FundingRequest.Status.WAITING):
+        raise StateTransitionError(
+            f"status: this request is already {locked.get_status_display().lower()}.", field="status"
+        )
+    if approve:
+        if not locked.eligible:
+            unmet = "; ".join(c["reason"] for c in locked.eligibility if not c["met"])
+            raise ValidationError(
+                f"approve: the child is not eligible for {allocation.programme}: {unmet}.", field="approve"
+            )
+        refusal = rules.allocation_refusal(allocation_state(allocation), cost_pence=locked.cost_pence)
+        if refusal:
+            raise AllocationExhaustedError(
+                f"approve: {allocation.programme} at {allocation.centre}: {refusal}. Put the request on the "
+                "waiting list, or add or move allocation first.",
+                field="approve",
+            )
+        waiting = waiting_list_for(allocation)
+        if waiting and waiting[0].pk != locked.pk:
+            raise ConflictError(
+                f"approve: request #{waiting[0].pk} is ahead on the waiting list at {allocation.centre}; the "
+                "allocation goes to the head of the list first.",
+                field="approve",
+            )
+        locked.status = FundingRequest.Status.APPROVED
+    else:
+        locked.status = FundingRequest.Status.DECLINED
+    locked.decided_by = actor
+    locked.decided_at = clock.now()
+    locked.decision_reason = reason
+    locked.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    audit_record(
+        actor=actor,
+        action=f"funding_request.{locked.status}",
+        target=locked,
+        summary=f"{allocation.programme} at {allocation.centre}: {locked.status} — {reason}",
+        details={"cost_pence": locked.cost_pence},
+    )
+    waterfall_recompute(
+        care_plan=locked.care_plan, reason=f"NHS decision: {allocation.programme} {locked.status}", actor=actor
+    )
+    return locked
+
+
+@transaction.atomic
+def funding_request_wait(*, request: FundingRequest, actor: Any) -> FundingRequest:
+    """Put an eligible pending request on the waiting list of its programme and centre."""
+    _require_perm(actor, "funding.decide_fundingrequest", "decide NHS funding requests")
+    locked = FundingRequest.objects.select_for_update().get(pk=request.pk)
+    if locked.status != FundingRequest.Status.PENDING:
+        raise StateTransitionError(
+            f"status: only a pending request can wait; this one is {locked.status}.", field="status"
+        )
+    if not locked.eligible:
+        raise ValidationError("status: an ineligible request cannot join the waiting list.", field="status")
+    locked.status = FundingRequest.Status.WAITING
+    locked.save(update_fields=["status"])
+    audit_record(actor=actor, action="funding_request.waiting", target=locked, summary="put on the waiting list")
+    return locked
+
+
+# --------------------------------------------------------------------------------------------- waterfall
+def _line_dict(line: rules.WaterfallLine) -> dict[str, Any]:
+    return {
+        "item_id": line.item_id,
+        "description": line.description,
+        "cost_pence": line.cost_pence,
+        "payer": line.payer,
+        "nhs_pence": line.nhs_pence,
+        "paid_pence": line.paid_pence,
+        "fund_pence": line.fund_pence,
+        "grant_pence": line.grant_pence,
+        "unfunded_pence": line.unfunded_pence,
+        "explanation": line.explanation,
+    }
+
+
+def _input_dict(inp: rules.WaterfallInput) -> dict[str, Any]:
+    prog = inp.programme
+    return {
+        "fund_balance_pence": inp.fund_balance_pence,
+        "grant_pence": inp.grant_pence,
+        "contingency_basis_points": inp.contingency_basis_points,
+        "programme": None
+        if prog is None
+        else {
+            "name": prog.name,
+            "categories": sorted(prog.categories),
+            "capped_category": prog.capped_category,
+            "cap_pence": prog.cap_pence,
+        },
+        "items": [
+            {
+                "item_id": i.item_id,
+                "category": i.category,
+                "cost_pence": i.cost_pence,
+                "state": i.state,
+                "planned_date": i.planned_date.isoformat() if i.planned_date else None,
+                "paid_pence": i.paid_pence,
+            }
+            for i in inp.items
+        ],
+    }
+
+
+@transaction.atomic
+def waterfall_recompute(*, care_plan: CarePlan, reason: str, actor: Any) -> WaterfallRun:
+    """Compute who pays what for the child of `care_plan` (one fund per child, all its plans' items), keep the
+    run, and set the child's campaign target (what the charity must raise; what the NHS covers)."""
+    child = care_plan.child
+    inp = funding_input_for_child(child)
+    result = rules.waterfall(inp)
+    run = WaterfallRun.objects.create(
+        care_plan=care_plan,
+        computed_at=clock.now(),
+        reason=reason[:300],
+        actor=actor,
+        inputs=_input_dict(inp),
+        lines=[_line_dict(line) for line in result.lines],
+        fund_balance_pence=inp.fund_balance_pence,
+        plan_cost_pence=result.plan_cost_pence,
+        nhs_pence=result.nhs_pence,
+        spent_pence=result.spent_pence,
+        committed_pence=result.committed_pence,
+        funded_pence=result.funded_pence,
+        unfunded_pence=result.unfunded_pence,
+        charity_share_pence=result.charity_share_pence,
+        contingency_pence=result.contingency_pence,
+        surplus_pence=result.surplus_pence,
+    )
+    audit_record(
+        actor=actor,
+        action="waterfall.computed",
+        target=run,
+        summary=f"{reason}: unfunded {format_pence(result.unfunded_pence)}, "
+        f"surplus {format_pence(result.surplus_pence)}",
+    )
+    _set_campaign_targets(child=child, result=result, actor=actor)
+    return run
+
+
+def _set_campaign_targets(*, child: Child, result: rules.WaterfallResult, actor: Any) -> None:
+    from carefund.campaigns.models import Campaign
+    from carefund.campaigns.services import campaign_set_target
+
+    explanation = (
+        f"The plan costs {format_pence(result.plan_cost_pence)}; the NHS pays {format_pence(result.nhs_pence)}, "
+        f"so the campaign needs {format_pence(result.charity_share_pence)}."
+    )
+    for campaign in Campaign.objects.filter(child=child):
+        if campaign.target_pence == result.charity_share_pence and campaign.nhs_covers_pence == result.nhs_pence:
+            continue
+        campaign_set_target(
+            campaign=campaign,
+            target_pence=result.charity_share_pence,
+            nhs_covers_pence=result.nhs_pence,
+            explanation=explanation,
+            actor=actor,
+        )
+
+
+@transaction.atomic
+def waterfall_recompute_requested(*, child: Child, actor: Any) -> WaterfallRun:
+    """A caseworker or finance officer asks for a fresh computation (after a price changed on a care page or a
+    gift arrived online: care and campaigns cannot call funding themselves)."""
+    _require_perm(actor, "funding.add_waterfallrun", "recompute the funding waterfall")
+    run = waterfall_recompute_for_child(
+        child=child, reason="recomputed on request (a price or a gift changed)", actor=actor
+    )
+    if run is None:
+        raise ValidationError(f"child: {child.public_name} has no care plan to compute.", field="child")
+    return run
+
+
+def waterfall_recompute_for_child(*, child: Child, reason: str, actor: Any) -> WaterfallRun | None:
+    plan = child.care_plans.order_by("-start_date", "-pk").first()
+    return None if plan is None else waterfall_recompute(care_plan=plan, reason=reason, actor=actor)
+
+
+# --------------------------------------------------------------------------------------------- invoices
+@transaction.atomic
+def invoice_enter(
+    *,
+    provider: Provider,
+    care_plan: CarePlan,
+    number: str,
+    issued_on: dt.date,
+    lines: Sequence[tuple[CarePlanItem, int]],
+    actor: Any,
+) -> Invoice:
+    """Record a provider's invoice against delivered items of a plan (each item moves to 'invoiced')."""
+    from carefund.care.services import care_plan_item_transition
+
+    _require_perm(actor, "funding.add_invoice", "enter invoices")
+    if actor is None:
+        raise PermissionDeniedError("entered_by: an invoice must be entered by a named person (four eyes).")
+    number = (number or "").strip()
+    if not number:
+        raise ValidationError("number: give the provider's invoice number.", field="number")
+    if not lines:
+        raise ValidationError("lines: an invoice needs at least one care-plan item.", field="lines")
+    if Invoice.objects.filter(provider=provider, number=number).exists():
+        raise ConflictError(f"number: invoice {number} from {provider} is already entered.", field="number")
+    amounts = item_charity_amounts(care_plan.child)
+    seen: set[int] = set()
+    for item, amount in lines:
+        require_pence(amount, field="amount_pence")
+        if item.plan_id != care_plan.pk:
+            raise ValidationError(f"lines: '{item.description}' is not in this care plan.", field="lines")
+        if item.pk in seen:
+            raise ValidationError(f"lines: '{item.description}' appears twice; give one line per item.", field="lines")
+        seen.add(item.pk)
+        if item.state != "delivered":
+            raise StateTransitionError(
+                f"lines: '{item.description}' is {item.state}; only delivered items can be invoiced.", field="lines"
+            )
+        approved = amounts.get(item.pk, 0)
+        if approved == 0:
+            raise ValidationError(
+                f"lines: '{item.description}' is paid by the NHS; it never touches the charity's funds.", field="lines"
+            )
+        if amount > approved:
+            raise OverpaymentError(
+                f"amount_pence: {format_pence(amount)} for '{item.description}' is more than its approved amount "
+                f"{format_pence(approved)}.",
+                field="amount_pence",
+            )
+    total = sum(a for _, a in lines)
+    invoice = Invoice.objects.create(
+        provider=provider,
+        care_plan=care_plan,
+        number=number,
+        issued_on=issued_on,
+        approvals_required=2 if total > second_approval_above_pence() else 1,
+        entered_by=actor,
+        entered_at=clock.now(),
+    )
+    for item, amount in lines:
+        InvoiceLine.objects.create(invoice=invoice, item=item, amount_pence=amount)
+        care_plan_item_transition(item=item, to_state="invoiced", actor=actor)
+    audit_record(
+        actor=actor,
+        action="invoice.entered",
+        target=invoice,
+        summary=f"Invoice {number} from {provider}: {format_pence(total)}",
+        details={"amount_pence": total, "approvals_required": invoice.approvals_required},
+    )
+    waterfall_recompute(care_plan=care_plan, reason=f"invoice {number} entered", actor=actor)
+    return invoice
+
+
+@transaction.atomic
+def invoice_approve(*, invoice: Invoice, actor: Any) -> Invoice:
+    """A finance officer who did not enter the invoice approves it; above the threshold two must."""
+    _require_perm(actor, "funding.approve_invoice", "approve invoices")
+    if actor is None:
+        raise PermissionDeniedError("approver: an approval must be given by a named person.")
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.state != Invoice.State.ENTERED:
+        raise StateTransitionError(f"state: invoice {locked.number} is already {locked.state}.", field="state")
+    if locked.entered_by_id == actor.pk:
+        raise FourEyesError("approver: you entered this invoice; another finance officer must approve it.")
+    if locked.approvals.filter(approver=actor).exists():
+        raise FourEyesError("approver: you have already approved this invoice; a second, different person must.")
+    InvoiceApproval.objects.create(invoice=locked, approver=actor, approved_at=clock.now())
+    if locked.approvals.count() >= locked.approvals_required:
+        locked.state = Invoice.State.APPROVED
+        locked.save(update_fields=["state"])
+    audit_record(actor=actor, action="invoice.approved", target=locked, summary=f"approval {locked.approvals.count()}")
+    return locked
+
+
+@transaction.atomic
+def invoice_pay(*, invoice: Invoice, actor: Any) -> Invoice:
+    """Pay an approved invoice from the child's fund: Dr the child's fund / Cr the provider payable, then
+    Dr the payable / Cr the bank. Never more than an item's approved amount, never a fund below zero."""
+    from carefund.care.services import care_plan_item_transition
+    from carefund.ledger import chart
+    from carefund.ledger.rules import PostingSpec
+    from carefund.ledger.selectors import fund_balance_pence
+    from carefund.ledger.services import account_open, ledger_post
+
+    _require_perm(actor, "funding.pay_invoice", "pay invoices")
+    locked = Invoice.objects.select_for_update().select_related("care_plan__child", "provider").get(pk=invoice.pk)
+    if locked.state != Invoice.State.APPROVED:
+        raise StateTransitionError(
+            f"state: invoice {locked.number} is {locked.state}; only an approved invoice can be paid.", field="state"
+        )
+    child = locked.care_plan.child
+    Child.objects.select_for_update().filter(pk=child.pk).first()  # one payment per child fund at a time
+    amounts = item_charity_amounts(child)
+    lines = list(locked.lines.select_related("item"))
+    for line in lines:
+        already = _paid_for_item(line.item_id)
+        limit = amounts.get(line.item_id, 0)
+        if already + line.amount_pence > limit:
+            raise OverpaymentError(
+                f"amount_pence: paying {format_pence(line.amount_pence)} for '{line.item.description}' would bring "
+                f"its payments to {format_pence(already + line.amount_pence)}, more than its approved amount "
+                f"{format_pence(limit)}.",
+                field="amount_pence",
+            )
+    total = sum(line.amount_pence for line in lines)
+    balance = fund_balance_pence(child_id=child.pk)
+    grants = list(Grant.objects.select_for_update().filter(child=child).order_by("approved_at", "pk"))
+    grant_left = sum(g.amount_pence - g.drawn_pence for g in grants)
+    if total > balance + grant_left:
+        raise InsufficientFundError(
+            f"amount_pence: {child.public_name}'s fund holds {format_pence(balance)}"
+            f"{f' (and {format_pence(grant_left)} of approved grants)' if grant_left else ''}; paying "
+            f"{format_pence(total)} would take it below zero.",
+            field="amount_pence",
+        )
+    fund = chart.child_fund(child.pk)
+    if total > balance:
+        _grant_draw(grants=grants, child=child, amount_pence=total - balance, invoice=locked, actor=actor)
+    payable = chart.provider_payable(locked.provider_id)
+    account_open(name=fund, description=f"Restricted fund of {child.public_name}", child_id=child.pk)
+    account_open(name=payable, description=f"Payable to {locked.provider.name}")
+    today = clock.today()
+    meta = {"invoice_id": locked.pk, "child_id": child.pk, "provider_id": locked.provider_id}
+    bill = ledger_post(
+        kind="invoice",
+        postings=[PostingSpec(account=fund, amount_pence=total), PostingSpec(account=payable, amount_pence=-total)],
+        memo=f"Invoice {locked.number} from {locked.provider.name} for {child.public_name}",
+        on_date=today,
+        idempotency_key=f"funding-invoice-{locked.pk}",
+        group_id=f"invoice-{locked.pk}",
+        actor=actor,
+        metadata=meta,
+    )
+    payment = ledger_post(
+        kind="payment",
+        postings=[
+            PostingSpec(account=payable, amount_pence=total),
+            PostingSpec(account=chart.BANK, amount_pence=-total),
+        ],
+        memo=f"Payment of invoice {locked.number} to {locked.provider.name}",
+        on_date=today,
+        idempotency_key=f"funding-payment-{locked.pk}",
+        group_id=f"invoice-{locked.pk}",
+        actor=actor,
+        metadata=meta,
+    )
+    locked.state = Invoice.State.PAID
+    locked.paid_at = clock.now()
+    locked.paid_by = actor
+    locked.invoice_transaction_id = bill.pk
+    locked.payment_transaction_id = payment.pk
+    locked.save(update_fields=["state", "paid_at", "paid_by", "invoice_transaction_id", "payment_transaction_id"])
+    for line in lines:
+        care_plan_item_transition(item=line.item, to_state="paid", actor=actor)
+    audit_record(
+        actor=actor,
+        action="invoice.paid",
+        target=locked,
+        summary=f"Paid {format_pence(total)} to {locked.provider.name} from {child.public_name}'s fund",
+        details={"amount_pence": total, "invoice_transaction_id": bill.pk, "payment_transaction_id": payment.pk},
+    )
+    waterfall_recompute(care_plan=locked.care_plan, reason=f"invoice {locked.number} paid", actor=actor)
+    return locked
+
+
+def _grant_draw(*, grants: list[Grant], child: Child, amount_pence: int, invoice: Invoice, actor: Any) -> None:
+    """Move `amount_pence` of approved grants from general funds into the child's fund (kind `grant`)."""
+    from carefund.ledger import chart
+    from carefund.ledger.rules import PostingSpec
+    from carefund.ledger.services import ledger_post
+
+    left = amount_pence
+    for grant in grants:
+        take = min(left, grant.amount_pence - grant.drawn_pence)
+        if take <= 0:
+            continue
+        ledger_post(
+            kind="grant",
+            postings=[
+                PostingSpec(account=chart.GENERAL_FUND, amount_pence=take),
+                PostingSpec(account=chart.child_fund(child.pk), amount_pence=-take),
+            ],
+            memo=f"Grant #{grant.pk} from general funds for {child.public_name} (invoice {invoice.number})",
+            on_date=clock.today(),
+            idempotency_key=f"funding-grant-{grant.pk}-invoice-{invoice.pk}",
+            group_id=f"invoice-{invoice.pk}",
+            actor=actor,
+            metadata={"grant_id": grant.pk, "invoice_id": invoice.pk, "child_id": child.pk},
+        )
+        grant.drawn_pence += take
+        grant.save(update_fields=["drawn_pence"])
+        audit_record(actor=actor, action="grant.drawn", target=grant, summary=f"{format_pence(take)} drawn")
+        left -= take
+        if left == 0:
+            break
+
+
+@transaction.atomic
+def grant_approve(*, child: Child, amount_pence: int, reason: str, actor: Any) -> Grant:
+    """A trustee approves a grant from general funds for a child's plan; refused beyond what general funds hold
+    (less grants already approved and not drawn) or beyond the child's unfunded gap."""
+    from carefund.ledger import chart
+    from carefund.ledger.selectors import account_balance_pence
+
+    _require_perm(actor, "funding.approve_grant", "approve grants from general funds")
+    if actor is None:
+        raise PermissionDeniedError("approver: a grant must be approved by a named person.")
+    require_pence(amount_pence, field="amount_pence")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("reason: say why the grant is made; it is recorded.", field="reason")
+    general = -account_balance_pence(name=chart.GENERAL_FUND)
+    outstanding = sum(g.amount_pence - g.drawn_pence for g in Grant.objects.select_for_update())
+    if amount_pence > general - outstanding:
+        raise ValidationError(
+            f"amount_pence: general funds hold {format_pence(general)}, of which {format_pence(outstanding)} is "
+            f"already promised; {format_pence(amount_pence)} is more than is free.",
+            field="amount_pence",
+        )
+    gap = rules.waterfall(funding_input_for_child(child)).unfunded_pence
+    if amount_pence > gap:
+        raise ValidationError(
+            f"amount_pence: {child.public_name}'s plan lacks {format_pence(gap)}; a grant cannot be larger.",
+            field="amount_pence",
+        )
+    grant = Grant.objects.create(
+        child=child, amount_pence=amount_pence, reason=reason, approved_by=actor, approved_at=clock.now()
+    )
+    audit_record(actor=actor, action="grant.approved", target=grant, summary=f"{format_pence(amount_pence)}: {reason}")
+    waterfall_recompute_for_child(child=child, reason=f"grant of {format_pence(amount_pence)} approved", actor=actor)
+    return grant
+
+
+def _paid_for_item(item_id: int) -> int:
+    total = InvoiceLine.objects.filter(item_id=item_id, invoice__state=Invoice.State.PAID).aggregate(
+        s=Sum("amount_pence")
+    )
+    return int(total["s"] or 0)
+
+
+# --------------------------------------------------------------------------------------------- surplus
+@transaction.atomic
+def surplus_policy_publish(
+    *, wording: str, contingency_basis_points: int, actor: Any, eligibility_policy: str = "nhse-2018"
+) -> SurplusPolicy:
+    """Publish a new version of the surplus statement; campaign pages show the current one."""
+    _require_perm(actor, "funding.add_surpluspolicy", "publish the surplus policy")
+    wording = (wording or "").strip()
+    if len(wording) < 40:
+        raise ValidationError(
+            "wording: say what happens to money over the target or when the target is not reached "
+            "(Code of Fundraising Practice 2.7.5), in at least 40 characters.",
+            field="wording",
+        )
+    if not 0 <= contingency_basis_points <= 5000:
+        raise ValidationError(
+            "contingency_basis_points: must be between 0 and 5000 (0% to 50%).", field="contingency_basis_points"
+        )
+    from carefund.care.rules import POLICIES
+
+    if eligibility_policy not in POLICIES:
+        raise ValidationError(
+            f"eligibility_policy: '{eligibility_policy}' is not one of {', '.join(POLICIES)}.",
+            field="eligibility_policy",
+        )
+    current = SurplusPolicy.objects.order_by("-version").first()
+    if (
+        current is not None
+        and current.wording == wording
+        and current.contingency_basis_points == contingency_basis_points
+        and current.eligibility_policy == eligibility_policy
+    ):
+        return current
+    policy = SurplusPolicy.objects.create(
+        version=(current.version + 1) if current else 1,
+        wording=wording,
+        contingency_basis_points=contingency_basis_points,
+        eligibility_policy=eligibility_policy,
+        published_at=clock.now(),
+        published_by=actor,
+    )
+    audit_record(actor=actor, action="surplus_policy.published", target=policy, summary=f"version {policy.version}")
+    return policy
+
+
+def _current_policy() -> SurplusPolicy:
+    policy = SurplusPolicy.objects.order_by("-version").first()
+    if policy is None:
+        raise ValidationError(
+            "policy: no surplus policy is published; a trustee must publish one first.", field="policy"
+        )
+    return policy
+
+
+def _source_surplus(child: Child) -> tuple[int, int]:
+    inp = funding_input_for_child(child)
+    return inp.fund_balance_pence, rules.waterfall(inp).surplus_pence
+
+
+@transaction.atomic
+def surplus_transfer_propose(
+    *,
+    source_child: Child,
+    actor: Any,
+    amounts: Sequence[tuple[Child, int]] | None = None,
+    reason: str = "",
+) -> SurplusTransfer:
+    """Propose moving a fund's surplus to children in urgent need, snapshotting the ranking with its reasons.
+
+    Without `amounts`, the surplus goes down the ranking, filling each child's gap in turn."""
+    _require_perm(actor, "funding.add_surplustransfer", "propose surplus transfers")
+    if actor is None:
+        raise PermissionDeniedError("proposer: a transfer must be proposed by a named person (four eyes).")
+    policy = _current_policy()
+    balance, available = _source_surplus(source_child)
+    if available <= 0:
+        raise NoSurplusError(
+            f"source_child: {source_child.public_name}'s fund has no surplus (balance {format_pence(balance)}, "
+            "all of it needed by the remaining plan and its contingency).",
+            field="source_child",
+        )
+    ranking = rules.rank_urgency(
+        [c for c in urgency_candidates(policy=policy) if c.child_id != source_child.pk], today=clock.today()
+    )
+    by_id = {r.child_id: r for r in ranking.ranked}
+    excluded = {cid: why for cid, _, why in ranking.excluded}
+    chosen: list[tuple[int, int]]
+    if amounts is None:
+        chosen = rules.fill_down_ranking(ranking.ranked, available_pence=available)
+        if not chosen:
+            raise IneligibleRecipientError(
+                "recipients: no child is eligible under the surplus policy now.", field="recipients"
+            )
+    else:
+        chosen = []
+        for child, amount in amounts:
+            require_pence(amount, field="amount_pence")
+            if child.pk == source_child.pk:
+                raise IneligibleRecipientError("recipients: a fund cannot transfer to itself.", field="recipients")
+            if child.pk not in by_id:
+                why = excluded.get(child.pk, "not a candidate")
+                raise IneligibleRecipientError(
+                    f"recipients: {child.public_name} is not eligible under the surplus policy: {why}.",
+                    field="recipients",
+                )
+            if amount > by_id[child.pk].gap_pence:
+                raise ValidationError(
+                    f"amount_pence: {format_pence(amount)} is more than {child.public_name}'s gap "
+                    f"{format_pence(by_id[child.pk].gap_pence)}.",
+                    field="amount_pence",
+                )
+            chosen.append((child.pk, amount))
+        if len({cid for cid, _ in chosen}) != len(chosen):
+            raise ValidationError("recipients: name each child once.", field="recipients")
+    total = sum(a for _, a in chosen)
+    if total > available:
+        raise NoSurplusError(
+            f"amount_pence: {format_pence(total)} is more than the surplus {format_pence(available)} of "
+            f"{source_child.public_name}'s fund.",
+            field="amount_pence",
+        )
+    snapshot = [
+        {
+            "child_id": r.child_id,
+            "name": r.name,
+            "rank": r.rank,
+            "points": r.points,
+            "gap_pence": r.gap_pence,
+            "reasons": list(r.reasons),
+        }
+        for r in ranking.ranked
+    ]
+    transfer = SurplusTransfer.objects.create(
+        source_child=source_child,
+        policy=policy,
+        proposed_by=actor,
+        proposed_at=clock.now(),
+        source_balance_pence=balance,
+        source_surplus_pence=available,
+        ranking={"ranked": snapshot, "excluded": [list(e) for e in ranking.excluded], "on": clock.today().isoformat()},
+        reason=reason.strip()
+        or f"Surplus of {source_child.public_name}'s fund under surplus policy v{policy.version}.",
+    )
+    for cid, amount in chosen:
+        r = by_id[cid]
+        SurplusTransferLine.objects.create(
+            transfer=transfer, recipient_id=cid, amount_pence=amount, rank=r.rank, reasons=list(r.reasons)
+        )
+    audit_record(
+        actor=actor,
+        action="surplus_transfer.proposed",
+        target=transfer,
+        summary=f"{format_pence(total)} from {source_child.public_name} to {len(chosen)} child(ren)",
+        details={"amounts": {str(c): a for c, a in chosen}},
+    )
+    return transfer
+
+
+@transaction.atomic
+def surplus_transfer_approve(*, transfer: SurplusTransfer, actor: Any) -> SurplusTransfer:
+    """Approve a proposal; the second approval by a different person (neither the proposer) posts it to the
+    ledger, recomputes the waterfalls and, after commit, emails the source fund's donors what happened and why."""
+    from carefund.ledger import chart
+    from carefund.ledger.rules import PostingSpec
+    from carefund.ledger.services import account_open, ledger_post
+
+    _require_perm(actor, "funding.approve_surplustransfer", "approve surplus transfers")
+    if actor is None:
+        raise PermissionDeniedError("approver: an approval must be given by a named person.")
+    locked = SurplusTransfer.objects.select_for_update().select_related("source_child", "policy").get(pk=transfer.pk)
+    if locked.state != SurplusTransfer.State.PROPOSED:
+        raise StateTransitionError("state: this transfer is already approved and posted.", field="state")
+    if locked.proposed_by_id == actor.pk:
+        raise FourEyesError("approver: you proposed this transfer; two other people must approve it.")
+    if locked.approvals.filter(approver=actor).exists():
+        raise FourEyesError("approver: you have already approved this transfer; a second, different person must.")
+    source = locked.source_child
+    lines = list(locked.lines.select_related("recipient"))
+    total = sum(line.amount_pence for line in lines)
+    if locked.approvals.count() + 1 >= 2:
+        Child.objects.select_for_update().filter(pk=source.pk).first()
+        _, available = _source_surplus(source)
+        if total > available:
+            raise NoSurplusError(
+                f"amount_pence: the surplus of {source.public_name}'s fund is now {format_pence(available)}, less than "
+                f"the {format_pence(total)} proposed; propose again.",
+                field="amount_pence",
+            )
+    SurplusTransferApproval.objects.create(transfer=locked, approver=actor, approved_at=clock.now())
+    audit_record(
+        actor=actor, action="surplus_transfer.approved", target=locked, summary=f"approval {locked.approvals.count()}"
+    )
+    if locked.approvals.count() < 2:
+        return locked
+    src_account = chart.child_fund(source.pk)
+    account_open(name=src_account, description=f"Restricted fund of {source.public_name}", child_id=source.pk)
+    postings = [PostingSpec(account=src_account, amount_pence=total)]
+    for line in lines:
+        name = chart.child_fund(line.recipient_id)
+        account_open(
+            name=name, description=f"Restricted fund of {line.recipient.public_name}", child_id=line.recipient_id
+        )
+        postings.append(PostingSpec(account=name, amount_pence=-line.amount_pence))
+    txn = ledger_post(
+        kind="surplus_transfer",
+        postings=postings,
+        memo=f"Surplus transfer #{locked.pk} from {source.public_name} under surplus policy v{locked.policy.version}",
+        on_date=clock.today(),
+        idempotency_key=f"funding-surplus-transfer-{locked.pk}",
+        group_id=f"surplus-transfer-{locked.pk}",
+        actor=actor,
+        metadata={"surplus_transfer_id": locked.pk, "source_child_id": source.pk},
+    )
+    locked.state = SurplusTransfer.State.POSTED
+    locked.ledger_transaction_id = txn.pk
+    locked.posted_at = clock.now()
+    locked.save(update_fields=["state", "ledger_transaction_id", "posted_at"])
+    audit_record(
+        actor=actor,
+        action="surplus_transfer.posted",
+        target=locked,
+        summary=f"{format_pence(total)} moved from {source.public_name}'s fund",
+        details={"ledger_transaction_id": txn.pk},
+    )
+    waterfall_recompute_for_child(child=source, reason=f"surplus transfer #{locked.pk} out", actor=actor)
+    for line in lines:
+        waterfall_recompute_for_child(child=line.recipient, reason=f"surplus transfer #{locked.pk} in", actor=actor)
+    transfer_id = locked.pk
+    transaction.on_commit(lambda: surplus_transfer_notify_donors(transfer_id=transfer_id))
+    return locked
+
+
+def surplus_transfer_notify_donors(*, transfer_id: int) -> int:
+    """Email each donor of the source fund what happened and why (runs after commit). Returns emails sent."""
+    from carefund.campaigns.selectors import donors_for_child
+
+    transfer = SurplusTransfer.objects.select_related("source_child", "policy").get(pk=transfer_id)
+    source = transfer.source_child
+    recipients = ", ".join(
+        f"{line.recipient.public_name} ({format_pence(line.amount_pence)}, ranked {line.rank}: "
+        f"{'; '.join(line.reasons)})"
+        for line in transfer.lines.select_related("recipient")
+    )
+    body = (
+        f"Thank you for giving to {source.public_name}'s fund.\n\n"
+        f"{source.public_name}'s care plan is funded and {format_pence(transfer.amount_pence)} was not needed. "
+        f"Under our published surplus policy (version {transfer.policy.version}) it has gone to children in urgent "
+        f"need, chosen by an open ranking and approved by two people: {recipients}.\n\n"
+        f"Our surplus policy: {transfer.policy.wording}\n"
+    )
+    sent = 0
+    for donor in donors_for_child(child_id=source.pk):
+        greeting = f"Dear {donor['name']},\n\n" if donor.get("name") else ""
+        send_mail(
+            subject=f"What happened to the money left over in {source.public_name}'s fund",
+            message=greeting + body,
+            from_email=None,
+            recipient_list=[donor["email"]],
+        )
+        sent += 1
+    return sent

@@ -1,0 +1,121 @@
+"""Funding pages and API: who may see a child's funding (404 otherwise, every view audited), the programme page,
+and forms that call the services and show their refusals as clear messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from carefund.core.models import AuditEvent
+from carefund.core.roles import Role
+from carefund.funding import services
+from carefund.funding.models import FundingRequest, Invoice, WaterfallRun
+from carefund.funding.tests.conftest import World, give
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user: Any) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_guardian_sees_own_child_funding_and_404_for_another(world: World) -> None:
+    guardian = world.user("mum", Role.GUARDIAN)
+    james, noah = world.care.children["james"], world.care.children["noah"]
+    james.guardians.add(guardian)
+    c = client_for(guardian)
+    page = c.get(f"/children/{james.pk}/funding/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Funding for James H." in text
+    assert "Selective dorsal rhizotomy (surgery)" in text and "£10,000.00 not yet funded." in text
+    assert (
+        AuditEvent.objects.filter(action="child.funding_viewed", actor=guardian, target_id=str(james.pk)).count() == 1
+    )
+    assert c.get(f"/children/{noah.pk}/funding/").status_code == 404
+    assert c.get(f"/api/funding/children/{noah.pk}").status_code == 404
+    assert AuditEvent.objects.filter(action="child.funding_viewed", target_id=str(noah.pk)).count() == 0
+    assert c.get("/funding/programmes/").status_code == 404
+
+
+def test_api_child_funding_lines(world: World) -> None:
+    cw = world.user("cw", Role.CASEWORKER)
+    james = world.care.children["james"]
+    give(james, 1_000_000, "api-gift")
+    data = client_for(cw).get(f"/api/funding/children/{james.pk}").json()
+    assert data["balance_pence"] == 1_000_000
+    assert data["unfunded_pence"] == 5_011_000 - 1_000_000
+    assert data["lines"][0]["explanation"] == "£2,500.00 from the child's fund."
+    assert Client().get(f"/api/funding/children/{james.pk}").status_code == 401
+
+
+def test_surplus_policy_is_public(world: World) -> None:
+    data = Client().get("/api/funding/surplus-policy").json()
+    assert data == {
+        "wording": "Money over what the plan needs goes to other children in urgent need, by a published ranking."
+    }
+
+
+def test_commissioner_programme_page_and_decision_form(world: World) -> None:
+    cw = world.user("cw", Role.CASEWORKER)
+    nhs = world.user("nhs", Role.COMMISSIONER)
+    req = services.funding_request_create(programme=world.funding.cte, care_plan=world.care.plans["james"], actor=cw)
+    c = client_for(nhs)
+    page = c.get(f"/funding/programmes/{world.funding.cte.pk}/")
+    assert page.status_code == 200
+    assert "Nottingham University Hospitals NHS Trust" in page.content.decode()
+    # A decision without a reason is refused with a clear message and nothing changes.
+    resp = c.post(f"/funding/requests/{req.pk}/decide/", {"decision": "approve", "reason": ""}, follow=True)
+    assert "reason: every decision is recorded with its reason" in resp.content.decode()
+    assert FundingRequest.objects.get(pk=req.pk).status == "pending"
+    c.post(f"/funding/requests/{req.pk}/decide/", {"decision": "approve", "reason": "Allocation left"})
+    assert FundingRequest.objects.get(pk=req.pk).status == "approved"
+    api = c.get(f"/api/funding/programmes/{world.funding.cte.pk}").json()
+    notts = next(a for a in api["allocations"] if a["centre"] == "Nottingham University Hospitals NHS Trust")
+    assert (notts["procedures"], notts["committed_procedures"], notts["left_procedures"]) == (24, 1, 23)
+
+
+def test_invoice_forms_four_eyes_message(world: World) -> None:
+    from carefund.care.services import care_plan_item_transition
+
+    f1 = world.user("f1", Role.FINANCE_OFFICER)
+    james = world.care.children["james"]
+    item = world.care.plans["james"].items.get(category="assessment")
+    for state in ("booked", "delivered"):
+        care_plan_item_transition(item=item, to_state=state, actor=f1)
+    c = client_for(f1)
+    c.post(
+        f"/children/{james.pk}/funding/invoices/",
+        {"number": "INV-9", "issued_on": dt.date(2015, 4, 1).isoformat(), f"item_{item.pk}": "2,500.00"},
+    )
+    invoice = Invoice.objects.get(number="INV-9")
+    assert invoice.amount_pence == 250_000
+    resp = c.post(f"/funding/invoices/{invoice.pk}/approve/", follow=True)
+    assert "you entered this invoice; another finance officer must approve it." in resp.content.decode()
+    assert invoice.approvals.count() == 0
+
+
+def test_surplus_preview_for_caseworker(world: World) -> None:
+    cw = world.user("cw", Role.CASEWORKER)
+    page = client_for(cw).get("/funding/surplus/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Noah B." in text and "GMFCS level IV" in text
+
+
+def test_recompute_button_keeps_a_run_and_guardian_cannot(world: World) -> None:
+    cw = world.user("cw", Role.CASEWORKER)
+    guardian = world.user("mum", Role.GUARDIAN)
+    james = world.care.children["james"]
+    james.guardians.add(guardian)
+    give(james, 300_000, "online-gift")
+    client_for(guardian).post(f"/children/{james.pk}/funding/recompute/")
+    assert WaterfallRun.objects.filter(care_plan__child=james).count() == 0
+    client_for(cw).post(f"/children/{james.pk}/funding/recompute/")
+    run = WaterfallRun.objects.get(care_plan__child=james)
+    assert (run.reason, run.fund_balance_pence) == ("recomputed on request (a price or a gift changed)", 300_000)

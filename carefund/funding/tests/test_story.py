@@ -1,0 +1,128 @@
+"""The seed story: its figures, its timeline, a clean ledger, donors told, and `carefund demo` idempotent."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from carefund.core.models import AuditEvent
+from carefund.funding.models import FundingRequest, Invoice, SurplusTransfer, WaterfallRun
+from carefund.funding.tests.conftest import sync_groups
+
+pytestmark = pytest.mark.django_db
+
+
+def run_story() -> dict[str, Any]:
+    sync_groups()
+    out = io.StringIO()
+    call_command("story", "--json", stdout=out)
+    return json.loads(out.getvalue())  # type: ignore[no-any-return]
+
+
+def test_story_figures_and_clean_ledger(mailoutbox: list[Any], django_capture_on_commit_callbacks: Any) -> None:
+    from carefund.ledger.integrity import ledger_check
+
+    with django_capture_on_commit_callbacks(execute=True):
+        data = run_story()
+    by_name = {c["name"]: c for c in data["children"]}
+    assert by_name["James Hartley"] == {
+        "name": "James Hartley",
+        "raised_pence": 5_000_000,
+        "nhs_funded_pence": 1_000_000,
+        "spent_pence": 4_011_000,  # the plan's £50,110 less the £10,000 surgery the NHS paid
+        "surplus_out_pence": 989_000,
+        "surplus_in_pence": 0,
+        "balance_pence": 0,
+    }
+    assert by_name["Noah Bennett"] == {
+        "name": "Noah Bennett",
+        "raised_pence": 0,
+        "nhs_funded_pence": 0,
+        "spent_pence": 0,
+        "surplus_out_pence": 0,
+        "surplus_in_pence": 989_000,
+        "balance_pence": 989_000,
+    }
+    assert len(data["children"]) == 5
+    assert all(isinstance(v, int) for c in data["children"] for k, v in c.items() if k != "name")
+    assert ledger_check() == []
+    request = FundingRequest.objects.get(status="approved")
+    assert request.allocation.centre.slug == "nottingham-university"
+    assert request.decided_at is not None and request.decided_at.date().isoformat() == "2015-04-24"
+    assert Invoice.objects.filter(state="paid").count() == 17
+    transfer = SurplusTransfer.objects.get()
+    assert transfer.state == "posted" and transfer.approvals.count() == 2
+    assert transfer.ranking["ranked"][0]["name"] == "Noah B."
+    letters = [m for m in mailoutbox if m.subject == "What happened to the money left over in James H.'s fund"]
+    # Every donor who left an email: the online gifts of the campaigns demo and the appeal's gifts.
+    assert sorted(m.to[0] for m in letters) == [
+        "ann.smith@example.org", "anon1@example.org", "anon2@example.org", "appeal@dailyecho.example.org",
+        "bakesale@example.org", "business@example.org", "echo-readers@example.org", "hythe-primary@example.org",
+        "priya@example.org", "rotary@example.org", "tom.baker@example.org",
+    ]  # fmt: skip
+    assert "£9,890.00 was not needed" in letters[0].body and "Noah B. (£9,890.00, ranked 1" in letters[0].body
+    assert (
+        WaterfallRun.objects.filter(care_plan__child__first_name="James").order_by("computed_at").first().nhs_pence == 0
+    )  # type: ignore[union-attr]
+    last = WaterfallRun.objects.filter(care_plan__child__first_name="James").order_by("-computed_at", "-pk").first()
+    assert last is not None and (last.nhs_pence, last.unfunded_pence, last.surplus_pence) == (1_000_000, 0, 0)
+    # The family's page shows the history and where the surplus went.
+    from django.test import Client
+
+    from carefund.core.roles import Role
+    from carefund.funding.tests.conftest import make_user
+
+    client = Client()
+    client.force_login(make_user("story-reader", Role.CASEWORKER))
+    page = client.get(f"/children/{last.care_plan.child_id}/funding/").content.decode()
+    assert "NHS decision: SDR Commissioning through Evaluation (2014-2016) approved" in page
+    assert "Paid by the NHS (SDR Commissioning through Evaluation (2014-2016)): £10,000.00" in page
+    assert "Out: transfer #" in page and "£9,890.00" in page
+    commissioner = make_user("story-nhs", Role.COMMISSIONER)
+    client.force_login(commissioner)
+    page = client.get(f"/funding/programmes/{request.programme_id}/").content.decode()
+    assert "Nottingham&#x27;s CtE allocation is not used up" in page
+
+
+def test_story_timeline_and_refusal_on_second_play() -> None:
+    sync_groups()
+    out = io.StringIO()
+    call_command("story", stdout=out)
+    text = out.getvalue()
+    assert "24 Apr 2015  NHS England approves: Nottingham's CtE allocation is not used up" in text
+    assert "the campaign's target becomes £40,110.00" in text
+    assert "03 Jul 2017  Surplus transfer of £9,890.00 approved by two people and posted: Noah B. £9,890.00" in text
+    before = AuditEvent.objects.count()
+    with pytest.raises(CommandError, match="already been played"):
+        call_command("story", stdout=io.StringIO())
+    assert AuditEvent.objects.count() == before
+
+
+def test_demo_refuses_accounts_without_debug(settings: Any) -> None:
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="Refusing to create demo accounts"):
+        call_command("demo", stdout=io.StringIO())
+    assert AuditEvent.objects.count() == 0
+
+
+def test_demo_is_idempotent(settings: Any) -> None:
+    from carefund.ledger.models import Transaction
+
+    settings.DEBUG = True
+    sync_groups()
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    assert "Played the story" in out.getvalue()
+    assert "demo-caseworker-carefund" in out.getvalue()
+    counts = (Transaction.objects.count(), WaterfallRun.objects.count(), AuditEvent.objects.count())
+    out2 = io.StringIO()
+    call_command("demo", stdout=out2)
+    assert "Played the story" not in out2.getvalue()
+    assert (Transaction.objects.count(), WaterfallRun.objects.count(), AuditEvent.objects.count()) == counts
+    # The story's decisions are made by the demo accounts, so the history names people one can sign in as.
+    assert FundingRequest.objects.get(status="approved").decided_by.username == "commissioner"  # type: ignore[union-attr]

@@ -1,0 +1,127 @@
+"""Gift Aid reads: what a gift or a campaign will bring, and a donor's declarations.
+
+`gift_aid_due_for_donation` and `gift_aid_due_for_campaign` return amounts only (no personal data), so the public
+campaign page may show them. `declarations_for_donor` returns personal data: call it only for finance staff
+(`giftaid.view_declaration`) or for the donor's own page reached through their unguessable link."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db.models import BigIntegerField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Lower, Trim, TruncDate
+from django.utils import timezone
+
+from carefund.campaigns.models import Donation, DonationKind, DonationStatus
+from carefund.giftaid import rules
+from carefund.giftaid.models import Declaration, donor_key_for
+from carefund.giftaid.rules import DeclarationTerms, GiftFacts, Scope
+
+# How a campaigns.Donation tells us about eligibility (giftaid.md 1.5). Event takings and bucket collections are
+# money collected from many people (and event takings may include tickets), so no one donor's declaration can cover
+# them; their Gift Aid route is the Small Donations Scheme (GASDS, giftaid.md 4.1), a later issue. Donation has no
+# "for goods" or "from a company" flag yet: the giving page takes gifts only, from individuals. When campaigns adds
+# such flags, set them in `gift_facts_for_donation`; `rules.gift_eligibility` already refuses them.
+NOT_ONE_DONORS_OWN_MONEY_KINDS = frozenset({DonationKind.EVENT_TAKINGS.value, DonationKind.BUCKET_COLLECTION.value})
+SUCCEEDED = DonationStatus.SUCCEEDED.value
+
+
+def gift_received_on(donation: Donation) -> dt.date:
+    """The date a gift was received: `received_on` (set for offline gifts and on confirmation of online ones),
+    else the day it succeeded, else the day it was created."""
+    if donation.received_on is not None:
+        return donation.received_on
+    moment = donation.succeeded_at or donation.created_at
+    return timezone.localdate(moment) if timezone.is_aware(moment) else moment.date()
+
+
+def gift_facts_for_donation(donation: Donation) -> GiftFacts:
+    """The facts Gift Aid eligibility needs, read from a campaigns.Donation."""
+    return GiftFacts(
+        amount_pence=int(donation.amount_pence),
+        received_on=gift_received_on(donation),
+        on_behalf_of_others=donation.kind in NOT_ONE_DONORS_OWN_MONEY_KINDS,
+    )
+
+
+def _terms(declaration: Declaration) -> DeclarationTerms:
+    return DeclarationTerms(
+        scope=Scope(declaration.scope),
+        declared_on=declaration.declared_on,
+        donation_id=declaration.donation_id,
+        cancelled_on=declaration.cancelled_on,
+    )
+
+
+def _donation_email(donation: Donation) -> str:
+    return (donation.donor_email or "").strip()
+
+
+def _due(donation: Donation, declarations: Iterable[Declaration]) -> int:
+    if donation.status != SUCCEEDED:
+        return 0
+    facts = gift_facts_for_donation(donation)
+    if not rules.gift_eligibility(facts).eligible:
+        return 0
+    for declaration in declarations:
+        if rules.declaration_covers(_terms(declaration), donation_id=donation.pk, received_on=facts.received_on):
+            return rules.gift_aid_due_pence(facts.amount_pence)
+    return 0
+
+
+def _declarations_touching(donations: list[Donation]) -> QuerySet[Declaration]:
+    keys = {donor_key_for(_donation_email(d)) for d in donations} - {""}
+    ids = [d.pk for d in donations]
+    return Declaration.objects.filter(Q(donor_key__in=keys) | Q(donation_id__in=ids)).order_by("id")
+
+
+def gift_aid_due_for_donation(*, donation: Donation) -> int:
+    """Gift Aid (pence) this gift will bring: 0 unless it succeeded, is eligible, and an uncancelled declaration (by
+    scope and dates) covers it; otherwise 25p per £1 rounded down (giftaid.md 1.1)."""
+    if donation.status != SUCCEEDED:
+        return 0
+    return _due(donation, _declarations_touching([donation]))
+
+
+def gift_aid_due_for_campaign(*, campaign_id: int) -> int:
+    """Gift Aid (pence) still to come on a campaign's succeeded gifts, in one query whatever the gift count (the
+    public campaign page asks on every view). The same rules as `gift_aid_due_for_donation`, written in SQL: each
+    eligible succeeded gift covered by its own declaration, or by one of its donor's declarations whose
+    `covers_from <= received_on < cancelled_on`, brings its amount * rate / (100 - rate), rounded down per gift
+    (integer division, as `rules.gift_aid_due_pence`); a test checks the two agree."""
+    rate = rules.BASIC_RATE_PERCENT
+    received_on = Coalesce(
+        "received_on",
+        TruncDate("succeeded_at", tzinfo=timezone.get_current_timezone()),
+        TruncDate("created_at", tzinfo=timezone.get_current_timezone()),
+    )
+    covering = Declaration.objects.filter(
+        Q(donation_id=OuterRef("pk"))
+        | (
+            Q(donor_key=OuterRef("email_key"), covers_from__isnull=False, covers_from__lte=OuterRef("gift_date"))
+            & ~Q(donor_key="")
+            & (Q(cancelled_on__isnull=True) | Q(cancelled_on__gt=OuterRef("gift_date")))
+        )
+    )
+    total = (
+        Donation.objects.filter(campaign_id=campaign_id, status=SUCCEEDED, amount_pence__gt=0)
+        .exclude(kind__in=NOT_ONE_DONORS_OWN_MONEY_KINDS)
+        .annotate(email_key=Lower(Trim("donor_email")), gift_date=received_on)
+        .filter(Exists(covering))
+        .aggregate(
+            due=Sum(
+                ExpressionWrapper(F("amount_pence") * rate / (100 - rate), output_field=BigIntegerField()),
+                default=0,
+            )
+        )["due"]
+    )
+    return int(total)
+
+
+def declarations_for_donor(*, email: str) -> QuerySet[Declaration]:
+    """Every declaration (cancelled ones too) whose donor email matches `email`, newest first."""
+    key = donor_key_for(email)
+    if not key:
+        return Declaration.objects.none()
+    return Declaration.objects.filter(donor_key=key).order_by("-declared_on", "-id")

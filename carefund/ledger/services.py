@@ -1,0 +1,487 @@
+"""The ledger's writers. `ledger_post` is the only way money enters the book; `ledger_reverse` posts the exact
+opposite of a transaction, once; `account_open` and `account_close` manage the chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+
+from carefund.core import clock
+from carefund.core.errors import NotFoundError
+from carefund.core.services import audit_record
+from carefund.ledger import chart
+from carefund.ledger.errors import (
+    AlreadyReversedError,
+    ClosedAccountError,
+    FundOverdrawnError,
+    IdempotencyConflictError,
+    InvalidAccountNameError,
+    UnbalancedTransactionError,
+    UnknownAccountError,
+)
+from carefund.ledger.models import Account, AccountDayBalance, Transaction, TransactionKind
+from carefund.ledger.rules import PostingSpec, content_hash, net_by_account, unbalanced_reason
+
+__all__ = [
+    "PostingSpec",
+    "account_close",
+    "account_open",
+    "ledger_post",
+    "ledger_reverse",
+]
+
+_MAX_KEY = 200
+
+
+def _open_account_row(*, name: str, description: str, child_id: int | None, on_date: dt.date) -> Account:
+    if not chart.is_valid_name(name):
+        raise InvalidAccountNameError(
+            f"account name {name!r} is not valid: it must start with Assets, Liabilities, Equity, Income or "
+            "Expenses, and each component after a colon must start with a capital letter or a digit and contain "
+            "only letters, digits and hyphens (for example 'Assets:Bank:Current').",
+            field="name",
+        )
+    named_child = chart.child_id_of(name)
+    if child_id is not None and named_child != child_id:
+        raise InvalidAccountNameError(
+            f"child_id {child_id} does not match account name {name!r}; a child's restricted fund is named "
+            f"{chart.child_fund(child_id)!r}.",
+            field="child_id",
+        )
+    account, _ = Account.objects.get_or_create(
+        name=name,
+        defaults={
+            "type": chart.account_type_of(name).value,
+            "description": description or chart.default_description(name),
+            "child_id": named_child,
+            "is_restricted": named_child is not None,
+            "opened_on": on_date,
+        },
+    )
+    return account
+
+
+@transaction.atomic
+def account_open(
+    *, name: str, description: str = "", child_id: int | None = None, actor: Any = None, on_date: dt.date | None = None
+) -> Account:
+    """Open an account (idempotent: an open account of that name is returned as it is).
+
+    A name of the form "Equity:Fund:Restricted:Child-<id>" opens that child's restricted fund."""
+    existing = Account.objects.filter(name=name).first()
+    if existing is not None:
+        if child_id is not None and existing.child_id != child_id:
+            raise InvalidAccountNameError(
+                f"account {name!r} belongs to child {existing.child_id}, not child {child_id}.", field="child_id"
+            )
+        return existing
+    account = _open_account_row(name=name, description=description, child_id=child_id, on_date=on_date or clock.today())
+    audit_record(actor=actor, action="ledger.account_open", target=account, summary=f"Opened {name}")
+    return account
+
+
+@transaction.atomic
+def account_close(*, name: str, on_date: dt.date | None = None, actor: Any = None) -> Account:
+    """Close an account with a zero balance; no posting may name it afterwards."""
+    account = Account.objects.select_for_update().filter(name=name).first()
+    if account is None:
+        raise UnknownAccountError(f"account {name!r} does not exist; only an open account can be closed.", field="name")
+    if account.closed_on is not None:
+        return account
+    if account.balance_pence != 0:
+        raise ClosedAccountError(
+            f"account {name!r} holds {account.balance_pence} pence; only an account with a zero balance can be closed.",
+            field="name",
+        )
+    account.closed_on = on_date or clock.today()
+    account.save(update_fields=["closed_on"])
+    audit_record(actor=actor, action="ledger.account_close", target=account, summary=f"Closed {name}")
+    return account
+
+
+def _normalise(postings: Sequence[PostingSpec]) -> list[PostingSpec]:
+    out: list[PostingSpec] = []
+    for i, p in enumerate(postings):
+        if isinstance(p, PostingSpec):
+            out.append(p)
+        elif isinstance(p, tuple | list) and len(p) == 2:
+            out.append(PostingSpec(account=str(p[0]), amount_pence=p[1]))
+        else:
+            raise UnbalancedTransactionError(
+                f"postings[{i}] must be a PostingSpec(account, amount_pence), got {p!r}.", field="postings"
+            )
+    return out
+
+
+def _find_existing(*, idempotency_key: str, fingerprint: str) -> Transaction | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, content_hash FROM ledger_transaction WHERE idempotency_key = %s", [idempotency_key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    existing = Transaction.objects.get(pk=row[0])
+    if existing.content_hash != fingerprint:
+        raise IdempotencyConflictError(
+            f"idempotency_key {idempotency_key!r} was already used for transaction #{existing.pk} "
+            f"({existing.kind} of {existing.on_date}) with different postings, date, kind or group; "
+            "a different business event needs a different key.",
+            field="idempotency_key",
+        )
+    return existing
+
+
+@dataclass
+class _Locked:
+    """The fields of a locked account row that ledger_post needs (read with one query, no model instances)."""
+
+    id: int
+    name: str
+    is_restricted: bool
+    closed_on: dt.date | None
+    balance_pence: int
+    last_day: dt.date | None
+
+
+def _as_date(value: object) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def _select_locked(names: list[str]) -> dict[str, _Locked]:
+    marks = ", ".join(["%s"] * len(names))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        # only placeholders are formatted into the text; the names are parameters
+        sql = "SELECT id, name, is_restricted, closed_on, balance_pence, last_day FROM ledger_account "
+        sql += f"WHERE name IN ({marks}) ORDER BY name{lock}"
+        cursor.execute(sql, names)
+        rows = cursor.fetchall()
+    return {
+        row[1]: _Locked(
+            id=int(row[0]),
+            name=row[1],
+            is_restricted=bool(row[2]),
+            closed_on=_as_date(row[3]),
+            balance_pence=int(row[4]),
+            last_day=_as_date(row[5]),
+        )
+        for row in rows
+    }
+
+
+def _lock_accounts(names: Sequence[str], *, on_date: dt.date) -> dict[str, _Locked]:
+    """Load and lock the accounts (opening chart accounts on first use), in a stable order (by name) so that
+    concurrent writers cannot deadlock. On SQLite the IMMEDIATE transaction already holds the write lock."""
+    wanted = sorted(set(names))
+    found = _select_locked(wanted)
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        for name in missing:
+            if not chart.is_valid_name(name):
+                raise InvalidAccountNameError(
+                    f"posting account {name!r} is not a valid account name (for example 'Assets:Bank:Current').",
+                    field="postings",
+                )
+            if not chart.is_chart_name(name):
+                raise UnknownAccountError(
+                    f"account {name!r} has not been opened; open it with account_open, or post to an account of "
+                    "the chart (docs/ledger.md).",
+                    field="postings",
+                )
+        for name in missing:
+            _open_account_row(name=name, description="", child_id=None, on_date=on_date)
+        found = _select_locked(wanted)
+    for name in wanted:
+        if found[name].closed_on is not None:
+            raise ClosedAccountError(
+                f"account {name!r} was closed on {found[name].closed_on}; post to an open account instead.",
+                field="postings",
+            )
+    return found
+
+
+def _apply_day_balances(accounts: Sequence[_Locked], on_date: dt.date, moved: dict[str, int]) -> None:
+    """Move the maintained closing balances from `on_date` onwards. The account rows are locked and fresh, so
+    `last_day` and `balance_pence` are exact. In the common case (a posting on or after an account's latest day)
+    the day's closing balance is simply the new balance: one upsert for all such accounts."""
+    current = [a for a in accounts if a.last_day is None or on_date >= a.last_day]
+    if current:
+        day = connection.ops.adapt_datefield_value(on_date)
+        params: list[Any] = []
+        for account in current:
+            params += [account.id, day, account.balance_pence + moved[account.name]]
+            account.last_day = on_date
+        rows = ", ".join(["(%s, %s, %s)"] * len(current))
+        sql = f"INSERT INTO ledger_accountdaybalance (account_id, on_date, closing_pence) VALUES {rows}"  # noqa: S608
+        sql += " ON CONFLICT (account_id, on_date) DO UPDATE SET closing_pence = excluded.closing_pence"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    done = {a.id for a in current}
+    for account in accounts:
+        if account.id not in done:
+            _apply_back_dated(account, on_date, moved[account.name])
+
+
+def _apply_back_dated(account: _Locked, on_date: dt.date, delta: int) -> None:
+    # a back-dated posting: this day and every later day move
+    before = (
+        AccountDayBalance.objects.filter(account_id=account.id, on_date__lte=on_date)
+        .order_by("-on_date")
+        .values_list("on_date", "closing_pence")
+        .first()
+    )
+    AccountDayBalance.objects.filter(account_id=account.id, on_date__gte=on_date).update(
+        closing_pence=F("closing_pence") + delta
+    )
+    if before is None or before[0] != on_date:
+        AccountDayBalance.objects.create(
+            account_id=account.id, on_date=on_date, closing_pence=(before[1] if before is not None else 0) + delta
+        )
+
+
+def _check_restricted(account: _Locked, on_date: dt.date, delta: int) -> None:
+    """A restricted fund holds money as a credit (negative balance); it must never be positive (overdrawn), now
+    or at the end of any day from `on_date` on."""
+    if not account.is_restricted or delta <= 0:
+        return
+    overdrawn_on: dt.date | None = None
+    if account.balance_pence + delta > 0:
+        overdrawn_on = on_date
+    elif False:
+        on_day = (
+            AccountDayBalance.objects.filter(account_id=account.id, on_date__lte=on_date)
+            .order_by("-on_date")
+            .values_list("closing_pence", flat=True)
+            .first()
+        )
+        if (on_day or 0) + delta > 0:
+            overdrawn_on = on_date
+        else:
+            overdrawn_on = (
+                AccountDayBalance.objects.filter(account_id=account.id, on_date__gt=on_date, closing_pence__gt=-delta)
+                .order_by("on_date")
+                .values_list("on_date", flat=True)
+                .first()
+            )
+    if overdrawn_on is not None:
+        available = -account.balance_pence
+        raise FundOverdrawnError(
+            f"the restricted fund {account.name} would go below zero (on {overdrawn_on}): it holds "
+            f"{available} pence now and this transaction takes {delta} pence out; a restricted fund can only "
+            "spend money it holds.",
+            field="postings",
+        )
+
+
+def ledger_post(
+    *,
+    kind: str,
+    postings: Sequence[PostingSpec],
+    memo: str,
+    on_date: dt.date,
+    idempotency_key: str,
+    group_id: str = "",
+    actor: Any = None,
+    metadata: dict[str, Any] | None = None,
+    reverses: Transaction | None = None,
+) -> Transaction:
+    """Post one balanced transaction: the only writer of the book. Atomic: all of it or nothing.
+
+    Refuses (raising a LedgerError and writing nothing) unbalanced or zero postings, fewer than two postings,
+    unknown or closed accounts, and a restricted fund going below zero. The same idempotency key with the same
+    content returns the existing transaction; with different content it raises IdempotencyConflictError."""
+    if kind not in TransactionKind.values:
+        raise UnbalancedTransactionError(
+            f"kind {kind!r} is not a transaction kind; use one of {', '.join(TransactionKind.values)}.", field="kind"
+        )
+    if not isinstance(on_date, dt.date) or isinstance(on_date, dt.datetime):
+        raise UnbalancedTransactionError(f"on_date must be a date, got {on_date!r}.", field="on_date")
+    if not idempotency_key or len(idempotency_key) > _MAX_KEY:
+        raise UnbalancedTransactionError(
+            f"idempotency_key must be 1 to {_MAX_KEY} characters naming the business event (for example "
+            "'donation-42').",
+            field="idempotency_key",
+        )
+    if not memo or not memo.strip():
+        raise UnbalancedTransactionError("memo must say what the transaction is, in words.", field="memo")
+    specs = _normalise(postings)
+    reason = unbalanced_reason(specs)
+    if reason is not None:
+        raise UnbalancedTransactionError(reason, field="postings")
+    fingerprint = content_hash(
+        kind=kind,
+        on_date=on_date,
+        postings=specs,
+        group_id=group_id,
+        reverses_id=reverses.pk if reverses is not None else None,
+    )
+    try:
+        with transaction.atomic():
+            return _post(
+                kind=kind,
+                specs=specs,
+                memo=memo.strip()[:300],
+                on_date=on_date,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                group_id=group_id,
+                actor=actor,
+                metadata=metadata or {},
+                reverses=reverses,
+            )
+    except IntegrityError:
+        # A concurrent writer posted the same key (or reversed the same transaction) first and committed.
+        again = _find_existing(idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if again is not None:
+            return again
+        if reverses is not None and Transaction.objects.filter(reverses=reverses).exists():
+            raise AlreadyReversedError(
+                f"transaction #{reverses.pk} has already been reversed; a transaction is reversed once.",
+                field="transaction",
+            ) from None
+        raise
+
+
+def _post(
+    *,
+    kind: str,
+    specs: list[PostingSpec],
+    memo: str,
+    on_date: dt.date,
+    idempotency_key: str,
+    fingerprint: str,
+    group_id: str,
+    actor: Any,
+    metadata: dict[str, Any],
+    reverses: Transaction | None,
+) -> Transaction:
+    existing = _find_existing(idempotency_key=idempotency_key, fingerprint=fingerprint)
+    if existing is not None:
+        return existing
+    accounts = _lock_accounts([p.account for p in specs], on_date=on_date)
+    net = net_by_account(specs)
+    for name in sorted(net):
+        _check_restricted(accounts[name], on_date, net[name])
+
+    ops = connection.ops
+    created_at = clock.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_transaction (kind, on_date, memo, group_id, reverses_id, idempotency_key,"
+            " content_hash, metadata, is_posted, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " RETURNING id",
+            [
+                kind,
+                ops.adapt_datefield_value(on_date),
+                memo,
+                group_id,
+                reverses.pk if reverses is not None else None,
+                idempotency_key,
+                fingerprint,
+                ops.adapt_json_value(metadata, None),
+                False,
+                ops.adapt_datetimefield_value(created_at),
+            ],
+        )
+        txn_id = int(cursor.fetchone()[0])
+        rows = ", ".join(["(%s, %s, %s)"] * len(specs))
+        params: list[Any] = []
+        for p in specs:
+            params += [txn_id, accounts[p.account].id, p.amount_pence]
+        sql = f"INSERT INTO ledger_posting (transaction_id, account_id, amount_pence) VALUES {rows}"  # noqa: S608
+        cursor.execute(sql, params)
+        # marking it posted is where SQLite's trigger checks the sum; after this nothing of it may change
+        cursor.execute("UPDATE ledger_transaction SET is_posted = %s WHERE id = %s", [True, txn_id])
+
+        moved = {name: delta for name, delta in net.items() if delta != 0}
+        _apply_day_balances([accounts[name] for name in sorted(moved)], on_date, moved)
+        if moved:
+            cases = " ".join(["WHEN %s THEN %s"] * len(moved))
+            days = " ".join(["WHEN %s THEN %s"] * len(moved))
+            marks = ", ".join(["%s"] * len(moved))
+            case_params: list[Any] = []
+            day_params: list[Any] = []
+            for name, delta in moved.items():
+                case_params += [accounts[name].id, delta]
+                day_params += [accounts[name].id, ops.adapt_datefield_value(accounts[name].last_day)]
+            sql = f"UPDATE ledger_account SET balance_pence = balance_pence + (CASE id {cases} END),"  # noqa: S608
+            sql += f" last_day = (CASE id {days} END) WHERE id IN ({marks})"
+            cursor.execute(sql, [*case_params, *day_params, *[accounts[name].id for name in moved]])
+
+    txn = Transaction(
+        id=txn_id,
+        kind=kind,
+        on_date=on_date,
+        memo=memo,
+        group_id=group_id,
+        reverses=reverses,
+        idempotency_key=idempotency_key,
+        content_hash=fingerprint,
+        metadata=metadata,
+        is_posted=True,
+        created_at=created_at,
+    )
+    txn._state.adding = False
+    txn._state.db = connection.alias
+    audit_record(
+        actor=actor,
+        action="ledger.post",
+        target=txn,
+        summary=f"{kind} {on_date}: {memo}"[:300],
+        details={"postings": [[p.account, p.amount_pence] for p in specs], "group_id": group_id},
+    )
+    return txn
+
+
+@transaction.atomic
+def ledger_reverse(
+    *,
+    transaction: Transaction,
+    memo: str,
+    on_date: dt.date,
+    idempotency_key: str | None = None,
+    actor: Any = None,
+    kind: str = TransactionKind.REVERSAL,
+) -> Transaction:
+    """Post the exact opposite of `transaction`, linked to it; a transaction is reversed once.
+
+    Refused if it is already reversed (AlreadyReversedError) or if undoing it would take a restricted fund below
+    zero (FundOverdrawnError, for example refunding a gift the fund has already spent). The same call again
+    (same idempotency key) returns the existing reversal."""
+    original = Transaction.objects.filter(pk=transaction.pk).first()
+    if original is None or not original.is_posted:
+        raise NotFoundError(
+            f"transaction #{transaction.pk} is not a posted transaction; only posted transactions can be reversed.",
+            field="transaction",
+        )
+    key = idempotency_key or f"reversal-of-{original.pk}"
+    prior = Transaction.objects.filter(reverses=original).first()
+    if prior is not None:
+        if prior.idempotency_key == key:
+            return prior
+        raise AlreadyReversedError(
+            f"transaction #{original.pk} ({original.kind} of {original.on_date}) was already reversed by "
+            f"transaction #{prior.pk}; a transaction is reversed once.",
+            field="transaction",
+        )
+    lines = [
+        PostingSpec(account=name, amount_pence=-amount)
+        for name, amount in original.postings.order_by("id").values_list("account__name", "amount_pence")
+    ]
+    return ledger_post(
+        kind=kind,
+        postings=lines,
+        memo=memo,
+        on_date=on_date,
+        idempotency_key=key,
+        group_id=original.group_id,
+        actor=actor,
+        metadata={"reverses": original.pk},
+        reverses=original,
+    )

@@ -1,0 +1,506 @@
+"""Campaign pages, giving, the test gateway's checkout, the Stripe webhook, the donor's page and staff pages.
+Thin: parse, call one service or selector, render. A campaign that is not public is a 404."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from carefund.campaigns import rules, selectors, services
+from carefund.campaigns.gateways import active_gateway
+from carefund.campaigns.gateways.test import TestGateway, checkout_completed_object, event_payload
+from carefund.campaigns.models import Campaign, Donation, DonationStatus
+from carefund.core import clock
+from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
+from carefund.core.money import format_pence
+from carefund.web.campaigns.forms import (
+    CampaignCreateForm,
+    CampaignUpdateForm,
+    GiveForm,
+    OfflineBatchForm,
+    OfflineGiftForm,
+)
+
+
+def surplus_policy_text() -> str:
+    """The published surplus statement (funding's, when that app provides it), else the default statement."""
+    try:
+        from carefund.funding.selectors import surplus_policy_text as funding_text
+    except ImportError:
+        return rules.DEFAULT_SURPLUS_STATEMENT
+    return funding_text() or rules.DEFAULT_SURPLUS_STATEMENT
+
+
+def gift_aid_to_come(campaign_id: int) -> int:
+    try:
+        from carefund.giftaid.selectors import gift_aid_due_for_campaign
+    except ImportError:
+        return 0
+    return int(gift_aid_due_for_campaign(campaign_id=campaign_id))
+
+
+def _public_campaign(slug: str) -> Campaign:
+    try:
+        return selectors.campaign_get_public(slug=slug)
+    except NotFoundError:
+        raise Http404("No such campaign.") from None
+
+
+def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]:
+    progress = selectors.campaign_progress(campaign=campaign, gift_aid_to_come_pence=gift_aid_to_come(campaign.pk))
+    url = request.build_absolute_uri(reverse("campaigns:page", kwargs={"slug": campaign.slug}))
+    raised_share = min(100, progress.raised_pence * 100 // progress.target_pence) if progress.target_pence else 0
+    return {
+        "campaign": campaign,
+        "child_name": campaign.child.public_name,
+        "progress": progress,
+        "raised_share": raised_share,
+        "gift_aid_share": max(0, progress.percent - raised_share),
+        "raised": format_pence(progress.raised_pence),
+        "gift_aid": format_pence(progress.gift_aid_to_come_pence),
+        "target": format_pence(progress.target_pence),
+        "nhs_covers": format_pence(progress.nhs_covers_pence),
+        "remaining": format_pence(progress.remaining_pence),
+        "gifts": [
+            {"donor": g.donor, "amount": format_pence(g.amount_pence), "message": g.message}
+            for g in selectors.recent_gifts_public(campaign=campaign)
+        ],
+        "updates": selectors.updates_for_campaign(campaign=campaign),
+        "surplus_policy_text": surplus_policy_text(),
+        "share_url": url,
+        "can_give": campaign.state in rules.GIVING_STATES,
+        "can_post_update": _may_post_update(request, campaign),
+    }
+
+
+def _may_post_update(request: HttpRequest, campaign: Campaign) -> bool:
+    from carefund.core.permissions import has_role
+    from carefund.core.roles import Role
+
+    user = request.user
+    if not user.is_authenticated:
+        return False
+    return has_role(user, Role.CASEWORKER) or campaign.child.guardians.filter(pk=user.pk).exists()
+
+
+def campaign_page(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _public_campaign(slug)
+    return render(request, "web/campaigns/page.html", campaign_context(campaign, request))
+
+
+def _declaration_form(request: HttpRequest, amount_pence: int | None) -> Any:
+    from carefund.giftaid.forms import DeclarationFields
+
+    wants = request.method == "POST" and bool(request.POST.get("ga-wants_gift_aid"))
+    return DeclarationFields(request.POST if wants else None, prefix="ga", amount_pence=amount_pence), wants
+
+
+def give(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _public_campaign(slug)
+    if campaign.state not in rules.GIVING_STATES:
+        raise Http404("This campaign is not taking gifts.")
+    form = GiveForm(request.POST or None)
+    amount = None
+    if request.method == "POST" and form.is_valid():
+        amount = form.cleaned_data.get("amount_pence")
+    declaration, wants_gift_aid = _declaration_form(request, amount)
+    if request.method == "POST" and form.is_valid() and (not wants_gift_aid or declaration.is_valid()):
+        data = form.cleaned_data
+        gateway = active_gateway()
+        try:
+            with transaction.atomic():
+                donation = services.donation_create_pending(
+                    campaign=campaign,
+                    amount_pence=data["amount_pence"],
+                    costs_contribution_pence=data["costs_contribution"],
+                    donor_name=data["donor_name"],
+                    donor_email=data["donor_email"],
+                    is_anonymous=data["is_anonymous"],
+                    message=data["message"],
+                    gateway=gateway.name,
+                )
+                if wants_gift_aid:
+                    from carefund.giftaid.services import declaration_record
+
+                    d = declaration.cleaned_data
+                    declaration_record(
+                        donation=donation,
+                        title=d["title"],
+                        first_name=d["first_name"],
+                        last_name=d["last_name"],
+                        house_name_or_number=d["house_name_or_number"],
+                        address=d["address"],
+                        postcode=d["postcode"],
+                        scope=d["scope"],
+                        declared_on=clock.today(),
+                    )
+            thanks = request.build_absolute_uri(reverse("campaigns:thanks", kwargs={"token": donation.receipt_token}))
+            cancel = request.build_absolute_uri(reverse("campaigns:page", kwargs={"slug": campaign.slug}))
+            started = services.checkout_start(donation=donation, success_url=thanks, cancel_url=cancel, gateway=gateway)
+        except DomainError as exc:
+            field = exc.field if exc.field in form.fields else None
+            form.add_error(field, exc.message)
+        else:
+            return redirect(started.redirect_url)
+    context = {
+        "campaign": campaign,
+        "form": form,
+        "declaration": declaration,
+        "show_gateway_banner": True,
+        "min_gift": format_pence(rules.MIN_GIFT_PENCE),
+        "max_gift": format_pence(rules.MAX_GIFT_PENCE),
+    }
+    bad = request.method == "POST" and (bool(form.errors) or bool(wants_gift_aid and declaration.errors))
+    return render(request, "web/campaigns/give.html", context, status=400 if bad else 200)
+
+
+def _test_gateway_or_404() -> TestGateway:
+    gateway = active_gateway()
+    if not isinstance(gateway, TestGateway):
+        raise Http404("The test gateway is off: Stripe keys are set.")
+    return gateway
+
+
+def test_gateway_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
+    """The test gateway's own checkout page. Paying sends a signed, Stripe-shaped event through the same webhook
+    path as Stripe's (`services.webhook_receive`: verify, dedupe, dispatch)."""
+    gateway = _test_gateway_or_404()
+    try:
+        donation = selectors.donation_get_by_session(session_id=session_id)
+    except NotFoundError:
+        raise Http404("No such checkout.") from None
+    if request.method == "POST":
+        if request.POST.get("action") == "cancel":
+            return redirect("campaigns:page", slug=donation.campaign.slug)
+        payload = event_payload(
+            event_type="checkout.session.completed",
+            data_object=checkout_completed_object(
+                session_id=session_id,
+                donation_id=donation.pk,
+                amount_total=donation.total_pence,
+                payment_intent=f"pi_test_{donation.pk}",
+                fee_pence=rules.test_gateway_fee_pence(donation.total_pence),
+            ),
+        )
+        result = services.webhook_receive(payload=payload, signature_header=gateway.sign(payload), gateway=gateway)
+        if result.status_code != 200:
+            messages.error(request, f"The test payment was not accepted: {result.outcome}")
+        return redirect("campaigns:thanks", token=donation.receipt_token)
+    return render(
+        request,
+        "web/campaigns/test_checkout.html",
+        {"donation": donation, "total": format_pence(donation.total_pence), "show_gateway_banner": True},
+    )
+
+
+def thanks(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        donation = selectors.donation_get_by_receipt_token(token=token)
+    except NotFoundError:
+        raise Http404("No such gift.") from None
+    return render(
+        request,
+        "web/campaigns/thanks.html",
+        {
+            "donation": donation,
+            "confirmed": donation.status == DonationStatus.SUCCEEDED,
+            "amount": format_pence(donation.amount_pence),
+            "show_gateway_banner": donation.gateway == "test",
+        },
+    )
+
+
+def gift_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The donor's page "what my gift paid for", reached through the unguessable link in the receipt."""
+    from carefund.ledger.selectors import gift_unspent_pence, gift_uses
+
+    try:
+        donation = selectors.donation_get_by_receipt_token(token=token)
+    except NotFoundError:
+        raise Http404("No such gift.") from None
+    uses: list[Any] = []
+    unspent = 0
+    if donation.ledger_transaction_id and donation.status == DonationStatus.SUCCEEDED:
+        uses = [
+            {"memo": u.memo, "on_date": u.on_date, "amount": format_pence(u.amount_pence)}
+            for u in gift_uses(transaction_id=donation.ledger_transaction_id)
+        ]
+        unspent = gift_unspent_pence(transaction_id=donation.ledger_transaction_id)
+    from carefund.giftaid.selectors import gift_aid_due_for_donation
+
+    gift_aid = gift_aid_due_for_donation(donation=donation)
+    return render(
+        request,
+        "web/campaigns/gift.html",
+        {
+            "donation": donation,
+            "amount": format_pence(donation.amount_pence),
+            "uses": uses,
+            "unspent": format_pence(unspent),
+            "gift_aid": format_pence(gift_aid) if gift_aid else "",
+            "show_gateway_banner": donation.gateway == "test",
+        },
+    )
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """POST /webhooks/stripe/: the raw body and its signature go to the one webhook path; never a 500 for bad input."""
+    try:
+        result = services.webhook_receive(
+            payload=request.body, signature_header=request.headers.get("Stripe-Signature", "")
+        )
+    except DatabaseError:
+        # Not bad input: the provider should retry, and nothing was recorded (the transaction rolled back).
+        return JsonResponse({"outcome": "the database is unavailable; nothing was recorded, retry later"}, status=503)
+    return JsonResponse({"outcome": result.outcome}, status=result.status_code)
+
+
+# --- Staff pages --------------------------------------------------------------------------------------------------
+
+
+def _staff_campaign(request: HttpRequest, slug: str) -> Campaign:
+    try:
+        return selectors.campaign_get_for_staff(user=request.user, slug=slug)
+    except PermissionDeniedError:
+        raise PermissionDenied("You may not see campaign gifts.") from None
+    except NotFoundError:
+        raise Http404("No such campaign.") from None
+
+
+@login_required
+def staff_campaigns(request: HttpRequest) -> HttpResponse:
+    try:
+        campaigns = selectors.campaigns_for_staff(user=request.user)
+    except PermissionDeniedError:
+        raise PermissionDenied("You may not see campaign gifts.") from None
+    can_create = request.user.has_perm("campaigns.add_campaign")
+    form = CampaignCreateForm(request.POST or None) if can_create else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied("You may not create campaigns.")
+        if form.is_valid():
+            try:
+                campaign = services.campaign_create(**form.cleaned_data, actor=request.user)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Created the draft campaign {campaign.title}.")
+                return redirect("campaigns:staff_list")
+    rows = [
+        {"campaign": c, "next_states": sorted(rules.ALLOWED_TRANSITIONS.get(c.state, frozenset()))} for c in campaigns
+    ]
+    return render(
+        request,
+        "web/campaigns/staff_list.html",
+        {
+            "rows": rows,
+            "form": form,
+            "can_change": request.user.has_perm("campaigns.change_campaign"),
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def staff_transition(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _staff_campaign(request, slug)
+    try:
+        services.campaign_transition(campaign=campaign, to_state=request.POST.get("to_state", ""), actor=request.user)
+    except PermissionDeniedError:
+        raise PermissionDenied("You may not change a campaign's state.") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("campaigns:staff_list")
+
+
+@login_required
+def campaign_update_new(request: HttpRequest, slug: str) -> HttpResponse:
+    """An update by the child's guardian or a caseworker."""
+    campaign = Campaign.objects.select_related("child").filter(slug=slug).first()
+    if campaign is None:
+        raise Http404("No such campaign.")
+    form = CampaignUpdateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.campaign_update_post(campaign=campaign, body=form.cleaned_data["body"], actor=request.user)
+        except PermissionDeniedError:
+            raise Http404("No such campaign.") from None
+        except DomainError as exc:
+            form.add_error("body", exc.message)
+        else:
+            messages.success(request, "Your update is posted.")
+            return redirect("campaigns:page", slug=campaign.slug)
+    return render(
+        request,
+        "web/campaigns/update_new.html",
+        {"campaign": campaign, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def staff_gifts(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _staff_campaign(request, slug)
+    from carefund.giftaid.selectors import gift_aid_due_for_donation
+
+    gifts = selectors.gifts_for_campaign(user=request.user, campaign=campaign)
+    rows: list[dict[str, Any]] = [
+        {
+            "gift": g,
+            "gift_aid": format_pence(due) if (due := gift_aid_due_for_donation(donation=g)) else "",
+            "amount": format_pence(g.amount_pence),
+            "costs": format_pence(g.costs_contribution_pence) if g.costs_contribution_pence else "",
+            "fee": format_pence(g.fee_pence) if g.fee_pence else "",
+        }
+        for g in gifts
+    ]
+    refunds = [r for r in rows if r["gift"].status in (DonationStatus.REFUNDED, DonationStatus.DISPUTED)]
+    return render(
+        request,
+        "web/campaigns/staff_gifts.html",
+        {
+            "campaign": campaign,
+            "rows": rows,
+            "refunds": refunds,
+            "can_moderate": request.user.has_perm("campaigns.moderate_message"),
+            "can_record": request.user.has_perm("campaigns.record_offline_gift"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def staff_moderate(request: HttpRequest, pk: int) -> HttpResponse:
+    donation = Donation.objects.select_related("campaign").filter(pk=pk).first()
+    if donation is None:
+        raise Http404("No such gift.")
+    try:
+        services.donation_message_moderate(
+            donation=donation, approve=request.POST.get("decision") == "approve", actor=request.user
+        )
+    except PermissionDeniedError:
+        raise PermissionDenied("You may not moderate messages.") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("campaigns:staff_gifts", slug=donation.campaign.slug)
+
+
+@login_required
+def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _staff_campaign(request, slug)
+    if not request.user.has_perm("campaigns.record_offline_gift"):
+        raise PermissionDenied("You may not record offline gifts.")
+    single = OfflineGiftForm(request.POST if request.POST.get("form") == "single" else None, prefix="one")
+    batch = OfflineBatchForm(request.POST if request.POST.get("form") == "batch" else None, prefix="batch")
+    if request.method == "POST":
+        try:
+            if request.POST.get("form") == "single" and single.is_valid():
+                d = single.cleaned_data
+                services.donation_record_offline(
+                    campaign=campaign,
+                    amount_pence=d["amount"],
+                    kind=d["kind"],
+                    received_on=d["received_on"],
+                    donor_name=d["donor_name"],
+                    donor_email=d["donor_email"],
+                    reference=d["reference"],
+                    actor=request.user,
+                )
+                messages.success(request, f"Recorded {format_pence(d['amount'])}.")
+                return redirect("campaigns:staff_gifts", slug=campaign.slug)
+            if request.POST.get("form") == "batch" and batch.is_valid():
+                d = batch.cleaned_data
+                services.offline_batch_record(
+                    campaign=campaign,
+                    description=d["description"],
+                    stated_total_pence=d["stated_total"],
+                    received_on=d["received_on"],
+                    lines=[services.OfflineLine(**line) for line in d["lines"]],
+                    actor=request.user,
+                )
+                messages.success(request, f"Recorded a batch of {len(d['lines'])} gifts.")
+                return redirect("campaigns:staff_gifts", slug=campaign.slug)
+        except DomainError as exc:
+            form = single if request.POST.get("form") == "single" else batch
+            form.add_error(None, exc.message)
+    bad = request.method == "POST"
+    return render(
+        request,
+        "web/campaigns/staff_offline.html",
+        {"campaign": campaign, "single": single, "batch": batch},
+        status=400 if bad else 200,
+    )
+
+
+@login_required
+def staff_reconciliation(request: HttpRequest) -> HttpResponse:
+    try:
+        lines = selectors.reconciliation(user=request.user)
+    except PermissionDeniedError:
+        raise PermissionDenied("You may not see the reconciliation.") from None
+    rows = [
+        {
+            "line": line,
+            "expected": format_pence(line.expected_pence),
+            "ledger": format_pence(line.ledger_pence),
+            "difference": format_pence(line.difference_pence),
+        }
+        for line in lines
+    ]
+    return render(
+        request,
+        "web/campaigns/staff_reconciliation.html",
+        {
+            "rows": rows,
+            "test_gateway": isinstance(active_gateway(), TestGateway),
+            "show_gateway_banner": isinstance(active_gateway(), TestGateway),
+            "site_url": settings.SITE_URL,
+        },
+    )
+
+
+@login_required
+@require_POST
+def test_gateway_payout(request: HttpRequest) -> HttpResponse:
+    """The test gateway pays its whole clearing balance into the bank, as a signed payout.paid event through the
+    webhook path (what Stripe does every few days)."""
+    from carefund.ledger import chart
+    from carefund.ledger.selectors import account_balance_pence
+
+    gateway = _test_gateway_or_404()
+    if not request.user.has_perm("campaigns.view_gifts"):
+        raise PermissionDenied("You may not record payouts.")
+    balance = account_balance_pence(name=chart.clearing_account("test"))
+    if balance <= 0:
+        messages.error(request, "The test gateway's clearing balance is empty: nothing to pay out.")
+        return redirect("campaigns:staff_reconciliation")
+    payload = event_payload(
+        event_type="payout.paid",
+        data_object={
+            "id": f"po_test_{secrets.token_hex(8)}",
+            "object": "payout",
+            "amount": balance,
+            "currency": "gbp",
+            "arrival_date": int(clock.now().timestamp()),
+        },
+    )
+    result = services.webhook_receive(payload=payload, signature_header=gateway.sign(payload), gateway=gateway)
+    if result.status_code == 200:
+        messages.success(request, f"Test payout of {format_pence(balance)}: {result.outcome}.")
+    else:
+        messages.error(request, f"The test payout was refused: {result.outcome}")
+    return redirect("campaigns:staff_reconciliation")

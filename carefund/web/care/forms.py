@@ -1,0 +1,68 @@
+"""Forms for the care pages: syntax only; the rules (check digits, dates, access) are the services'."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from carefund.care.models import PathwayTemplate, Provider
+
+
+class ChildRegisterForm(forms.Form):
+    first_name = forms.CharField(max_length=100)
+    last_name = forms.CharField(max_length=100)
+    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Not in the future.")
+    home_postcode = forms.CharField(max_length=10, help_text="A UK postcode, for example CT21 5AB.")
+    nhs_number = forms.CharField(max_length=14, label="NHS number", help_text="10 digits, for example 943 476 5919.")
+    diagnosis = forms.CharField(max_length=200)
+    gmfcs_level = forms.TypedChoiceField(
+        label="GMFCS level",
+        coerce=int,
+        choices=[(i, f"Level {r}") for i, r in enumerate(["I", "II", "III", "IV", "V"], 1)],
+    )
+    publicity_consent = forms.BooleanField(required=False, label="The guardians consent to a public campaign page")
+
+
+class CarePlanFromTemplateForm(forms.Form):
+    template = forms.ModelChoiceField(queryset=PathwayTemplate.objects.all(), empty_label=None)
+    provider = forms.ModelChoiceField(
+        queryset=Provider.objects.all(), label="Treating centre", help_text="The centre that treats the child."
+    )
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    title = forms.CharField(max_length=200, required=False, help_text="Leave empty for a title from the template.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].queryset = Provider.objects.order_by("-is_sdr_centre", "name")  # type: ignore[attr-defined]
+
+
+class ItemTransitionForm(forms.Form):
+    to_state = forms.CharField(max_length=20)
+
+
+class SdrAssessmentForm(forms.Form):
+    provider = forms.ModelChoiceField(queryset=Provider.objects.none(), label="Assessing centre")
+    assessed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    gmfcs_level = forms.TypedChoiceField(
+        label="GMFCS level",
+        coerce=int,
+        choices=[(i, f"Level {r}") for i, r in enumerate(["I", "II", "III", "IV", "V"], 1)],
+    )
+    spastic_diplegia = forms.BooleanField(required=False, label="Spasticity mainly in the legs (spastic diplegia)")
+    spasticity_affects_function = forms.BooleanField(required=False, label="Spasticity affects function and mobility")
+    dystonia = forms.BooleanField(required=False, label="Dystonia present")
+    mri_typical_pvl = forms.BooleanField(required=False, label="MRI shows typical PVL changes")
+    mri_basal_ganglia_or_cerebellar_lesion = forms.BooleanField(
+        required=False, label="MRI shows a basal ganglia or cerebellar lesion"
+    )
+    genetic_or_progressive_condition = forms.BooleanField(required=False, label="Genetic or progressive illness")
+    antigravity_strength = forms.BooleanField(required=False, label="Can hold antigravity postures")
+    reimers_index_percent = forms.IntegerField(label="Reimers index (%)", min_value=0, max_value=100)
+    significant_scoliosis = forms.BooleanField(required=False, label="Significant scoliosis")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        providers = Provider.objects.filter(clinicians=user) if user is not None else Provider.objects.none()
+        self.fields["provider"].queryset = providers  # type: ignore[attr-defined]

@@ -1,0 +1,227 @@
+"""Care pages: thin views over `care.selectors` (permission-checked reads, audited) and `care.services`.
+A record the user may not see is a 404, never the data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from carefund.care import rules, selectors, services
+from carefund.care.models import CarePlanItem, ItemState
+from carefund.core import clock
+from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
+from carefund.core.money import format_pence
+from carefund.web.care.forms import CarePlanFromTemplateForm, ChildRegisterForm, ItemTransitionForm, SdrAssessmentForm
+
+
+def _domain_error_to_form(form: Any, exc: DomainError) -> None:
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, exc.message)
+
+
+@login_required
+def child_list(request: HttpRequest) -> HttpResponse:
+    children = selectors.children_for_user(user=request.user)
+    return render(
+        request,
+        "web/care/child_list.html",
+        {"children": children, "can_register": request.user.has_perm("care.add_child")},
+    )
+
+
+@login_required
+def child_register(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("care.add_child"):
+        raise PermissionDenied("Only caseworkers may register children.")
+    form = ChildRegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            child = services.child_register(**form.cleaned_data, actor=request.user)
+        except DomainError as exc:
+            _domain_error_to_form(form, exc)
+        else:
+            messages.success(request, f"Registered {child.full_name}.")
+            return redirect("care:child", pk=child.pk)
+    return render(request, "web/care/child_register.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+def child_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        child = selectors.child_get_for_user(user=request.user, pk=pk)
+    except NotFoundError:
+        raise Http404("No such child.") from None
+    today = clock.today()
+    plans = selectors.care_plans_for_user(user=request.user).filter(child=child)
+    assessments = selectors.sdr_assessments_for_user(user=request.user).filter(child=child)
+    verdicts = []
+    if request.user.has_perm("care.view_sdrassessment"):
+        inp = selectors.eligibility_input_for(child=child, on_date=today)
+        verdicts = [rules.sdr_eligibility(inp, policy) for policy in rules.POLICIES.values()]
+    return render(
+        request,
+        "web/care/child_detail.html",
+        {
+            "child": child,
+            "age": child.age_on(today),
+            "plans": [(p, format_pence(p.total_pence)) for p in plans],
+            "assessments": assessments,
+            "verdicts": verdicts,
+            "can_reveal": selectors.can_reveal_nhs_number(user=request.user),
+            "can_plan": request.user.has_perm("care.add_careplan"),
+            "can_assess": request.user.has_perm("care.add_sdrassessment"),
+            "can_consent": request.user.has_perm("care.change_child")
+            or child.guardians.filter(pk=request.user.pk or 0).exists(),
+            "nhs_number": None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def child_reveal_nhs_number(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=False)
+        nhs_number = services.child_reveal_nhs_number(child=child, actor=request.user)
+    except NotFoundError:
+        raise Http404("No such child.") from None
+    except DomainError as exc:
+        raise PermissionDenied(exc.message) from None
+    return render(request, "web/care/nhs_number.html", {"child": child, "nhs_number": nhs_number})
+
+
+@login_required
+def care_plan_create(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=False)
+    except NotFoundError:
+        raise Http404("No such child.") from None
+    if not request.user.has_perm("care.add_careplan"):
+        raise PermissionDenied("Only caseworkers may create care plans.")
+    form = CarePlanFromTemplateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = services.care_plan_create_from_template(
+                child=child,
+                provider=form.cleaned_data["provider"],
+                template=form.cleaned_data["template"],
+                start_date=form.cleaned_data["start_date"],
+                title=form.cleaned_data["title"],
+                actor=request.user,
+            )
+        except DomainError as exc:
+            _domain_error_to_form(form, exc)
+        else:
+            messages.success(request, f"Created the care plan '{plan.title}'.")
+            return redirect("care:plan", pk=plan.pk)
+    return render(
+        request, "web/care/plan_create.html", {"form": form, "child": child}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+def care_plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        plan = selectors.care_plan_get_for_user(user=request.user, pk=pk)
+    except NotFoundError:
+        raise Http404("No such care plan.") from None
+    can_change = request.user.has_perm("care.change_careplanitem")
+    items = [
+        {
+            "item": item,
+            "cost": format_pence(item.cost_pence),
+            "next_states": sorted(rules.ITEM_TRANSITIONS[item.state]) if can_change else [],
+        }
+        for item in plan.items.all()
+    ]
+    return render(
+        request,
+        "web/care/plan_detail.html",
+        {
+            "plan": plan,
+            "items": items,
+            "total": format_pence(plan.total_pence),
+            "state_labels": dict(ItemState.choices),
+        },
+    )
+
+
+@login_required
+@require_POST
+def care_plan_item_transition(request: HttpRequest, pk: int) -> HttpResponse:
+    item = CarePlanItem.objects.select_related("plan").filter(pk=pk).first()
+    if item is None:
+        raise Http404("No such item.")
+    try:
+        plan = selectors.care_plan_get_for_user(user=request.user, pk=item.plan_id, audit=False)
+    except NotFoundError:
+        raise Http404("No such item.") from None
+    form = ItemTransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "state: choose the state to move the item to.")
+        return redirect("care:plan", pk=plan.pk)
+    try:
+        services.care_plan_item_transition(item=item, to_state=form.cleaned_data["to_state"], actor=request.user)
+    except NotFoundError:
+        raise Http404("No such item.") from None
+    except PermissionDeniedError as exc:
+        raise PermissionDenied(exc.message) from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("care:plan", pk=plan.pk)
+    messages.success(request, f"'{item.description}' is now {item.state}.")
+    return redirect("care:plan", pk=plan.pk)
+
+
+@login_required
+def sdr_assessment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        assessment = selectors.sdr_assessment_get_for_user(user=request.user, pk=pk)
+    except NotFoundError:
+        raise Http404("No such assessment.") from None
+    inp = selectors.eligibility_input_for(child=assessment.child, on_date=assessment.assessed_on)
+    verdicts = [rules.sdr_eligibility(inp, policy) for policy in rules.POLICIES.values()]
+    return render(request, "web/care/assessment_detail.html", {"assessment": assessment, "verdicts": verdicts})
+
+
+@login_required
+def sdr_assessment_record(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=False)
+    except NotFoundError:
+        raise Http404("No such child.") from None
+    if not request.user.has_perm("care.add_sdrassessment"):
+        raise PermissionDenied("Only clinicians may record SDR assessments.")
+    form = SdrAssessmentForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessment = services.sdr_assessment_record(child=child, **form.cleaned_data, actor=request.user)
+        except DomainError as exc:
+            _domain_error_to_form(form, exc)
+        else:
+            messages.success(request, "Recorded the SDR assessment.")
+            return redirect("care:assessment", pk=assessment.pk)
+    return render(
+        request, "web/care/assessment_record.html", {"form": form, "child": child}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_POST
+def child_set_publicity_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=False)
+        consent = request.POST.get("consent") == "yes"
+        services.child_set_publicity_consent(child=child, consent=consent, actor=request.user)
+    except NotFoundError:
+        raise Http404("No such child.") from None
+    except DomainError as exc:
+        raise PermissionDenied(exc.message) from None
+    messages.success(request, "Publicity consent given." if consent else "Publicity consent withdrawn.")
+    return redirect("care:child", pk=child.pk)

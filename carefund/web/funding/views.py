@@ -1,0 +1,301 @@
+"""Funding pages: thin views that parse, call one service or selector, and render. Errors become messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from carefund.care.models import CarePlan, CarePlanItem, Child
+from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
+from carefund.core.money import parse_pounds
+from carefund.core.permissions import restrict_children
+from carefund.funding import selectors, services
+from carefund.funding.models import Allocation, FundingRequest, Invoice, Programme, SurplusTransfer
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(request.POST.get("next") or fallback)
+
+
+def _act(request: HttpRequest, fallback: str, action: Callable[[], Any], done: str) -> HttpResponseRedirect:
+    try:
+        action()
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return _back(request, fallback)
+
+
+def _child_for(request: HttpRequest, child_id: int) -> Child:
+    child: Child | None = restrict_children(Child.objects.all(), request.user).filter(pk=child_id).first()
+    if child is None:
+        raise Http404("No such child.")
+    return child
+
+
+@login_required
+def child_funding(request: HttpRequest, child_id: int) -> HttpResponse:
+    try:
+        data = selectors.child_funding_for_user(user=request.user, child_id=child_id)
+    except NotFoundError:
+        raise Http404("No such child.") from None
+    user = request.user
+    programmes = Programme.objects.all() if user.has_perm("funding.add_fundingrequest") else Programme.objects.none()
+    delivered = CarePlanItem.objects.filter(plan__child=data.child, state="delivered")
+    return render(
+        request,
+        "web/funding/child.html",
+        {
+            "d": data,
+            "programmes": programmes,
+            "delivered_items": delivered,
+            "can_request": user.has_perm("funding.add_fundingrequest"),
+            "can_recompute": user.has_perm("funding.add_waterfallrun"),
+            "can_invoice": user.has_perm("funding.add_invoice"),
+            "can_approve_invoice": user.has_perm("funding.approve_invoice"),
+            "can_pay": user.has_perm("funding.pay_invoice"),
+            "can_propose": user.has_perm("funding.add_surplustransfer"),
+            "can_approve_transfer": user.has_perm("funding.approve_surplustransfer"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def request_create(request: HttpRequest, child_id: int) -> HttpResponse:
+    child = _child_for(request, child_id)
+    url = reverse("funding-child", args=[child.pk])
+    programme = Programme.objects.filter(pk=request.POST.get("programme") or 0).first()
+    plan = CarePlan.objects.filter(child=child, pk=request.POST.get("care_plan") or 0).first()
+    if programme is None or plan is None:
+        messages.error(request, "programme: choose a programme and one of the child's care plans.")
+        return _back(request, url)
+    return _act(
+        request,
+        url,
+        lambda: services.funding_request_create(programme=programme, care_plan=plan, actor=request.user),
+        f"Asked {programme} to fund the plan.",
+    )
+
+
+@login_required
+@require_POST
+def recompute(request: HttpRequest, child_id: int) -> HttpResponse:
+    child = _child_for(request, child_id)
+    url = reverse("funding-child", args=[child.pk])
+    return _act(
+        request, url, lambda: services.waterfall_recompute_requested(child=child, actor=request.user), "Recomputed."
+    )
+
+
+@login_required
+@require_POST
+def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    req = get_object_or_404(FundingRequest, pk=pk)
+    approve = request.POST.get("decision") == "approve"
+    url = reverse("funding-programme", args=[req.programme_id])
+    return _act(
+        request,
+        url,
+        lambda: services.funding_request_decide(
+            request=req, approve=approve, reason=request.POST.get("reason", ""), actor=request.user
+        ),
+        "Approved." if approve else "Declined.",
+    )
+
+
+@login_required
+@require_POST
+def request_wait(request: HttpRequest, pk: int) -> HttpResponse:
+    req = get_object_or_404(FundingRequest, pk=pk)
+    url = reverse("funding-programme", args=[req.programme_id])
+    return _act(
+        request, url, lambda: services.funding_request_wait(request=req, actor=request.user), "On the waiting list."
+    )
+
+
+@login_required
+def programme_list(request: HttpRequest) -> HttpResponse:
+    try:
+        programmes = selectors.programmes_for_user(user=request.user)
+    except PermissionDeniedError:
+        raise Http404("No such page.") from None
+    return render(request, "web/funding/programmes.html", {"programmes": programmes})
+
+
+@login_required
+def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        overview = selectors.programme_overview_for_user(user=request.user, programme_id=pk)
+    except NotFoundError:
+        raise Http404("No such programme.") from None
+    return render(
+        request,
+        "web/funding/programme.html",
+        {"o": overview, "can_decide": request.user.has_perm("funding.decide_fundingrequest"),
+         "can_manage": request.user.has_perm("funding.manage_allocation")},
+    )  # fmt: skip
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return -1
+
+
+@login_required
+@require_POST
+def allocation_change(request: HttpRequest, pk: int) -> HttpResponse:
+    allocation = get_object_or_404(Allocation, pk=pk)
+    url = reverse("funding-programme", args=[allocation.programme_id])
+    kind = request.POST.get("kind")
+    procedures = _int(request.POST.get("procedures"))
+    try:
+        budget = parse_pounds(request.POST["budget"], field="budget") if request.POST.get("budget") else 0
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return _back(request, url)
+    reason = request.POST.get("reason", "")
+    if kind == "move":
+        target = Allocation.objects.filter(pk=_int(request.POST.get("target"))).first()
+        if target is None:
+            messages.error(request, "target: choose the centre to move the allocation to.")
+            return _back(request, url)
+        return _act(
+            request,
+            url,
+            lambda: services.allocation_move(
+                source=allocation, target=target, procedures=procedures, budget_pence=budget, reason=reason,
+                actor=request.user,
+            ),
+            "Allocation moved.",
+        )  # fmt: skip
+    service = services.allocation_cut if kind == "cut" else services.allocation_add
+    return _act(
+        request,
+        url,
+        lambda: service(
+            allocation=allocation, procedures=procedures, budget_pence=budget, reason=reason, actor=request.user
+        ),
+        "Allocation changed.",
+    )
+
+
+@login_required
+@require_POST
+def invoice_enter(request: HttpRequest, child_id: int) -> HttpResponse:
+    child = _child_for(request, child_id)
+    url = reverse("funding-child", args=[child.pk])
+    lines = []
+    try:
+        for item in CarePlanItem.objects.filter(plan__child=child, state="delivered").select_related("plan"):
+            text = request.POST.get(f"item_{item.pk}", "").strip()
+            if text:
+                lines.append((item, parse_pounds(text, field=f"amount for {item.description}")))
+        issued_on = dt.date.fromisoformat(request.POST.get("issued_on", ""))
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return _back(request, url)
+    except ValueError:
+        messages.error(request, "issued_on: give the invoice date as YYYY-MM-DD.")
+        return _back(request, url)
+    if not lines:
+        messages.error(request, "lines: enter an amount for at least one delivered item.")
+        return _back(request, url)
+    plan = lines[0][0].plan
+    provider = plan.provider if not request.POST.get("provider") else None
+    if provider is None:
+        from carefund.care.models import Provider
+
+        provider = get_object_or_404(Provider, pk=_int(request.POST.get("provider")))
+    return _act(
+        request,
+        url,
+        lambda: services.invoice_enter(
+            provider=provider, care_plan=plan, number=request.POST.get("number", ""), issued_on=issued_on, lines=lines,
+            actor=request.user,
+        ),
+        "Invoice entered; another finance officer must approve it.",
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def invoice_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    url = reverse("funding-child", args=[invoice.care_plan.child_id])
+    return _act(
+        request, url, lambda: services.invoice_approve(invoice=invoice, actor=request.user), "Approval recorded."
+    )
+
+
+@login_required
+@require_POST
+def invoice_pay(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    url = reverse("funding-child", args=[invoice.care_plan.child_id])
+    return _act(request, url, lambda: services.invoice_pay(invoice=invoice, actor=request.user), "Invoice paid.")
+
+
+@login_required
+def surplus_preview(request: HttpRequest) -> HttpResponse:
+    try:
+        ranking = selectors.urgency_preview_for_user(user=request.user)
+    except PermissionDeniedError:
+        raise Http404("No such page.") from None
+    children = restrict_children(Child.objects.all(), request.user)
+    transfers = SurplusTransfer.objects.select_related("source_child").prefetch_related("lines__recipient", "approvals")
+    return render(
+        request,
+        "web/funding/surplus.html",
+        {
+            "ranking": ranking,
+            "children": children,
+            "transfers": transfers,
+            "policy_text": selectors.surplus_policy_text(),
+            "can_approve": request.user.has_perm("funding.approve_surplustransfer"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def surplus_propose(request: HttpRequest) -> HttpResponse:
+    url = reverse("funding-surplus")
+    child = (
+        restrict_children(Child.objects.all(), request.user).filter(pk=_int(request.POST.get("source_child"))).first()
+    )
+    if child is None:
+        messages.error(request, "source_child: choose the child whose fund has a surplus.")
+        return _back(request, url)
+    return _act(
+        request,
+        url,
+        lambda: services.surplus_transfer_propose(
+            source_child=child, actor=request.user, reason=request.POST.get("reason", "")
+        ),
+        "Transfer proposed; two other people must approve it.",
+    )
+
+
+@login_required
+@require_POST
+def surplus_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer = get_object_or_404(SurplusTransfer, pk=pk)
+    url = reverse("funding-surplus")
+    return _act(
+        request,
+        url,
+        lambda: services.surplus_transfer_approve(transfer=transfer, actor=request.user),
+        "Approval recorded.",
+    )
