@@ -26,6 +26,11 @@ class RunIn(Schema):
     thresholds: list[float] | None = Field(default=None, min_length=1, max_length=6)
     psa: int = Field(default=0, ge=0, le=MAX_API_PSA)
     seed: int | None = Field(default=None, ge=0)
+    evppi: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description="EVPPI groups (needs psa): each comma-separated parameter or Dirichlet group names",
+    )
 
 
 @router.get("/models", response=list[str])
@@ -47,6 +52,7 @@ def model_run(request: HttpRequest, name: str, body: RunIn) -> dict[str, Any]:
         thresholds=None if body.thresholds is None else tuple(body.thresholds),
         psa=body.psa,
         seed=body.seed,
+        evppi=tuple(body.evppi),
     )
     try:
         out = run_with_overrides(load_model(name), overrides)

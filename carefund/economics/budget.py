@@ -1,9 +1,10 @@
 """Budget impact: what funding SDR for every eligible child in England costs or saves the NHS over ten years.
 
 Each year a new cohort of eligible children is operated on; a cohort in its k-th year after SDR adds the model's
-undiscounted incremental cost of that cycle (SDR minus usual care; the operation in year 1). Budget impact is
-reported undiscounted, as budget holders see it (ISPOR budget-impact good practice, Sullivan et al., Value Health
-2014;17:5-14, doi:10.1016/j.jval.2013.08.2291). Pure: no Django.
+undiscounted incremental cost of that cycle (SDR minus usual care; the operation in year 1), taken from the engine's
+per-cycle costs (`engine.StrategyResult.cost_by_cycle`) of the model file run through `to_engine_model`.
+Budget impact is reported undiscounted, as budget holders see it (ISPOR budget-impact good practice, Sullivan et al.,
+Value Health 2014;17:5-14, doi:10.1016/j.jval.2013.08.2291). Pure: no Django.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from carefund.economics.modelfile import ModelFileError, ModelSpec
-from carefund.economics.report import evaluate_spec
+from carefund.economics import engine
+from carefund.economics.model import ModelError
+from carefund.economics.modelfile import ModelFileError, ModelSpec, to_engine_model
 
 # Eligible children a year in England: 155 to 258 (PQ answer, June 2017: CP incidence 150-250 per 100,000 live births,
 # ~15% spastic diplegia at GMFCS II/III); sdr.md 2.8, https://www.parallelparliament.co.uk/question/932/cerebral-palsy-medical-treatments
@@ -71,20 +73,25 @@ class BudgetImpact:
         }
 
 
-def incremental_cost_by_year(spec: ModelSpec, *, intervention: str, comparator: str) -> list[float]:
-    """Undiscounted incremental cost per child per year after treatment (year 1 includes one-off costs)."""
+def incremental_cost_by_year(
+    spec: ModelSpec, *, intervention: str, comparator: str, base: engine.ModelResult | None = None
+) -> list[float]:
+    """Undiscounted incremental cost per child per year after treatment (year 1 includes one-off costs), from the
+    engine's base-case run of `spec` (`base`, when the caller has it already)."""
     names = {s.name for s in spec.strategies}
     for key, name in (("intervention", intervention), ("comparator", comparator)):
         if name not in names:
             raise ModelFileError(
                 f"{name!r} is not a strategy; strategies: {', '.join(sorted(names))}", file=spec.file, key=key
             )
-    per_cycle: dict[str, np.typing.NDArray[np.float64]] = {}
-    evaluate_spec(spec, spec.base_values(), 1, cycle_costs=per_cycle)
-    diff = per_cycle[intervention] - per_cycle[comparator]
-    # index 0 holds the one-off costs (paid when treated): fold them into the first year
-    years = [float(diff[0] + diff[1])] + [float(v) for v in diff[2:]]
-    return years
+    if base is None:
+        try:
+            base = engine.run_model(to_engine_model(spec))
+        except ModelError as exc:
+            raise ModelFileError(str(exc), file=spec.file) from None
+    diff = base.strategy(intervention).cost_by_cycle - base.strategy(comparator).cost_by_cycle
+    # cycle k (0-based) of the model is year k + 1 after treatment; one-off costs are charged in cycle 0
+    return [float(v) for v in np.asarray(diff, dtype=np.float64)]
 
 
 def budget_impact(
@@ -96,13 +103,14 @@ def budget_impact(
     eligible_low: int = ELIGIBLE_PER_YEAR_LOW,
     eligible_base: int = ELIGIBLE_PER_YEAR_BASE,
     eligible_high: int = ELIGIBLE_PER_YEAR_HIGH,
+    base: engine.ModelResult | None = None,
 ) -> BudgetImpact:
     """Treat `eligible_*` children every year for `years` years; net NHS/PSS cost per year and in total."""
     if not 1 <= years <= spec.cycles:
         raise ModelFileError(f"is {years}; allowed: 1 to the model's {spec.cycles} cycles", file=spec.file, key="years")
     if not 0 <= eligible_low <= eligible_base <= eligible_high:
         raise ModelFileError("must satisfy 0 <= low <= base <= high", file=spec.file, key="eligible_per_year")
-    per_child = incremental_cost_by_year(spec, intervention=intervention, comparator=comparator)
+    per_child = incremental_cost_by_year(spec, intervention=intervention, comparator=comparator, base=base)
     rows = []
     for year in range(1, years + 1):
         # cohorts operated in years 1..year are in their (year - c + 1)-th year after SDR

@@ -16,8 +16,9 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,10 @@ class StrategyResult:
     life_years_undiscounted: float
     costs_by_name: tuple[tuple[str, float], ...]
     trace: FloatArray
+    cost_by_cycle: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Undiscounted cost per cycle (T,): state costs of the points counted in that cycle (the cycle whose values
+    they take), transition costs of the moves during it and one-off costs charged in it; sums to
+    `cost_undiscounted`. For budget impact."""
 
 
 @dataclass(frozen=True)
@@ -328,6 +333,7 @@ class CompiledModel:
             row = np.clip(np.searchsorted(ages, np.floor(age_t + 1e-9), side="right") - 1, 0, len(ages) - 1)
             self.background = 1.0 - (1.0 - qx[row]) ** self.L
         self._time_cache: dict[str, Any] = {}
+        self._buffers = threading.local()
         t = np.arange(self.T, dtype=np.float64)
         self._time_ns = {
             "cycle": t[:, None],
@@ -356,6 +362,17 @@ class CompiledModel:
         for name, comp in self._derived:
             ns[name] = np.broadcast_to(np.asarray(comp.evaluate(ns), dtype=np.float64), (1, D))
         return ns, D
+
+    def _transition_buffer(self, shape: tuple[int, int, int, int]) -> FloatArray:
+        """The (cycles, from, to, draws) transition array, reused between blocks of the same size in this thread.
+
+        A fresh array per block is several MiB, which glibc serves with mmap and returns at once: the SDR PSA then
+        spent about half its time faulting in fresh pages (docs/benchmarks.md). Every entry is written before use."""
+        buffer: FloatArray | None = getattr(self._buffers, "transitions", None)
+        if buffer is None or buffer.shape != shape:
+            buffer = np.empty(shape)
+            self._buffers.transitions = buffer
+        return buffer
 
     def _grid(self, comp: _Compiled, ns: Mapping[str, Any], D: int, what: str) -> FloatArray:
         """A value as a (T, D) array (cycles x draws), or (1, D) when it does not change with the cycle."""
@@ -497,7 +514,7 @@ class CompiledModel:
             trace = np.empty((T + 1, S, D))
             trace[0] = start
             steps = max(arr.shape[0] for _, _, arr in entries)
-            P = np.empty((steps, S, S, D))  # cycles x from x to x draws: P[t] is contiguous
+            P = self._transition_buffer((steps, S, S, D))  # cycles x from x to x draws: P[t] is contiguous
             listed = {(i, j) for i, j, _ in entries}
             for i in range(S):
                 for j in range(S):
@@ -515,6 +532,7 @@ class CompiledModel:
                 occ_sum += np.einsum("nsd,n->sd", trace[a:b], cnt.weight[sl])
             occupancy = _Occupancy(trace, self._runs, vc, cnt.weight, occ_sum)
             by_name: dict[str, FloatArray] = {}
+            by_cycle = np.zeros((T, D)) if detail else None
 
             for name, s, comp in self._state_costs[k]:
                 grid = self._grid(comp, ns, D, f"cost {name!r}")
@@ -522,6 +540,8 @@ class CompiledModel:
                 cost[:, k] += disc
                 cost_u[:, k] += undisc
                 by_name[name] = by_name.get(name, 0.0) + disc
+                if by_cycle is not None:
+                    by_cycle += occupancy.by_cycle(s, grid, T)
             ly[:, k] = occ_effect[alive_idx].sum(axis=0) * L
             ly_u[:, k] = occ_sum[alive_idx].sum(axis=0) * L
             for s, comp in self._utilities[k].items():
@@ -538,6 +558,8 @@ class CompiledModel:
                 cost[:, k] += disc
                 cost_u[:, k] += flow.sum(axis=0)
                 by_name[name] = by_name.get(name, 0.0) + disc
+                if by_cycle is not None:
+                    by_cycle += flow
             for i, j, comp in self._transition_utilities[k]:
                 p_ij = probability.get((i, j), np.zeros((1, D)))
                 flow = trace[:-1, i, :] * p_ij * self._grid(comp, ns, D, "transition utility")
@@ -549,8 +571,10 @@ class CompiledModel:
                 cost[:, k] += amount * self.disc_cost_cycles[cyc]
                 cost_u[:, k] += amount
                 by_name[name] = by_name.get(name, 0.0) + amount * self.disc_cost_cycles[cyc]
+                if by_cycle is not None:
+                    by_cycle[cyc] += amount
             if detail:
-                details.append({"trace": trace.transpose(2, 0, 1), "costs_by_name": by_name})
+                details.append({"trace": trace.transpose(2, 0, 1), "costs_by_name": by_name, "cost_by_cycle": by_cycle})
         return BatchResult(self.strategies, cost, qalys, ly, cost_u, qalys_u, ly_u), details
 
 
@@ -578,6 +602,15 @@ class _Occupancy:
             disc += weights[sl] @ values
             undisc += self.weight[sl] @ values
         return disc, undisc
+
+    def by_cycle(self, s: int, grid: FloatArray, cycles: int) -> FloatArray:
+        """Undiscounted totals (T, D) of a per-cycle value `grid` in state s, each counted point added to the cycle
+        whose values it takes."""
+        out = np.zeros((cycles, grid.shape[1]))
+        for a, b, sl in self.runs:
+            values = self.trace[a:b, s, :] * grid[self.value_cycle[sl] if grid.shape[0] > 1 else 0]
+            np.add.at(out, self.value_cycle[sl], self.weight[sl][:, None] * values)
+        return out
 
 
 def _check_model(model: Model) -> None:
@@ -729,6 +762,7 @@ def run_model(model: Model, values: Mapping[str, float] | None = None) -> ModelR
                     (n, float(np.asarray(by_name[n]).reshape(-1)[0])) for n in compiled.cost_names if n in by_name
                 ),
                 trace=details[k]["trace"][0],
+                cost_by_cycle=np.asarray(details[k]["cost_by_cycle"][:, 0], dtype=np.float64),
             )
         )
     names = [r.name for r in results]

@@ -239,6 +239,49 @@ class Strategy:
 
 
 @dataclass(frozen=True)
+class DirichletGroup:
+    """Probabilities of a multinomial transition row drawn together from one Dirichlet: `parameters` are the names
+    the group defines (usable in expressions like any parameter), `alphas` their concentrations (e.g. the observed
+    counts of each move); the base values are alpha / sum of alphas."""
+
+    name: str
+    parameters: tuple[str, ...]
+    alphas: tuple[float, ...]
+    source: str
+    assumption: bool = False
+    description: str = ""
+
+    def base_values(self) -> dict[str, float]:
+        total = sum(self.alphas)
+        return {n: a / total for n, a in zip(self.parameters, self.alphas, strict=True)}
+
+    def describe(self) -> str:
+        return "dirichlet(" + ", ".join(f"{a:g}" for a in self.alphas) + ")"
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Correlated draws of `parameters` (each keeping its own distribution) through a Gaussian copula with
+    correlation `matrix` (see `carefund.economics.model.Correlation`)."""
+
+    parameters: tuple[str, ...]
+    matrix: tuple[tuple[float, ...], ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class TransitionValue:
+    """A cost (`kind` "cost", in money) or a QALY change (`kind` "utility", in QALYs, not a weight) charged once
+    for each member of the cohort moving `source` -> `target` in a cycle."""
+
+    kind: str
+    name: str
+    source: str
+    target: str
+    value: Expression
+
+
+@dataclass(frozen=True)
 class Conventions:
     counting: str = "half_cycle"
     discount_costs: float = 0.035
@@ -279,6 +322,9 @@ class ModelSpec:
     currency: str = "GBP"
     life_table: LifeTable | None = None
     file: str = "<python>"
+    dirichlet: tuple[DirichletGroup, ...] = ()
+    correlations: tuple[Correlation, ...] = ()
+    transition_values: tuple[TransitionValue, ...] = ()
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -289,7 +335,20 @@ class ModelSpec:
         return {p.name: p for p in self.parameters}
 
     def base_values(self) -> dict[str, float]:
-        return {p.name: p.value for p in self.parameters}
+        """Base values of every parameter, Dirichlet members included (alpha / sum of alphas)."""
+        values = {p.name: p.value for p in self.parameters}
+        for g in self.dirichlet:
+            values.update(g.base_values())
+        return values
+
+    @property
+    def parameter_groups(self) -> dict[str, tuple[str, ...]]:
+        """Names a person may give for EVPPI: every parameter alone, and every Dirichlet group (all its members)."""
+        out: dict[str, tuple[str, ...]] = {p.name: (p.name,) for p in self.parameters}
+        for g in self.dirichlet:
+            out[g.name] = g.parameters
+            out.update({n: (n,) for n in g.parameters})
+        return out
 
     def assumptions(self) -> list[Parameter]:
         return [p for p in self.parameters if p.assumption]
@@ -420,6 +479,20 @@ class _Reader:
     def line_of(self, key: str) -> int | None:
         """Best effort: the line where a dotted key's table or entry is written."""
         parts = key.split(".")
+        m = re.fullmatch(r"([A-Za-z_]+)\[(\d+)\]", parts[0])
+        if m:  # the (i+1)-th [[array]] table, then the field below it
+            headers = [i for i, line in enumerate(self.lines, start=1) if line.strip() == f"[[{m.group(1)}]]"]
+            index = int(m.group(2))
+            if index < len(headers):
+                start = headers[index]
+                if len(parts) > 1:
+                    for j in range(start, len(self.lines)):
+                        t = self.lines[j].strip()
+                        if t.startswith("["):
+                            break
+                        if re.match(rf"{re.escape(parts[1])}\s*=", t):
+                            return j + 1
+                return start
         for depth in range(len(parts), 0, -1):
             header = ".".join(parts[:depth])
             header = re.sub(r"\[\d+\]", "", header)
@@ -485,7 +558,19 @@ class _Reader:
             raise self.error(key, exc.message) from None
 
     def read(self) -> ModelSpec:
-        allowed_top = {"model", "conventions", "states", "strategies", "transitions", "parameters", "life_table"}
+        allowed_top = {
+            "model",
+            "conventions",
+            "states",
+            "strategies",
+            "transitions",
+            "parameters",
+            "life_table",
+            "dirichlet",
+            "correlations",
+            "transition_costs",
+            "transition_utilities",
+        }
         for k in self.doc:
             if k not in allowed_top:
                 raise self.error(k, f"is not a section of a model file; allowed: {', '.join(sorted(allowed_top))}")
@@ -499,6 +584,11 @@ class _Reader:
         strategies = self.read_strategies()
         transitions = self.read_transitions({s.name for s in states})
         life_table = self.read_life_table()
+        dirichlet = self.read_dirichlet()
+        correlations = self.read_correlations()
+        transition_values = self.read_transition_values("transition_costs", "cost", "amount") + (
+            self.read_transition_values("transition_utilities", "utility", "qalys")
+        )
         spec = ModelSpec(
             name=self.string(model, "name", "model.name"),
             title=self.string(model, "title", "model.title", default=""),
@@ -518,6 +608,9 @@ class _Reader:
             conventions=conventions,
             life_table=life_table,
             file=self.file,
+            dirichlet=dirichlet,
+            correlations=correlations,
+            transition_values=transition_values,
         )
         if "start_age" in model and not spec.start_age_source.strip():
             raise self.error(
@@ -704,6 +797,141 @@ class _Reader:
             out.append((frm, tuple((to, self.expr(v, f"transitions.{frm}.{to}")) for to, v in row.items())))
         return tuple(out)
 
+    def _fields(self, body: Mapping[str, Any], key: str, allowed: set[str], what: str) -> None:
+        for k in body:
+            if k not in allowed:
+                raise self.error(f"{key}.{k}", f"is not a field of {what}; allowed: {', '.join(sorted(allowed))}")
+
+    def _source(self, body: Mapping[str, Any], key: str) -> tuple[str, bool]:
+        source = body.get("source")
+        if not isinstance(source, str) or not source.strip():
+            raise self.error(
+                f"{key}.source",
+                "is missing; every number needs a source (a citation with its URL, or 'assumption: why' with "
+                "assumption = true)",
+            )
+        assumption = body.get("assumption", False)
+        if not isinstance(assumption, bool):
+            raise self.error(f"{key}.assumption", "must be true or false")
+        return source.strip(), assumption
+
+    def _names(self, raw: object, key: str, *, at_least: int) -> tuple[str, ...]:
+        if (
+            not isinstance(raw, list)
+            or len(raw) < at_least
+            or not all(isinstance(n, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) for n in raw)
+        ):
+            raise self.error(key, f"must be a list of at least {at_least} parameter names (letters, digits and _)")
+        if len(set(raw)) != len(raw):
+            dup = next(n for n in raw if raw.count(n) > 1)
+            raise self.error(key, f"names {dup!r} twice; allowed: each parameter once")
+        return tuple(raw)
+
+    def read_dirichlet(self) -> tuple[DirichletGroup, ...]:
+        """[dirichlet.NAME] with parameters = [...], alphas = [...], source (and assumption, description)."""
+        table = self.table(self.doc, "dirichlet", "dirichlet", required=False)
+        out = []
+        for name, body in table.items():
+            key = f"dirichlet.{name}"
+            if not isinstance(body, dict):
+                raise self.error(key, "must be a table with parameters, alphas and source")
+            self._fields(
+                body, key, {"parameters", "alphas", "source", "assumption", "description"}, "a Dirichlet group"
+            )
+            names = self._names(body.get("parameters"), f"{key}.parameters", at_least=2)
+            alphas = body.get("alphas")
+            if (
+                not isinstance(alphas, list)
+                or len(alphas) != len(names)
+                or not all(isinstance(a, int | float) and not isinstance(a, bool) for a in alphas)
+            ):
+                raise self.error(
+                    f"{key}.alphas",
+                    f"must be a list of {len(names)} numbers, one per parameter (e.g. the counts of each move)",
+                )
+            for i, a in enumerate(alphas):
+                if not (math.isfinite(a) and a > 0):
+                    raise self.error(f"{key}.alphas", f"entry {i + 1} is {a}; a Dirichlet needs every alpha > 0")
+            source, assumption = self._source(body, key)
+            out.append(
+                DirichletGroup(
+                    name=name,
+                    parameters=names,
+                    alphas=tuple(float(a) for a in alphas),
+                    source=source,
+                    assumption=assumption,
+                    description=self.string(body, "description", f"{key}.description", default=""),
+                )
+            )
+        return tuple(out)
+
+    def read_correlations(self) -> tuple[Correlation, ...]:
+        """[[correlations]] with parameters = [...] and matrix = [[...], ...] (or rho for two), and a source."""
+        raw = self.doc.get("correlations", [])
+        if not isinstance(raw, list):
+            raise self.error("correlations", "must be a list of [[correlations]] tables")
+        out = []
+        for i, body in enumerate(raw):
+            key = f"correlations[{i}]"
+            if not isinstance(body, dict):
+                raise self.error(key, "must be a table with parameters, matrix (or rho) and source")
+            self._fields(body, key, {"parameters", "matrix", "rho", "source"}, "a correlation")
+            names = self._names(body.get("parameters"), f"{key}.parameters", at_least=2)
+            k = len(names)
+            if ("matrix" in body) == ("rho" in body):
+                raise self.error(
+                    key, "needs exactly one of matrix (a k x k correlation matrix) or rho (for two parameters)"
+                )
+            if "rho" in body:
+                rho = self.number(body, "rho", f"{key}.rho", low=-1, high=1)
+                if k != 2:
+                    raise self.error(f"{key}.rho", f"is for two parameters, not {k}; give a {k} x {k} matrix instead")
+                matrix: tuple[tuple[float, ...], ...] = ((1.0, rho), (rho, 1.0))
+            else:
+                rows = body["matrix"]
+                if (
+                    not isinstance(rows, list)
+                    or len(rows) != k
+                    or not all(isinstance(r, list) and len(r) == k for r in rows)
+                    or not all(isinstance(v, int | float) and not isinstance(v, bool) for r in rows for v in r)
+                ):
+                    raise self.error(f"{key}.matrix", f"must be a {k} x {k} list of lists of numbers")
+                matrix = tuple(tuple(float(v) for v in r) for r in rows)
+            source = body.get("source", "")
+            if not isinstance(source, str) or not source.strip():
+                raise self.error(
+                    f"{key}.source", "is missing; a correlation needs a source (a citation or 'assumption: why')"
+                )
+            out.append(Correlation(parameters=names, matrix=matrix, source=source.strip()))
+        return tuple(out)
+
+    def read_transition_values(self, section: str, kind: str, field_name: str) -> tuple[TransitionValue, ...]:
+        """[[transition_costs]] (from, to, name, amount) or [[transition_utilities]] (from, to, name, qalys)."""
+        raw = self.doc.get(section, [])
+        if not isinstance(raw, list):
+            raise self.error(section, f"must be a list of [[{section}]] tables")
+        out = []
+        for i, body in enumerate(raw):
+            key = f"{section}[{i}]"
+            if not isinstance(body, dict):
+                raise self.error(key, f"must be a table with from, to, name and {field_name}")
+            self._fields(body, key, {"from", "to", "name", field_name, "description"}, f"[[{section}]]")
+            name = self.string(body, "name", f"{key}.name", default=kind if kind == "utility" else None)
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise self.error(f"{key}.name", f"is {name!r}; allowed: letters, digits and _")
+            if field_name not in body:
+                raise self.error(f"{key}.{field_name}", "is missing; it must be a number or an expression in quotes")
+            out.append(
+                TransitionValue(
+                    kind=kind,
+                    name=name,
+                    source=self.string(body, "from", f"{key}.from"),
+                    target=self.string(body, "to", f"{key}.to"),
+                    value=self.expr(body[field_name], f"{key}.{field_name}"),
+                )
+            )
+        return tuple(out)
+
     def read_life_table(self) -> LifeTable | None:
         lt = self.doc.get("life_table")
         if lt is None:
@@ -837,7 +1065,61 @@ def validate_spec(spec: ModelSpec) -> None:
             )
         if p.unit.startswith("probability") and not 0 <= p.value <= 1:
             raise err(f"{key}.value", f"is {p.value:g}; a probability must be from 0 to 1")
-    known = set(params) | set(BUILTIN_NAMES)
+    members: dict[str, str] = {}
+    for g in spec.dirichlet:
+        key = f"dirichlet.{g.name}"
+        if g.name in params or g.name in BUILTIN_NAMES:
+            raise err(key, "has the name of a parameter or built-in; choose another group name")
+        if not g.source.strip():
+            raise err(f"{key}.source", "is missing; every number needs a source (a citation or 'assumption: why')")
+        if len(g.parameters) != len(g.alphas) or len(g.parameters) < 2:
+            raise err(f"{key}.alphas", "must have one alpha per parameter, at least two")
+        if any(not (math.isfinite(a) and a > 0) for a in g.alphas):
+            raise err(f"{key}.alphas", "has an alpha <= 0; a Dirichlet needs every alpha > 0")
+        for n in g.parameters:
+            if n in params or n in BUILTIN_NAMES or n in _FUNCTIONS:
+                raise err(
+                    f"{key}.parameters",
+                    f"defines {n!r}, which is already a parameter, built-in or function; a Dirichlet group defines "
+                    "new names, used in [transitions] like parameters",
+                )
+            if n in members:
+                raise err(f"{key}.parameters", f"defines {n!r}, also defined by dirichlet.{members[n]}; allowed: once")
+            members[n] = g.name
+    correlated: dict[str, int] = {}
+    for i, corr in enumerate(spec.correlations):
+        key = f"correlations[{i}]"
+        for n in corr.parameters:
+            if n not in params:
+                where = f" (a member of dirichlet.{members[n]}, already drawn jointly)" if n in members else ""
+                raise err(
+                    f"{key}.parameters",
+                    f"names {n!r}{where}, which is not in [parameters]; allowed: {', '.join(sorted(params))}",
+                )
+            if params[n].distribution.kind == "fixed":
+                raise err(f"{key}.parameters", f"names {n!r}, which is fixed; allowed: uncertain parameters only")
+            if n in correlated:
+                raise err(
+                    f"{key}.parameters",
+                    f"names {n!r}, already in correlations[{correlated[n]}]; allowed: one group each",
+                )
+            correlated[n] = i
+        k = len(corr.parameters)
+        matrix = np.asarray(corr.matrix, dtype=np.float64)
+        if matrix.shape != (k, k) or not np.all(np.isfinite(matrix)):
+            raise err(f"{key}.matrix", f"must be a {k} x {k} matrix of numbers (one row and column per parameter)")
+        if not np.allclose(np.diag(matrix), 1.0) or not np.allclose(matrix, matrix.T) or np.abs(matrix).max() > 1:
+            raise err(
+                f"{key}.matrix",
+                "is not a correlation matrix; allowed: symmetric, ones on the diagonal, entries from -1 to 1",
+            )
+        if k > 1 and np.linalg.eigvalsh(matrix).min() <= 1e-12:
+            raise err(
+                f"{key}.matrix",
+                "is not positive definite (the correlations contradict each other, or one is exactly +/-1); "
+                "allowed: a matrix whose eigenvalues are all > 0",
+            )
+    known = set(params) | set(BUILTIN_NAMES) | set(members)
     strategy_values: set[str] = set()
     for s in spec.strategies:
         for vname, e in s.values:
@@ -873,6 +1155,13 @@ def validate_spec(spec: ModelSpec) -> None:
 
     for st in spec.states:
         check_names(st.initial, f"states.{st.name}.initial")
+        per_strategy = sorted(st.initial.names & strategy_values)
+        if per_strategy:
+            raise err(
+                f"states.{st.name}.initial",
+                f"uses the strategy value {per_strategy[0]!r}; the starting cohort is the same for every strategy, "
+                "so allowed: numbers and parameters",
+            )
         check_names(st.utility, f"states.{st.name}.utility")
         for c, e in st.costs:
             check_names(e, f"states.{st.name}.costs.{c}")
@@ -896,7 +1185,30 @@ def validate_spec(spec: ModelSpec) -> None:
     for n in names:
         if n not in rows:
             raise err(f"transitions.{n}", "is missing; every state needs a row (an absorbing state: itself = 1)")
+    dead = [st.name for st in spec.states if st.dead]
+    for tv in spec.transition_values:
+        key = transition_value_key(spec, tv)
+        for end, state in (("from", tv.source), ("to", tv.target)):
+            if state not in names:
+                raise err(f"{key}.{end}", f"is {state!r}, not a state; states: {', '.join(names)}")
+        moves = [to for to, _ in rows[tv.source]]
+        if spec.life_table is not None and dead and dead[0] not in moves:
+            moves.append(dead[0])  # background mortality: every living state can move to the dead state
+        if tv.target not in moves:
+            raise err(
+                f"{key}.to",
+                f"is {tv.target!r}, but the model has no move {tv.source} -> {tv.target}; "
+                f"moves from {tv.source}: {', '.join(moves)}",
+            )
+        check_names(tv.value, f"{key}.{'amount' if tv.kind == 'cost' else 'qalys'}")
     _check_numbers(spec)
+
+
+def transition_value_key(spec: ModelSpec, tv: TransitionValue) -> str:
+    """The dotted key of a transition cost or utility: ``transition_costs[i]`` counting that section only."""
+    section = "transition_costs" if tv.kind == "cost" else "transition_utilities"
+    same = [t for t in spec.transition_values if t.kind == tv.kind]
+    return f"{section}[{next(i for i, t in enumerate(same) if t is tv)}]"
 
 
 def _base_number(e: Expression, ns: Mapping[str, Any], *, file: str, key: str, where: str) -> float:
@@ -954,6 +1266,9 @@ def _check_numbers(spec: ModelSpec) -> None:
         for cycle in range(1, spec.cycles + 1):
             where = f"in cycle {cycle} for strategy {strategy.name}"
             ns = _base_namespace(spec, strategy, base, cycle)
+            for tv in spec.transition_values:
+                field_name = "amount" if tv.kind == "cost" else "qalys"
+                _base_number(tv.value, ns, file=f, key=f"{transition_value_key(spec, tv)}.{field_name}", where=where)
             for st in spec.states:
                 _base_number(st.utility, ns, file=f, key=f"states.{st.name}.utility", where=where)
                 for c, e in st.costs:
@@ -1057,20 +1372,37 @@ def _engine_distribution(p: Parameter) -> Any:
     return d.fixed(p.value)
 
 
-def to_engine_model(spec: ModelSpec) -> Any:
-    """The same model as the engine's `carefund.economics.model.Model` (strategy values inlined per strategy, the
-    life table inlined as an expression of age, cycle shifted to 0-based).
+def _initial_expression(spec: ModelSpec, e: Expression) -> float | str:
+    """An initial share for the engine: a number, or an expression of parameters with ``cycle``, ``age`` and ``qx``
+    fixed at the start (the engine's starting shares may use parameters only)."""
+    if e.constant is not None:
+        return e.constant
+    fixed: dict[str, ast.expr] = {"cycle": ast.Constant(value=0), "age": ast.Constant(value=spec.start_age)}
+    if spec.life_table is not None:
+        fixed["qx"] = ast.Constant(value=float(np.asarray(spec.life_table.at(spec.start_age))))
 
-    Limitation: the engine's starting distribution is fixed numbers, so initial shares are taken at the base values.
-    """
+    class _Fix(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            return _copy(fixed[node.id]) if node.id in fixed else node
+
+    tree = _Fix().visit(ast.parse(e.text, mode="eval"))
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def to_engine_model(spec: ModelSpec) -> Any:
+    """The same model as the engine's `carefund.economics.model.Model`: strategy values inlined per strategy, the
+    life table inlined as an expression of age, cycle shifted to 0-based, initial shares as expressions of
+    parameters (so the PSA draws the starting mix), Dirichlet groups, correlations and transition costs and
+    utilities passed through. Every model-file run goes through this and the engine."""
     from carefund.economics import model as m
 
     qx = _life_table_expression(spec.life_table) if spec.life_table is not None else None
-    base = spec.base_values()
     transitions: list[Any] = []
     state_costs: list[Any] = []
     utilities: list[Any] = []
     one_offs: list[Any] = []
+    transition_costs: list[Any] = []
+    transition_utilities: list[Any] = []
     for strategy in spec.strategies:
         values = {n: ast.parse(e.text, mode="eval").body for n, e in strategy.values}
         inline = _Inline(values, qx)
@@ -1092,8 +1424,14 @@ def to_engine_model(spec: ModelSpec) -> Any:
                 state_costs.append(m.StateCost(cname, st.name, convert(e), strategy.name))
         for cname, e in strategy.one_off_costs:
             one_offs.append(m.OneOffCost(cname, convert(e), strategy.name))
-    ns0 = {**base, "cycle": 0, "age": spec.start_age}
-    initial = tuple((st.name, float(np.asarray(st.initial.evaluate(ns0)))) for st in spec.states)
+        for tv in spec.transition_values:
+            if tv.kind == "cost":
+                transition_costs.append(
+                    m.TransitionCost(tv.name, tv.source, tv.target, convert(tv.value), strategy.name)
+                )
+            else:
+                transition_utilities.append(m.TransitionUtility(tv.source, tv.target, convert(tv.value), strategy.name))
+    initial = tuple((st.name, _initial_expression(spec, st.initial)) for st in spec.states)
     c = spec.conventions
     return m.Model(
         name=spec.name,
@@ -1115,8 +1453,14 @@ def to_engine_model(spec: ModelSpec) -> Any:
             m.Parameter(p.name, p.value, _engine_distribution(p), source=p.source, description=p.description)
             for p in spec.parameters
         ),
+        dirichlet=tuple(
+            m.DirichletGroup(g.parameters, g.alphas, source=g.source, description=g.description) for g in spec.dirichlet
+        ),
+        correlations=tuple(m.Correlation(c.parameters, c.matrix) for c in spec.correlations),
         state_costs=tuple(state_costs),
         state_utilities=tuple(utilities),
+        transition_costs=tuple(transition_costs),
+        transition_utilities=tuple(transition_utilities),
         one_off_costs=tuple(one_offs),
         initial=initial,
         start_age=spec.start_age,

@@ -238,7 +238,11 @@ def run_psa(
     sampler = ParameterSampler(compiled.model, seed)
     K = len(compiled.strategies)
     cost, qalys, ly = np.empty((n, K)), np.empty((n, K)), np.empty((n, K))
-    kept: dict[str, list[FloatArray]] = {name: [] for name in compiled.model.parameter_names}
+    # kept draws go into arrays allocated once: keeping each chunk's small arrays alive instead fragmented the heap so
+    # that glibc returned and re-faulted the large per-chunk arrays, which made the SDR PSA twice as slow
+    kept: dict[str, FloatArray] = (
+        {name: np.empty(n) for name in compiled.model.parameter_names} if keep_parameters else {}
+    )
     done = 0
     while done < n:
         m = min(chunk_size, n - done)
@@ -247,11 +251,9 @@ def run_psa(
         cost[done : done + m] = batch.cost
         qalys[done : done + m] = batch.qalys
         ly[done : done + m] = batch.life_years
-        if keep_parameters:
-            for name in kept:
-                kept[name].append(values[name])
+        for name, array in kept.items():
+            array[done : done + m] = values[name]
         done += m
         if progress is not None:
             progress(done, n)
-    parameters = {name: np.concatenate(chunks) for name, chunks in kept.items()} if keep_parameters else {}
-    return PSAResult(compiled.strategies, seed, cost, qalys, ly, parameters)
+    return PSAResult(compiled.strategies, seed, cost, qalys, ly, kept)

@@ -1,81 +1,85 @@
-"""Run a model file and present it: results per strategy, the incremental analysis, PSA, one-way sensitivity, the
-JSON the command and API return, and the HTML report with its plots.
+"""Run a model file and present it: results per strategy, the incremental analysis, PSA, one-way sensitivity, value
+of information, the JSON the command and API return, and the HTML report with its plots.
 
-Until the engine (`carefund.economics.engine`) exposes a run over a model-file spec, the cohort is evaluated here by
-`evaluate_spec`, vectorised over PSA draws and chunked so memory stays flat in the number of draws. Pure: no Django.
+There is one evaluator: a model file (`modelfile.ModelSpec`) is converted by `modelfile.to_engine_model` and run by
+the engine (`engine.run_model` for the base case, `psa.run_psa` for the PSA, `dsa.one_way` for the tornado,
+`voi.evppi` for EVPPI); the incremental analysis is `incremental.py`'s. This module only presents their results.
+Pure: no Django.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from carefund.economics import plots
-from carefund.economics.modelfile import COMPLEMENT, ModelFileError, ModelSpec, namespace_for
+from carefund.economics import dsa, engine, plots, voi
+from carefund.economics import psa as psa_engine
+from carefund.economics.incremental import IncrementalRow
+from carefund.economics.model import Model, ModelError
+from carefund.economics.modelfile import ModelFileError, ModelSpec, to_engine_model
+from carefund.economics.psa import PSAResult
 
-FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
-PSA_CHUNK = 5000
 MAX_PSA_DRAWS = 1_000_000
-
-
-@dataclass(frozen=True)
-class StrategyOutcome:
-    """Arrays over draws (length 1 for the base case)."""
-
-    name: str
-    cost: FloatArray
-    qalys: FloatArray
-    life_years: FloatArray
-
-
-@dataclass(frozen=True)
-class IncrementalRow:
-    name: str
-    cost: float
-    qalys: float
-    incremental_cost: float | None
-    incremental_qalys: float | None
-    icer: float | None
-    status: str  # "ND" on the frontier, "D" dominated, "ED" extendedly dominated, "ref" the first on the frontier
+STATUS_CODES = {"reference": "ref", "frontier": "ND", "dominated": "D", "extendedly dominated": "ED"}
+"""The JSON's short status codes for `incremental.py`'s statuses."""
 
 
 @dataclass
 class RunResult:
+    """A model file's run: the engine's base case, and optionally its PSA, tornado and EVPPI per parameter group."""
+
     spec: ModelSpec
-    base: list[StrategyOutcome]
-    incremental: list[IncrementalRow]
-    trace: dict[str, FloatArray]
-    psa_iterations: int = 0
-    psa_cost: FloatArray | None = None  # (draws, strategies)
-    psa_qalys: FloatArray | None = None
-    seed: int | None = None
-    tornado: list[tuple[str, float, float, float, float]] = field(
-        default_factory=list
-    )  # (name, low, high, inmb_low, inmb_high)
+    model: Model
+    base: engine.ModelResult
+    psa: PSAResult | None = None
+    tornado: dsa.Tornado | None = None
+    evppi: dict[str, dict[str, float]] = field(default_factory=dict)  # group label -> {threshold: EVPPI per person}
+    evppi_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group label -> parameter names
+
+    @property
+    def strategies(self) -> tuple[engine.StrategyResult, ...]:
+        return self.base.strategies
+
+    @property
+    def incremental(self) -> tuple[IncrementalRow, ...]:
+        return self.base.incremental.rows
+
+    @property
+    def trace(self) -> dict[str, Any]:
+        return {s.name: s.trace for s in self.base.strategies}
+
+    @property
+    def psa_iterations(self) -> int:
+        return 0 if self.psa is None else self.psa.iterations
+
+    @property
+    def seed(self) -> int | None:
+        return None if self.psa is None else self.psa.seed
 
     def probability_cost_effective(self, threshold: float) -> dict[str, float]:
         """Share of draws in which each strategy has the highest net monetary benefit at `threshold`."""
-        assert self.psa_cost is not None and self.psa_qalys is not None
-        nmb = self.psa_qalys * threshold - self.psa_cost
-        best = np.argmax(nmb, axis=1)
-        return {s.name: float(np.mean(best == i)) for i, s in enumerate(self.base)}
+        assert self.psa is not None
+        row = self.psa.ceac([threshold])[0]
+        return {name: float(row[k]) for k, name in enumerate(self.psa.strategies)}
 
     def evpi(self, threshold: float) -> float:
-        """Expected value of perfect information per person: E[max_d NMB_d] - max_d E[NMB_d]."""
-        assert self.psa_cost is not None and self.psa_qalys is not None
-        nmb = self.psa_qalys * threshold - self.psa_cost
-        return max(0.0, float(np.mean(np.max(nmb, axis=1)) - np.max(np.mean(nmb, axis=0))))
+        """Expected value of perfect information per person at `threshold`."""
+        assert self.psa is not None
+        return max(0.0, self.psa.evpi(threshold))
+
+    def reference_strategy_name(self) -> str:
+        """The strategy the headline probability is about: the last (the intervention, by convention)."""
+        return self.base.strategies[-1].name
 
     def to_json(self) -> dict[str, Any]:
+        thresholds = self.spec.conventions.thresholds
         out: dict[str, Any] = {
             "model": self.spec.name,
             "file": self.spec.file,
@@ -91,206 +95,80 @@ class RunResult:
             "strategies": [
                 {
                     "name": s.name,
-                    "cost": round(float(s.cost[0]), 2),
-                    "qalys": round(float(s.qalys[0]), 4),
-                    "life_years": round(float(s.life_years[0]), 4),
+                    "cost": round(s.cost, 2),
+                    "qalys": round(s.qalys, 4),
+                    "life_years": round(s.life_years, 4),
                 }
-                for s in self.base
+                for s in self.strategies
             ],
             "incremental": [
                 {
                     "name": r.name,
                     "cost": round(r.cost, 2),
-                    "qalys": round(r.qalys, 4),
+                    "qalys": round(r.effect, 4),
                     "incremental_cost": None if r.incremental_cost is None else round(r.incremental_cost, 2),
-                    "incremental_qalys": None if r.incremental_qalys is None else round(r.incremental_qalys, 4),
+                    "incremental_qalys": None if r.incremental_effect is None else round(r.incremental_effect, 4),
                     "icer": None if r.icer is None else round(r.icer, 2),
-                    "status": r.status,
+                    "status": STATUS_CODES[r.status],
                 }
                 for r in self.incremental
             ],
             "nmb": {
-                str(int(t)): {s.name: round(float(s.qalys[0] * t - s.cost[0]), 2) for s in self.base}
-                for t in self.spec.conventions.thresholds
+                str(int(t)): {k: round(v, 2) for k, v in self.base.net_monetary_benefit(t).items()} for t in thresholds
             },
         }
-        if self.psa_iterations:
+        if self.psa is not None:
             ref = self.reference_strategy_name()
+            by_strategy = {t: self.probability_cost_effective(t) for t in thresholds}
             out["psa"] = {
                 "iterations": self.psa_iterations,
                 "seed": self.seed,
                 "strategy": ref,
-                "probability_cost_effective": {
-                    str(int(t)): round(self.probability_cost_effective(t)[ref], 4)
-                    for t in self.spec.conventions.thresholds
-                },
-                "evpi_per_person": {str(int(t)): round(self.evpi(t), 2) for t in self.spec.conventions.thresholds},
-                "by_strategy": {
-                    str(int(t)): {k: round(v, 4) for k, v in self.probability_cost_effective(t).items()}
-                    for t in self.spec.conventions.thresholds
-                },
+                "probability_cost_effective": {str(int(t)): round(by_strategy[t][ref], 4) for t in thresholds},
+                "evpi_per_person": {str(int(t)): round(self.evpi(t), 2) for t in thresholds},
+                "by_strategy": {str(int(t)): {k: round(v, 4) for k, v in by_strategy[t].items()} for t in thresholds},
             }
+            if self.evppi:
+                out["psa"]["evppi_per_person"] = {
+                    label: {"parameters": list(self.evppi_groups[label]), **{t: round(v, 2) for t, v in by_t.items()}}
+                    for label, by_t in self.evppi.items()
+                }
         return out
 
-    def reference_strategy_name(self) -> str:
-        """The strategy the headline probability is about: the last (the intervention, by convention)."""
-        return self.base[-1].name
+
+# --------------------------------------------------------------------------------------------------- running
+def _engine_error(spec: ModelSpec, exc: ModelError, key: str) -> ModelFileError:
+    return ModelFileError(str(exc), file=spec.file, key=key)
 
 
-# --------------------------------------------------------------------------------------------------- evaluation
-def _discount(rate: float, cycles: int, length: float, method: str, first: bool) -> FloatArray:
-    t = np.arange(1, cycles + 1, dtype=np.float64)
-    if not first:
-        t = t - 1
-    years = t * length
-    if method == "continuous":
-        return np.exp(-rate * years)
-    return (1.0 + rate) ** (-years)
-
-
-def _as(v: Any, n: int) -> FloatArray:
-    return np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
-
-
-def evaluate_spec(
-    spec: ModelSpec,
-    params: Mapping[str, Any],
-    n: int,
-    *,
-    keep_trace: bool = False,
-    cycle_costs: dict[str, FloatArray] | None = None,
-) -> tuple[list[StrategyOutcome], dict[str, FloatArray]]:
-    """Run every strategy for `n` parameter sets at once (`params` maps names to floats or arrays of length n).
-
-    With `keep_trace`, the mean cohort per cycle is returned per strategy; a `cycle_costs` dict is filled with each
-    strategy's mean undiscounted cost per cycle (index 0 = one-off costs at the start) for budget impact."""
-    states = spec.states
-    len(states)
-    index = {s.name: i for i, s in enumerate(states)}
-    conv = spec.conventions
-    length = spec.cycle_length_years
-    # one factor per cycle plus one for the end point (the half-cycle correction's last half point)
-    dc = _discount(conv.discount_costs, spec.cycles + 1, length, conv.discounting, conv.discount_first_cycle)
-    de = _discount(conv.discount_effects, spec.cycles + 1, length, conv.discounting, conv.discount_first_cycle)
-    alive = np.array([0.0 if s.dead else 1.0 for s in states])
-    outcomes: list[StrategyOutcome] = []
-    traces: dict[str, FloatArray] = {}
-    for strategy in spec.strategies:
-        ns0 = namespace_for(spec, strategy, params, 0)
-        m = np.stack([_as(s.initial.evaluate(ns0), n) for s in states], axis=1).copy()
-        cost = np.zeros(n)
-        for _, e in strategy.one_off_costs:
-            cost = cost + _as(e.evaluate(ns0), n)
-        qalys = np.zeros(n)
-        lys = np.zeros(n)
-        trace = [m.mean(axis=0)] if keep_trace else []
-        per_cycle = [float(cost.mean())]
-        for t in range(1, spec.cycles + 1):
-            ns = namespace_for(spec, strategy, params, t)
-            p = _matrix(spec, ns, n, index)
-            m_next = np.einsum("ns,nst->nt", m, p)
-            if conv.counting == "start":
-                w = m
-            elif conv.counting == "end":
-                w = m_next
-            elif conv.counting == "trapezoid":
-                w = (m + m_next) / 2
-            else:  # half_cycle: points m[0..T] weighted 1/2, 1, ..., 1, 1/2; the last with cycle T's values
-                w = m / 2 if t == 1 else m
-            c_state = np.stack([_state_cost(s, ns, n) for s in states], axis=1)
-            u_state = np.stack([_as(s.utility.evaluate(ns), n) for s in states], axis=1)
-            undiscounted = (w * c_state).sum(axis=1) * length
-            cost += undiscounted * dc[t - 1]
-            qalys += (w * u_state).sum(axis=1) * length * de[t - 1]
-            lys += (w @ alive) * length * de[t - 1]
-            if conv.counting == "half_cycle" and t == spec.cycles:  # the last half point, at the end of the horizon
-                end_cost = (m_next / 2 * c_state).sum(axis=1) * length
-                undiscounted = undiscounted + end_cost
-                cost += end_cost * dc[t]
-                qalys += (m_next / 2 * u_state).sum(axis=1) * length * de[t]
-                lys += (m_next / 2 @ alive) * length * de[t]
-            per_cycle.append(float(undiscounted.mean()))
-            m = m_next
-            if keep_trace:
-                trace.append(m.mean(axis=0))
-        outcomes.append(StrategyOutcome(strategy.name, cost, qalys, lys))
-        if keep_trace:
-            traces[strategy.name] = np.array(trace)
-        if cycle_costs is not None:
-            cycle_costs[strategy.name] = np.array(per_cycle)
-    return outcomes, traces
-
-
-def _state_cost(state: Any, ns: Mapping[str, Any], n: int) -> FloatArray:
-    total = np.zeros(n)
-    for _, e in state.costs:
-        total = total + _as(e.evaluate(ns), n)
-    return total
-
-
-def _matrix(spec: ModelSpec, ns: Mapping[str, Any], n: int, index: Mapping[str, int]) -> FloatArray:
-    s_count = len(index)
-    p = np.zeros((n, s_count, s_count))
-    for frm, row in spec.transitions:
-        i = index[frm]
-        comp: int | None = None
-        total = np.zeros(n)
-        for to, e in row:
-            if e.text == COMPLEMENT:
-                comp = index[to]
-            else:
-                v = _as(e.evaluate(ns), n)
-                p[:, i, index[to]] += v
-                total = total + v
-        if comp is not None:
-            p[:, i, comp] += 1.0 - total
-    # a draw may push a row outside [0, 1] (a model whose rows are not bounded for every draw): clip and
-    # renormalise so the cohort still sums to 1 (the shipped SDR model keeps every row valid by construction)
-    if p.min() < 0.0 or p.max() > 1.0:
-        np.clip(p, 0.0, 1.0, out=p)
-        p /= p.sum(axis=2, keepdims=True)
-    return p
-
-
-def incremental_analysis(names: Sequence[str], costs: Sequence[float], qalys: Sequence[float]) -> list[IncrementalRow]:
-    """Sort by cost, drop strongly then extendedly dominated strategies, ICERs along the frontier."""
-    order = sorted(range(len(names)), key=lambda i: (costs[i], -qalys[i]))
-    status = {i: "ND" for i in order}
-    # strong dominance: more costly (or equal) and no more effective than some cheaper strategy
-    best_q = -math.inf
-    for i in order:
-        if qalys[i] <= best_q:
-            status[i] = "D"
-        else:
-            best_q = qalys[i]
-    changed = True
-    while changed:
-        changed = False
-        front = [i for i in order if status[i] == "ND"]
-        for a, b, c in zip(front, front[1:], front[2:], strict=False):
-            icer_ab = (costs[b] - costs[a]) / (qalys[b] - qalys[a])
-            icer_bc = (costs[c] - costs[b]) / (qalys[c] - qalys[b])
-            if icer_ab > icer_bc:
-                status[b] = "ED"
-                changed = True
-                break
-    rows: list[IncrementalRow] = []
-    prev: int | None = None
-    for i in order:
-        if status[i] != "ND":
-            rows.append(IncrementalRow(names[i], costs[i], qalys[i], None, None, None, status[i]))
-            continue
-        if prev is None:
-            rows.append(IncrementalRow(names[i], costs[i], qalys[i], None, None, None, "ref"))
-        else:
-            dc, dq = costs[i] - costs[prev], qalys[i] - qalys[prev]
-            rows.append(IncrementalRow(names[i], costs[i], qalys[i], dc, dq, dc / dq, "ND"))
-        prev = i
-    return rows
-
-
-def sample_parameters(spec: ModelSpec, rng: np.random.Generator, n: int) -> dict[str, FloatArray]:
-    return {p.name: p.distribution.sample(rng, n, p.value) for p in spec.parameters}
+def evppi_groups(spec: ModelSpec, requested: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Resolve EVPPI requests: each item is one group, comma-separated names of parameters or Dirichlet groups
+    (a Dirichlet group stands for all its members); the label is the item as given, without spaces."""
+    known = spec.parameter_groups
+    fixed = {p.name for p in spec.parameters if p.distribution.kind == "fixed"}
+    out: dict[str, tuple[str, ...]] = {}
+    for item in requested:
+        names = [n.strip() for n in item.split(",") if n.strip()]
+        if not names:
+            raise ModelFileError("is empty; allowed: parameter names separated by commas", file=spec.file, key="evppi")
+        members: list[str] = []
+        for n in names:
+            if n not in known:
+                raise ModelFileError(
+                    f"names {n!r}, which is not a parameter or Dirichlet group; allowed: "
+                    f"{', '.join(sorted(k for k in known if k not in fixed))}",
+                    file=spec.file,
+                    key="evppi",
+                )
+            if n in fixed:
+                raise ModelFileError(
+                    f"names {n!r}, which is fixed (no uncertainty, so its EVPPI is 0); allowed: uncertain parameters",
+                    file=spec.file,
+                    key="evppi",
+                )
+            members.extend(m for m in known[n] if m not in members)
+        out[",".join(names)] = tuple(members)
+    return out
 
 
 def run_model(
@@ -299,62 +177,68 @@ def run_model(
     psa: int = 0,
     seed: int | None = None,
     tornado: bool = False,
+    evppi: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> RunResult:
-    """Base case, incremental analysis, optional PSA (chunked; reproducible with `seed`) and one-way tornado."""
+    """Base case and incremental analysis; optionally a PSA of `psa` draws (reproducible with `seed`; a fresh seed,
+    reported in the result, when None), the one-way tornado, and EVPPI for each group in `evppi` (see
+    `evppi_groups`). Every number comes from the engine."""
     if isinstance(psa, bool) or not isinstance(psa, int) or psa < 0 or psa > MAX_PSA_DRAWS:
         raise ModelFileError(
             f"is {psa!r}; allowed: a whole number of draws from 0 to {MAX_PSA_DRAWS:,}", file=spec.file, key="psa"
         )
-    base, traces = evaluate_spec(spec, spec.base_values(), 1, keep_trace=True)
-    inc = incremental_analysis(
-        [s.name for s in base], [float(s.cost[0]) for s in base], [float(s.qalys[0]) for s in base]
-    )
-    result = RunResult(spec=spec, base=base, incremental=inc, trace=traces, seed=seed)
+    groups = evppi_groups(spec, evppi)
+    if groups and not psa:
+        raise ModelFileError("needs a PSA; allowed: with --psa N draws (N > 0)", file=spec.file, key="evppi")
+    model = to_engine_model(spec)
+    try:
+        compiled = engine.compile_model(model)
+        base = engine.run_model(model)
+    except ModelError as exc:
+        raise _engine_error(spec, exc, "") from None
+    result = RunResult(spec=spec, model=model, base=base)
     if psa:
-        rng = np.random.default_rng(seed)
-        costs = np.empty((psa, len(base)))
-        qalys = np.empty((psa, len(base)))
-        done = 0
-        while done < psa:
-            n = min(PSA_CHUNK, psa - done)
-            draws = sample_parameters(spec, rng, n)
-            outs, _ = evaluate_spec(spec, draws, n)
-            for j, o in enumerate(outs):
-                costs[done : done + n, j] = o.cost
-                qalys[done : done + n, j] = o.qalys
-            done += n
-            if progress is not None:
-                progress(done, psa)
-        result.psa_iterations = psa
-        result.psa_cost = costs
-        result.psa_qalys = qalys
-    if tornado:
-        result.tornado = one_way(spec)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
+        try:
+            result.psa = run_psa(compiled, psa, seed, keep_parameters=bool(groups), progress=progress)
+        except ModelError as exc:
+            raise ModelFileError(
+                f"a PSA draw cannot be evaluated: {exc}; allowed: distributions whose draws keep every value valid",
+                file=spec.file,
+                key="parameters",
+            ) from None
+        for label, names in groups.items():
+            try:
+                result.evppi[label] = {
+                    str(int(t)): max(0.0, voi.evppi(result.psa, names, t)) for t in spec.conventions.thresholds
+                }
+            except ModelError as exc:
+                raise _engine_error(spec, exc, "evppi") from None
+        result.evppi_groups = groups
+    if tornado and len(base.strategies) >= 2:
+        names = model.strategy_names
+        result.tornado = dsa.one_way(
+            model, strategy=names[-1], comparator=names[0], threshold=spec.conventions.thresholds[0]
+        )
     return result
 
 
-def one_way(spec: ModelSpec, threshold: float | None = None) -> list[tuple[str, float, float, float, float]]:
-    """Each uncertain parameter at its 2.5% and 97.5% quantiles: incremental NMB (last strategy minus first)."""
-    lam = threshold if threshold is not None else spec.conventions.thresholds[0]
-    uncertain = [p for p in spec.parameters if p.distribution.kind != "fixed"]
-    if not uncertain:
+def run_psa(
+    compiled: engine.CompiledModel, draws: int, seed: int, *, keep_parameters: bool, progress: Progress | None
+) -> PSAResult:
+    """`psa.run_psa` with the model file's defaults (parameters kept only when EVPPI needs them)."""
+    return psa_engine.run_psa(compiled, draws=draws, seed=seed, keep_parameters=keep_parameters, progress=progress)
+
+
+def tornado_rows(result: RunResult) -> list[tuple[str, float, float, float, float]]:
+    """(parameter, low value, high value, incremental NMB at low, at high), widest first."""
+    if result.tornado is None:
         return []
-    n = 2 * len(uncertain)
-    values: dict[str, FloatArray] = {p.name: np.full(n, p.value) for p in spec.parameters}
-    lows, highs = [], []
-    for k, p in enumerate(uncertain):
-        lo, hi = p.distribution.quantile(0.025, p.value), p.distribution.quantile(0.975, p.value)
-        values[p.name][2 * k] = lo
-        values[p.name][2 * k + 1] = hi
-        lows.append(lo)
-        highs.append(hi)
-    outs, _ = evaluate_spec(spec, values, n)
-    first, last = outs[0], outs[-1]
-    inmb = (last.qalys - first.qalys) * lam - (last.cost - first.cost)
-    rows = [(p.name, lows[k], highs[k], float(inmb[2 * k]), float(inmb[2 * k + 1])) for k, p in enumerate(uncertain)]
-    rows.sort(key=lambda r: abs(r[4] - r[3]), reverse=True)
-    return rows
+    return [
+        (b.parameter, b.low_value, b.high_value, b.low.incremental_nmb, b.high.incremental_nmb)
+        for b in result.tornado.bars
+    ]
 
 
 # --------------------------------------------------------------------------------------------------- HTML report
@@ -369,29 +253,23 @@ def plot_svgs(result: RunResult) -> dict[str, str]:
         spec.start_age,
         spec.cycle_length_years,
     )
-    if result.psa_cost is not None and result.psa_qalys is not None and len(result.base) >= 2:
-        d_cost = result.psa_cost[:, -1] - result.psa_cost[:, 0]
-        d_q = result.psa_qalys[:, -1] - result.psa_qalys[:, 0]
+    strategies = result.strategies
+    if result.psa is not None and len(strategies) >= 2:
+        plane = result.psa.ce_plane(reference=strategies[0].name)
+        d_q, d_cost = plane[strategies[-1].name]
         out["ce_plane"] = plots.ce_plane_svg(
             d_q,
             d_cost,
             spec.conventions.thresholds,
-            title=f"{labels[result.base[-1].name]} vs {labels[result.base[0].name]}",
+            title=f"{labels[strategies[-1].name]} vs {labels[strategies[0].name]}",
         )
         grid = [float(v) for v in np.linspace(0, max(spec.conventions.thresholds) * 2, 41)]
-        curves = {
-            labels[s.name]: [result.probability_cost_effective(float(t))[s.name] for t in grid] for s in result.base
-        }
+        ceac = result.psa.ceac(grid)
+        curves = {labels[name]: [float(v) for v in ceac[:, k]] for k, name in enumerate(result.psa.strategies)}
         out["acceptability"] = plots.acceptability_svg(grid, curves, spec.conventions.thresholds)
-    if result.tornado:
-        out["tornado"] = plots.tornado_svg(result.tornado[:12], base=_base_inmb(result))
+    if result.tornado is not None and result.tornado.bars:
+        out["tornado"] = plots.tornado_svg(tornado_rows(result)[:12], base=result.tornado.base.incremental_nmb)
     return out
-
-
-def _base_inmb(result: RunResult) -> float:
-    lam = result.spec.conventions.thresholds[0]
-    a, b = result.base[0], result.base[-1]
-    return float((b.qalys[0] - a.qalys[0]) * lam - (b.cost[0] - a.cost[0]))
 
 
 def write_report(result: RunResult, directory: Path) -> list[Path]:
@@ -421,14 +299,14 @@ def render_html(result: RunResult, images: Mapping[str, str]) -> str:
     e = html.escape
     labels = {s.name: s.label for s in spec.strategies}
     rows = "".join(
-        f"<tr><td>{e(labels[s.name])}</td><td>{_money(float(s.cost[0]))}</td><td>{float(s.qalys[0]):.3f}</td>"
-        f"<td>{float(s.life_years[0]):.2f}</td></tr>"
-        for s in result.base
+        f"<tr><td>{e(labels[s.name])}</td><td>{_money(s.cost)}</td><td>{s.qalys:.3f}</td>"
+        f"<td>{s.life_years:.2f}</td></tr>"
+        for s in result.strategies
     )
     inc = "".join(
-        f"<tr><td>{e(labels[r.name])}</td><td>{e(r.status)}</td>"
+        f"<tr><td>{e(labels[r.name])}</td><td>{e(STATUS_CODES[r.status])}</td>"
         f"<td>{'' if r.incremental_cost is None else _money(r.incremental_cost)}</td>"
-        f"<td>{'' if r.incremental_qalys is None else f'{r.incremental_qalys:.3f}'}</td>"
+        f"<td>{'' if r.incremental_effect is None else f'{r.incremental_effect:.3f}'}</td>"
         f"<td>{icer_text(r)}</td></tr>"
         for r in result.incremental
     )
@@ -444,6 +322,19 @@ def render_html(result: RunResult, images: Mapping[str, str]) -> str:
             f"<table><tr><th>threshold per QALY</th><th>probability {e(labels[ref])} is cost-effective</th></tr>"
             f"{cells}</table>"
         )
+        if result.evppi:
+            t_head = "".join(f"<th>£{float(t):,.0f}</th>" for t in spec.conventions.thresholds)
+            evppi_rows = "".join(
+                f"<tr><td>{e(', '.join(result.evppi_groups[label]))}</td>"
+                + "".join(f"<td>{_money(v)}</td>" for v in by_t.values())
+                + "</tr>"
+                for label, by_t in result.evppi.items()
+            )
+            evpi_row = "".join(f"<td>{_money(result.evpi(t))}</td>" for t in spec.conventions.thresholds)
+            psa += (
+                "<h3>Value of information per person (EVPPI: Strong, Oakley and Brennan 2014 regression)</h3>"
+                f"<table><tr><th>parameters</th>{t_head}</tr><tr><td>all (EVPI)</td>{evpi_row}</tr>{evppi_rows}</table>"
+            )
     figs = "".join(
         f'<figure><img src="{e(src)}" alt="{e(name)}"><figcaption>{e(name.replace("_", " "))}</figcaption></figure>'
         for name, src in images.items()
@@ -453,10 +344,29 @@ def render_html(result: RunResult, images: Mapping[str, str]) -> str:
         f"<td>{'yes' if p.assumption else ''}</td><td>{e(p.source)}</td></tr>"
         for p in spec.parameters
     )
+    params += "".join(
+        f"<tr><td>{e(n)}</td><td>{v:g}</td><td>{e(g.describe())} (group {e(g.name)})</td>"
+        f"<td>{'yes' if g.assumption else ''}</td><td>{e(g.source)}</td></tr>"
+        for g in spec.dirichlet
+        for n, v in g.base_values().items()
+    )
+    correlations = "".join(
+        f"<li>{e(', '.join(c.parameters))}: correlation matrix {e(str([list(r) for r in c.matrix]))}. "
+        f"{e(c.source)}</li>"
+        for c in spec.correlations
+    )
+    if correlations:
+        correlations = f"<h2>Correlated parameters (Gaussian copula)</h2><ul>{correlations}</ul>"
     c = spec.conventions
     assumptions = "".join(
         f"<li><b>{e(p.name)}</b> = {p.value:g} {e(p.unit)}: {e(p.description)}. {e(p.source)}</li>"
         for p in spec.assumptions()
+    )
+    assumptions += "".join(
+        f"<li><b>{e(g.name)}</b> ({e(', '.join(g.parameters))}) ~ {e(g.describe())}: {e(g.description)}. "
+        f"{e(g.source)}</li>"
+        for g in spec.dirichlet
+        if g.assumption
     )
     if spec.life_table is not None and spec.life_table.assumption:
         assumptions += f"<li><b>life table</b>: {e(spec.life_table.source)}</li>"
@@ -480,11 +390,12 @@ costs {c.discount_costs:.1%}, effects {c.discount_effects:.1%}; first cycle {fir
 {psa}<h2>Figures</h2>{figs}
 <h2>Assumptions (no published number: a judgement with a wide distribution)</h2><ul>
 {assumptions}</ul>
-<h2>All parameters</h2><table>{par_head}{params}</table>
+<h2>All parameters</h2><table>{par_head}{params}</table>{correlations}
 </body></html>"""
 
 
 def icer_text(row: IncrementalRow) -> str:
+    """The ICER for people: per QALY, or "(saves money)" when the strategy is cheaper."""
     if row.icer is None:
         return ""
     if row.incremental_cost is not None and row.incremental_cost < 0:
@@ -504,6 +415,7 @@ class Overrides:
     thresholds: tuple[float, ...] | None = None
     psa: int = 0
     seed: int | None = None
+    evppi: tuple[str, ...] = ()  # EVPPI groups, each comma-separated parameter or Dirichlet group names
 
 
 def run_with_overrides(spec: ModelSpec, overrides: Overrides, *, progress: Progress | None = None) -> dict[str, Any]:
@@ -515,22 +427,24 @@ def run_with_overrides(spec: ModelSpec, overrides: Overrides, *, progress: Progr
         discount_effects=overrides.discount_effects,
         thresholds=overrides.thresholds,
     )
-    result = run_model(changed, psa=overrides.psa, seed=overrides.seed, tornado=True, progress=progress)
+    result = run_model(
+        changed, psa=overrides.psa, seed=overrides.seed, tornado=True, evppi=overrides.evppi, progress=progress
+    )
     out = result.to_json()
     out["claim"] = claim_verdict(result)
     if {"sdr", "usual_care"} <= {s.name for s in changed.strategies}:
         from carefund.economics.budget import budget_impact
 
-        out["budget_impact"] = budget_impact(changed, years=min(10, changed.cycles)).to_json()
+        out["budget_impact"] = budget_impact(changed, years=min(10, changed.cycles), base=result.base).to_json()
     out["plots"] = plot_svgs(result)
     return out
 
 
 def claim_verdict(result: RunResult) -> dict[str, Any]:
     """Test "not treating costs the NHS more" honestly: compare discounted lifetime costs, then cost-effectiveness."""
-    first, last = result.base[0], result.base[-1]
-    d_cost = float(last.cost[0] - first.cost[0])
-    d_q = float(last.qalys[0] - first.qalys[0])
+    first, last = result.strategies[0], result.strategies[-1]
+    d_cost = last.cost - first.cost
+    d_q = last.qalys - first.qalys
     thresholds = result.spec.conventions.thresholds
     cost_effective_at = [t for t in thresholds if d_q * t - d_cost >= 0]
     saves = d_cost <= 0
@@ -555,6 +469,7 @@ def claim_verdict(result: RunResult) -> dict[str, Any]:
         "cost_effective_at": [int(t) for t in cost_effective_at],
         "summary": summary,
     }
-    if result.psa_iterations and result.psa_cost is not None:
-        out["probability_saves_money"] = round(float(np.mean(result.psa_cost[:, -1] <= result.psa_cost[:, 0])), 4)
+    if result.psa is not None:
+        cost = result.psa.cost
+        out["probability_saves_money"] = round(float(np.mean(cost[:, -1] <= cost[:, 0])), 4)
     return out

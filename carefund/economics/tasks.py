@@ -23,6 +23,7 @@ def overrides_to_json(o: Overrides) -> dict[str, Any]:
         "thresholds": None if o.thresholds is None else list(o.thresholds),
         "psa": o.psa,
         "seed": o.seed,
+        "evppi": list(o.evppi),
     }
 
 
@@ -36,6 +37,7 @@ def overrides_from_json(data: dict[str, Any]) -> Overrides:
         thresholds=None if thresholds is None else tuple(float(t) for t in thresholds),
         psa=int(data.get("psa") or 0),
         seed=data.get("seed"),
+        evppi=tuple(str(g) for g in data.get("evppi") or ()),
     )
 
 

@@ -104,16 +104,23 @@ def ledger_check() -> list[str]:
             if original != mine:
                 findings.append(f"transaction #{pk} reverses #{reversed_id} but is not its exact opposite")
 
-    # 6. no restricted fund below zero, now or at the end of any day
+    # 6. no restricted fund below zero, now or at any point of the book's order (date, then transaction)
     for account in accounts.values():
         if not account.is_restricted:
             continue
         if derived.get(account.pk, 0) > 0:
             findings.append(f"restricted fund {account.name} is below zero: {derived[account.pk]} pence overdrawn")
-        for on_date, closing in sorted(
-            daily.get(account.pk, {}).items(),
+        running = 0
+        for txn_id, on_date, amount in (
+            Posting.objects.filter(account=account, transaction__is_posted=True)
+            .order_by("transaction__on_date", "transaction_id", "id")
+            .values_list("transaction_id", "transaction__on_date", "amount_pence")
+            .iterator(chunk_size=5000)
         ):
-            if closing > 0:
-                findings.append(f"restricted fund {account.name} was below zero at the end of {on_date}")
+            running += int(amount)
+            if running > 0:
+                findings.append(
+                    f"restricted fund {account.name} was below zero after transaction #{txn_id} of {on_date}"
+                )
                 break
     return findings

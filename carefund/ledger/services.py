@@ -24,7 +24,7 @@ from carefund.ledger.errors import (
     UnbalancedTransactionError,
     UnknownAccountError,
 )
-from carefund.ledger.models import Account, AccountDayBalance, Transaction, TransactionKind
+from carefund.ledger.models import Account, AccountDayBalance, Posting, Transaction, TransactionKind
 from carefund.ledger.rules import PostingSpec, content_hash, net_by_account, unbalanced_reason
 
 __all__ = [
@@ -246,29 +246,38 @@ def _apply_back_dated(account: _Locked, on_date: dt.date, delta: int) -> None:
 
 
 def _check_restricted(account: _Locked, on_date: dt.date, delta: int) -> None:
-    """A restricted fund holds money as a credit (negative balance); it must never be positive (overdrawn), now
-    or at the end of any day from `on_date` on."""
+    """A restricted fund holds money as a credit (negative balance); it must never be positive (overdrawn) at any
+    point of the book's order (date, then transaction): now, and for a back-dated spend after every later posting."""
     if not account.is_restricted or delta <= 0:
         return
     overdrawn_on: dt.date | None = None
     if account.balance_pence + delta > 0:
         overdrawn_on = on_date
-    elif False:
+    elif account.last_day is not None and on_date < account.last_day:
         on_day = (
             AccountDayBalance.objects.filter(account_id=account.id, on_date__lte=on_date)
             .order_by("-on_date")
             .values_list("closing_pence", flat=True)
             .first()
         )
-        if (on_day or 0) + delta > 0:
+        running = (on_day or 0) + delta
+        if running > 0:
             overdrawn_on = on_date
         else:
-            overdrawn_on = (
-                AccountDayBalance.objects.filter(account_id=account.id, on_date__gt=on_date, closing_pence__gt=-delta)
-                .order_by("on_date")
-                .values_list("on_date", flat=True)
-                .first()
+            # A back-dated spend sits at the end of its day; every later posting, in the book's order (date, then
+            # transaction), must still find the fund at or above zero, not only each day's closing balance.
+            later = (
+                Posting.objects.filter(
+                    account_id=account.id, transaction__is_posted=True, transaction__on_date__gt=on_date
+                )
+                .order_by("transaction__on_date", "transaction_id", "id")
+                .values_list("transaction__on_date", "amount_pence")
             )
+            for day, amount in later.iterator(chunk_size=2000):
+                running += amount
+                if running > 0:
+                    overdrawn_on = day
+                    break
     if overdrawn_on is not None:
         available = -account.balance_pence
         raise FundOverdrawnError(

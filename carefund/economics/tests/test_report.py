@@ -1,4 +1,5 @@
-"""Evaluation of model-file specs, the incremental analysis, and the HTML report with its plots."""
+"""Model files run through the engine (`report.run_model`), the JSON and the HTML report with its plots, and the
+agreement of the SDR figures with those recorded before the second evaluator was removed."""
 
 from __future__ import annotations
 
@@ -12,13 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carefund.economics.incremental import incremental_analysis
 from carefund.economics.modelfile import parse_model
-from carefund.economics.report import (
-    evaluate_spec,
-    incremental_analysis,
-    run_model,
-    write_report,
-)
+from carefund.economics.report import STATUS_CODES, run_model, tornado_rows, write_report
 from carefund.economics.tests.test_modelfile import VALID
 
 
@@ -44,34 +41,29 @@ def toy(counting: str = "start", rate: float = 0.0):
     ],
 )
 def test_counting_conventions_by_hand(counting, occupancy_a, occupancy_b):
-    outs, _ = evaluate_spec(toy(counting), toy(counting).base_values(), 1)
-    a, b = outs
-    assert a.qalys[0] == pytest.approx(occupancy_a, rel=1e-12)
-    assert a.life_years[0] == pytest.approx(occupancy_a, rel=1e-12)
-    assert a.cost[0] == pytest.approx(1000 * occupancy_a, rel=1e-12)
-    assert b.qalys[0] == pytest.approx(occupancy_b, rel=1e-12)
-    assert b.cost[0] == pytest.approx(1000 * occupancy_b + 100, rel=1e-12)  # + the one-off drug
+    a, b = run_model(toy(counting)).strategies
+    assert a.qalys == pytest.approx(occupancy_a, rel=1e-12)
+    assert a.life_years == pytest.approx(occupancy_a, rel=1e-12)
+    assert a.cost == pytest.approx(1000 * occupancy_a, rel=1e-12)
+    assert b.qalys == pytest.approx(occupancy_b, rel=1e-12)
+    assert b.cost == pytest.approx(1000 * occupancy_b + 100, rel=1e-12)  # + the one-off drug
 
 
 def test_discounting_leaves_the_first_cycle_undiscounted():
-    outs, _ = evaluate_spec(toy("start", 0.035), toy().base_values(), 1)
-    assert outs[0].qalys[0] == pytest.approx(1 + 0.9 / 1.035 + 0.81 / 1.035**2, rel=1e-12)
+    a, _ = run_model(toy("start", 0.035)).strategies
+    assert a.qalys == pytest.approx(1 + 0.9 / 1.035 + 0.81 / 1.035**2, rel=1e-12)
 
 
-def test_incremental_analysis_dominance_and_extended_dominance():
-    rows = incremental_analysis(["A", "B", "C", "D"], [0, 1000, 1500, 1200], [0, 1, 2, 0.5])
-    by = {r.name: r for r in rows}
-    assert by["A"].status == "ref"
-    assert by["D"].status == "D"  # costs more than B, gains less
-    assert by["B"].status == "ED"  # ICER A->B 1,000 > ICER B->C 500
-    assert by["C"].status == "ND"
-    assert by["C"].icer == pytest.approx(750)  # against A, the next on the frontier
-    assert [r.name for r in rows] == ["A", "B", "D", "C"]
-
-
-def test_cheaper_and_better_dominates():
-    rows = incremental_analysis(["old", "new"], [100, 50], [1, 2])
-    assert [(r.name, r.status) for r in rows] == [("new", "ref"), ("old", "D")]
+def test_json_status_codes_come_from_the_incremental_analysis():
+    rows = incremental_analysis(["A", "B", "C", "D"], [0, 1000, 1500, 1200], [0, 1, 2, 0.5]).rows
+    assert [(r.name, STATUS_CODES[r.status]) for r in rows] == [("A", "ref"), ("B", "ED"), ("D", "D"), ("C", "ND")]
+    data = run_model(toy("start")).to_json()
+    assert [(r["name"], r["status"]) for r in data["incremental"]] == [("a", "ref"), ("b", "ND")]
+    b = data["incremental"][1]
+    # by hand (see docs/economics.md): b costs 2,952.50 and gains 2.8525 QALYs; a costs 2,710 and gains 2.71
+    assert b["incremental_cost"] == pytest.approx(242.5)
+    assert b["incremental_qalys"] == pytest.approx(0.1425)
+    assert b["icer"] == pytest.approx(round(242.5 / 0.1425, 2))
 
 
 @settings(max_examples=20, deadline=None)
@@ -80,8 +72,9 @@ def test_psa_seed_reproduces_exactly_and_cohort_sums_to_one(seed):
     spec = toy("half_cycle", 0.035)
     one = run_model(spec, psa=50, seed=seed)
     two = run_model(spec, psa=50, seed=seed)
-    assert np.array_equal(one.psa_cost, two.psa_cost)
-    assert np.array_equal(one.psa_qalys, two.psa_qalys)
+    assert one.psa is not None and two.psa is not None
+    assert np.array_equal(one.psa.cost, two.psa.cost)
+    assert np.array_equal(one.psa.qalys, two.psa.qalys)
     for trace in one.trace.values():
         assert np.allclose(trace.sum(axis=1), 1.0, atol=1e-12)
 
@@ -90,11 +83,11 @@ def test_psa_seed_reproduces_exactly_and_cohort_sums_to_one(seed):
 @given(k=st.floats(min_value=0.01, max_value=100))
 def test_costs_scale_linearly_with_prices(k):
     spec = toy("trapezoid", 0.035)
-    base, _ = evaluate_spec(spec, spec.base_values(), 1)
-    scaled, _ = evaluate_spec(spec, {**spec.base_values(), "c_well": 1000 * k}, 1)
-    assert scaled[0].cost[0] == pytest.approx(base[0].cost[0] * k, rel=1e-9)
-    assert scaled[1].cost[0] - 100 == pytest.approx((base[1].cost[0] - 100) * k, rel=1e-9)
-    assert scaled[0].qalys[0] == base[0].qalys[0]
+    base = run_model(spec).strategies
+    scaled = run_model(spec.with_overrides(values={"c_well": 1000 * k})).strategies
+    assert scaled[0].cost == pytest.approx(base[0].cost * k, rel=1e-9)
+    assert scaled[1].cost - 100 == pytest.approx((base[1].cost - 100) * k, rel=1e-9)
+    assert scaled[0].qalys == base[0].qalys
 
 
 def test_negative_or_fractional_draws_are_refused():
@@ -134,27 +127,69 @@ def test_report_writes_html_json_and_each_plot(tmp_path: Path):
 
 def test_tornado_orders_by_swing_and_moves_the_right_way():
     result = run_model(toy("start"), tornado=True)
-    names = [r[0] for r in result.tornado]
-    assert set(names) == {"p_die", "rr_b", "c_well"}
-    swings = [abs(r[4] - r[3]) for r in result.tornado]
+    assert result.tornado is not None
+    rows = tornado_rows(result)
+    assert {r[0] for r in rows} == {"p_die", "rr_b", "c_well"}
+    swings = [abs(r[4] - r[3]) for r in rows]
     assert swings == sorted(swings, reverse=True)
+    by = {r[0]: r for r in rows}
+    # b halves deaths: a higher death risk makes b worth more (incremental NMB at the 97.5% quantile is higher)
+    assert by["p_die"][4] > by["p_die"][3]
+    assert by["p_die"][1] < 0.1 < by["p_die"][2]
+
+
+# The SDR model's base case as computed by the second evaluator (report.evaluate_spec) before it was removed,
+# recorded at full precision on 2026-11-24 (`carefund economics run sdr`): the engine must give the same figures.
+SDR_BEFORE = {
+    "usual_care": (176857.80345332946, 13.285159279217769, 25.433306045955113),
+    "sdr": (185362.17764156856, 14.690661400686025, 25.588763018170944),
+}
+SDR_BUDGET_BEFORE = (61320916.62, 46139524.64, 76799982.95)  # ten-year total, low, high (undiscounted)
+SDR_PER_CHILD_BEFORE = (31245.0, 3410.2648975228994, -1209.5407148039321, -1389.0797662348814)  # years 1, 2, 3, 12
+SDR_TORNADO_BEFORE = (  # the widest bar: rr_decline_sdr at its 2.5% and 97.5% quantiles, incremental NMB at 20,000
+    "rr_decline_sdr",
+    0.3888003930901544,
+    1.2602236375866596,
+    47257.55890290874,
+    -20173.196113590355,
+)
+
+
+def test_sdr_figures_did_not_move_when_the_second_evaluator_was_removed():
+    from carefund.economics.budget import budget_impact, incremental_cost_by_year
+    from carefund.economics.modelfile import load_model
+
+    spec = load_model("sdr")
+    result = run_model(spec, tornado=True)
+    for s in result.strategies:
+        cost, qalys, life_years = SDR_BEFORE[s.name]
+        assert s.cost == pytest.approx(cost, rel=1e-12, abs=0)
+        assert s.qalys == pytest.approx(qalys, rel=1e-12, abs=0)
+        assert s.life_years == pytest.approx(life_years, rel=1e-12, abs=0)
+    per_child = incremental_cost_by_year(spec, intervention="sdr", comparator="usual_care")
+    got = (per_child[0], per_child[1], per_child[2], per_child[11])
+    assert got == pytest.approx(SDR_PER_CHILD_BEFORE, rel=1e-10, abs=1e-8)
+    bi = budget_impact(spec)
+    assert (round(bi.total, 2), round(bi.total_low, 2), round(bi.total_high, 2)) == pytest.approx(
+        SDR_BUDGET_BEFORE, abs=0.011
+    )
+    widest = tornado_rows(result)[0]
+    assert widest[0] == SDR_TORNADO_BEFORE[0]
+    assert widest[1:] == pytest.approx(SDR_TORNADO_BEFORE[1:], rel=1e-9)
 
 
 @pytest.mark.parametrize("counting", ["start", "end", "trapezoid", "half_cycle"])
-def test_model_file_evaluation_agrees_with_the_engine(counting):
-    """The same SDR model run through `to_engine_model` and the engine gives the same totals."""
-    from carefund.economics.engine import run_model as engine_run
-    from carefund.economics.modelfile import load_model, to_engine_model
+def test_budget_years_sum_to_the_engines_undiscounted_costs(counting):
+    from carefund.economics.budget import incremental_cost_by_year
+    from carefund.economics.modelfile import load_model
 
     spec = load_model("sdr")
     spec = replace(spec, conventions=replace(spec.conventions, counting=counting))
-    engine = engine_run(to_engine_model(spec))
-    mine, _ = evaluate_spec(spec, spec.base_values(), 1)
-    for theirs, ours in zip(engine.strategies, mine, strict=True):
-        assert theirs.name == ours.name
-        assert theirs.cost == pytest.approx(float(ours.cost[0]), rel=1e-12)
-        assert theirs.qalys == pytest.approx(float(ours.qalys[0]), rel=1e-12)
-        assert theirs.life_years == pytest.approx(float(ours.life_years[0]), rel=1e-12)
+    result = run_model(spec)
+    uc, sdr = result.strategies
+    per_child = incremental_cost_by_year(spec, intervention="sdr", comparator="usual_care", base=result.base)
+    assert len(per_child) == spec.cycles
+    assert sum(per_child) == pytest.approx(sdr.cost_undiscounted - uc.cost_undiscounted, rel=1e-10)
 
 
 def test_every_plot_mark_lies_inside_the_picture(tmp_path: Path):
@@ -186,7 +221,8 @@ def test_evpi_is_the_expected_opportunity_loss():
     result = run_model(toy("start"), psa=500, seed=9)
     evpis = []
     for lam in (1500.0, 2000.0, 20000.0):
-        nmb = result.psa_qalys * lam - result.psa_cost
+        assert result.psa is not None
+        nmb = result.psa.qalys * lam - result.psa.cost
         best_on_average = int(np.argmax(nmb.mean(axis=0)))
         loss = (nmb.max(axis=1) - nmb[:, best_on_average]).mean()
         assert result.evpi(lam) == pytest.approx(loss, rel=1e-9, abs=1e-6)

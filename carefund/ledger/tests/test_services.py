@@ -390,3 +390,21 @@ def test_admin_is_read_only(rf):
         model_admin.has_change_permission(request),
         model_admin.has_delete_permission(request),
     ) == (False, False, False)
+
+
+def test_a_back_dated_spend_may_not_leave_a_later_refund_unfunded():
+    """Found by the property test: every day's closing balance would stay at or above zero, but inside a later day,
+    in the book's order, a refund would find the fund empty until a later gift arrives. Refused."""
+    day4, day5 = D, D + dt.timedelta(days=1)
+    first = books.gift(2, 100, day5)
+    late_cheque = books.gift(2, 100, day4)
+    books.refund(late_cheque, day5)
+    books.refund(first, day5)
+    books.gift(2, 100, day5)
+    before = counts()
+
+    with pytest.raises(FundOverdrawnError, match=r"would go below zero \(on 2026-03-03\)"):
+        books.invoice(2, 7, 100, day4)
+
+    assert counts() == before
+    assert ledger_check() == []

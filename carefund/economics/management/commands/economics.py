@@ -1,4 +1,5 @@
-"""`carefund economics run MODEL_OR_PATH [--psa N] [--seed S] [--json] [--report DIR]`: run a cost-effectiveness model.
+"""`carefund economics run MODEL_OR_PATH [--psa N] [--seed S] [--evppi NAME[,NAME]]... [--json] [--report DIR]`: run a
+cost-effectiveness model (through the engine: `report.run_model`).
 
 Thin: parse, load the model file, run, print. Bad input (a missing file, a malformed model, a negative draw count)
 prints one message naming the file/key and what is allowed, and exits with code 2; never a traceback.
@@ -15,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from carefund.economics.modelfile import ModelFileError, load_model
-from carefund.economics.report import MAX_PSA_DRAWS, RunResult, icer_text, run_model, write_report
+from carefund.economics.report import MAX_PSA_DRAWS, STATUS_CODES, RunResult, icer_text, run_model, write_report
 
 EXIT_BAD_INPUT = 2
 
@@ -63,6 +64,13 @@ class Command(BaseCommand):
         run.add_argument(
             "--seed", type=seed_value, default=None, metavar="S", help="random seed (reproduces a PSA exactly)"
         )
+        run.add_argument(
+            "--evppi",
+            action="append",
+            default=[],
+            metavar="NAME[,NAME]",
+            help="EVPPI for this group of parameters (or Dirichlet groups) from the PSA; repeat for several groups",
+        )
         run.add_argument("--json", action="store_true", help="print JSON instead of a table")
         run.add_argument(
             "--report", type=Path, default=None, metavar="DIR", help="write an HTML report with its plots here"
@@ -90,31 +98,28 @@ class Command(BaseCommand):
 
     def _run(self, spec: Any, options: dict[str, Any]) -> RunResult:
         draws = options["psa"]
-        tornado = options["report"] is not None
+        kwargs: dict[str, Any] = {
+            "psa": draws,
+            "seed": options["seed"],
+            "tornado": options["report"] is not None,
+            "evppi": tuple(options["evppi"]),
+        }
         if draws and sys.stderr.isatty():
             from rich.progress import Progress
 
             with Progress(transient=True) as bar:
                 task = bar.add_task("PSA draws", total=draws)
-                return run_model(
-                    spec,
-                    psa=draws,
-                    seed=options["seed"],
-                    tornado=tornado,
-                    progress=lambda done, _t: bar.update(task, completed=done),
-                )
-        return run_model(spec, psa=draws, seed=options["seed"], tornado=tornado)
+                return run_model(spec, progress=lambda done, _t: bar.update(task, completed=done), **kwargs)
+        return run_model(spec, **kwargs)
 
     def _print_table(self, result: RunResult) -> None:
         spec = result.spec
         self.stdout.write(spec.title or spec.name)
         self.stdout.write(f"{'strategy':<20} {'cost':>14} {'QALYs':>9} {'life years':>11}")
-        for s in result.base:
-            self.stdout.write(
-                f"{s.name:<20} {float(s.cost[0]):>14,.2f} {float(s.qalys[0]):>9.4f} {float(s.life_years[0]):>11.4f}"
-            )
+        for s in result.strategies:
+            self.stdout.write(f"{s.name:<20} {s.cost:>14,.2f} {s.qalys:>9.4f} {s.life_years:>11.4f}")
         for r in result.incremental:
-            self.stdout.write(f"{r.name:<20} {r.status:<4} {icer_text(r)}")
+            self.stdout.write(f"{r.name:<20} {STATUS_CODES[r.status]:<4} {icer_text(r)}")
         if result.psa_iterations:
             ref = result.reference_strategy_name()
             for t in spec.conventions.thresholds:
@@ -122,3 +127,6 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"P({ref} cost-effective at £{t:,.0f}/QALY) = {p:.3f}  ({result.psa_iterations:,} draws)"
                 )
+            for label, by_t in result.evppi.items():
+                cells = ", ".join(f"£{float(t):,.0f}: £{v:,.2f}" for t, v in by_t.items())
+                self.stdout.write(f"EVPPI per person of {label}: {cells}")
