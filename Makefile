@@ -25,7 +25,9 @@ run: setup
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund collectstatic --noinput --verbosity 0
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund demo
-	@echo "carefund is serving on http://$(HOST):$(PORT)/"
+	@echo "carefund is serving on http://$(HOST):$(PORT)/ (background tasks: carefund db_worker)"
+	DEBUG=$${DEBUG:-1} $(BIN)/carefund db_worker --no-startup-delay & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
 
 lint: setup
