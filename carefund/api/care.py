@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema
+from ninja.errors import HttpError
 from ninja.security import django_auth
 
 from carefund.care import rules, selectors
@@ -108,7 +109,7 @@ def _plan_out(plan: CarePlan) -> CarePlanOut:
                 planned_date=i.planned_date,
                 cost_pence=i.cost_pence,
                 state=i.state,
-                next_states=sorted(rules.ITEM_TRANSITIONS[i.state]),
+                next_states=rules.manual_next_states(i.state),
             )
             for i in items
         ],
@@ -171,6 +172,8 @@ def child_eligibility(request: HttpRequest, pk: int, on_date: dt.date | None = N
         raise Http404("No such child.")
     child = _child(request, pk)
     when = on_date or clock.today()
+    if when < child.date_of_birth:
+        raise HttpError(400, f"on_date: {when.isoformat()} is before the child's birth; give a date on or after it.")
     inp = selectors.eligibility_input_for(child=child, on_date=when)
     out = []
     for policy in rules.POLICIES.values():

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from carefund.care.models import (
     CarePlan,
@@ -82,6 +82,22 @@ class _ChildScopedAdmin(_NoDeleteAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return restrict_children(super().get_queryset(request), request.user, prefix=self.child_prefix)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Opening a child's record in the back office is an access to health data: audit it, as the pages do."""
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, object_id)
+            if obj is not None:
+                audit_record(
+                    actor=request.user,
+                    action=f"{obj._meta.model_name}.viewed_in_back_office",
+                    target=obj,
+                    summary=str(obj)[:300],
+                )
+        return response
 
 
 @admin.register(Child)

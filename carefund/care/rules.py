@@ -121,6 +121,28 @@ def check_plan_dates(start_date: dt.date, end_date: dt.date) -> None:
         )
 
 
+# A plan is made for treatment that is coming; one starting further ahead than this is a typing mistake.
+PLAN_START_MAX_YEARS_AHEAD = 5
+
+
+def check_plan_start(start_date: dt.date, *, date_of_birth: dt.date, today: dt.date) -> dt.date:
+    """A plan starts on or after the child's birth and at most `PLAN_START_MAX_YEARS_AHEAD` years from today."""
+    if start_date < date_of_birth:
+        raise ValidationError(
+            f"start_date: {start_date.isoformat()} is before the child's date of birth {date_of_birth.isoformat()}; "
+            "choose a later date.",
+            field="start_date",
+        )
+    latest = today + dt.timedelta(days=365 * PLAN_START_MAX_YEARS_AHEAD)
+    if start_date > latest:
+        raise ValidationError(
+            f"start_date: {start_date.isoformat()} is more than {PLAN_START_MAX_YEARS_AHEAD} years ahead; choose a "
+            f"date on or before {latest.isoformat()}.",
+            field="start_date",
+        )
+    return start_date
+
+
 def check_item_date(planned_date: dt.date, *, start_date: dt.date, end_date: dt.date) -> dt.date:
     """An item's date must fall inside its plan's dates (both ends included)."""
     if not start_date <= planned_date <= end_date:
@@ -152,6 +174,27 @@ ITEM_TRANSITIONS: Mapping[str, frozenset[str]] = {
     PAID: frozenset(),
     CANCELLED: frozenset(),
 }
+
+# Money states: an item becomes invoiced when a provider's invoice for it is entered and paid when that invoice is
+# paid, both through the funding services; nobody moves an item there by hand, or the books and the plan disagree
+# (an item marked paid with no payment, or an entered invoice that can then never be paid).
+FINANCE_STATES = frozenset({INVOICED, PAID})
+
+
+def manual_next_states(state: str) -> list[str]:
+    """The states a person may move an item to from `state` on the care pages (never a money state)."""
+    return sorted(ITEM_TRANSITIONS.get(state, frozenset()) - FINANCE_STATES)
+
+
+def check_manual_transition(to_state: str) -> None:
+    """Refuse a hand-made move into a money state, saying how the item gets there."""
+    if to_state in FINANCE_STATES:
+        raise StateTransitionError(
+            f"state: an item becomes '{to_state}' only through the funding page: invoiced when the provider's invoice "
+            "is entered, paid when that invoice is paid. Enter or pay the invoice there instead.",
+            field="state",
+        )
+
 
 # Once an item has been invoiced its cost is what the provider charged: it is changed by a credit note, not here.
 COST_EDITABLE_STATES = frozenset({PLANNED, BOOKED, DELIVERED})

@@ -249,6 +249,7 @@ def care_plan_create_from_template(
     """A care plan for one child at one provider, with dated, costed items copied from the template."""
     _require_perm(actor, "care.add_careplan", "create care plans")
     _require_child_access(actor, child)
+    rules.check_plan_start(start_date, date_of_birth=child.date_of_birth, today=clock.today())
     template_items = tuple(
         rules.TemplateItemSpec(i.position, i.category, i.description, i.offset_days, i.cost_pence, i.cost_source)
         for i in template.items.all()
@@ -358,13 +359,20 @@ def care_plan_item_set_cost(*, item: CarePlanItem, cost_pence: int, actor: Any) 
 
 
 @transaction.atomic
-def care_plan_item_transition(*, item: CarePlanItem, to_state: str, actor: Any) -> CarePlanItem:
-    """Move an item along its life cycle (planned -> booked -> delivered -> invoiced -> paid, or cancelled)."""
+def care_plan_item_transition(
+    *, item: CarePlanItem, to_state: str, actor: Any, by_invoice: bool = False
+) -> CarePlanItem:
+    """Move an item along its life cycle (planned -> booked -> delivered -> invoiced -> paid, or cancelled).
+
+    The money states (invoiced, paid) are reached only through funding's invoice services, which pass
+    `by_invoice=True`; a person asking for them directly is refused (`rules.check_manual_transition`)."""
     _require_perm(actor, "care.change_careplanitem", "change care-plan items")
     locked = CarePlanItem.objects.select_for_update().select_related("plan__child").get(pk=item.pk)
     _require_child_access(actor, locked.plan.child)
     from_state = locked.state
     rules.check_item_transition(from_state, to_state)
+    if not by_invoice:
+        rules.check_manual_transition(to_state)
     locked.state = to_state
     locked.save(update_fields=["state"])
     audit_record(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import models
+from django.db import connection, models
 
 from carefund.core import clock
 from carefund.core.models import AuditEvent
@@ -23,7 +24,7 @@ def audit_record(
 
     Details must not carry identifiers such as NHS numbers: name the record, never copy its secrets."""
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         occurred_at=clock.now(),
         actor=user,  # type: ignore[misc]
         action=action,
@@ -32,3 +33,53 @@ def audit_record(
         summary=summary[:300],
         details=details or {},
     )
+    # One plain INSERT (no ORM compilation: this runs on every state change, including each confirmed gift).
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO core_auditevent (occurred_at, actor_id, action, target_type, target_id, summary, details)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            [
+                ops.adapt_datetimefield_value(event.occurred_at),
+                user.pk if user is not None else None,
+                event.action,
+                event.target_type,
+                event.target_id,
+                event.summary,
+                ops.adapt_json_value(event.details, None),
+            ],
+        )
+        event.pk = int(cursor.fetchone()[0])
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
+
+
+def audit_record_many(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    events: Sequence[tuple[str, models.Model | None, str, dict[str, Any]]],
+) -> None:
+    """Write several audit events by one actor in one INSERT: (action, target, summary, details) each. The same
+    rows as calling audit_record for each, for writers that act on many records at once (a batch of gifts)."""
+    if not events:
+        return
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    ops = connection.ops
+    when = ops.adapt_datetimefield_value(clock.now())
+    params: list[Any] = []
+    for action, target, summary, details in events:
+        params += [
+            when,
+            user.pk if user is not None else None,
+            action,
+            target._meta.label_lower if target is not None else "",
+            str(target.pk) if target is not None else "",
+            summary[:300],
+            ops.adapt_json_value(details or {}, None),
+        ]
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(events))
+    with connection.cursor() as cursor:
+        # only placeholders are formatted into the text
+        sql = "INSERT INTO core_auditevent (occurred_at, actor_id, action, target_type, target_id, summary, details)"
+        cursor.execute(f"{sql} VALUES {rows}", params)

@@ -363,15 +363,16 @@ class CompiledModel:
             ns[name] = np.broadcast_to(np.asarray(comp.evaluate(ns), dtype=np.float64), (1, D))
         return ns, D
 
-    def _transition_buffer(self, shape: tuple[int, int, int, int]) -> FloatArray:
-        """The (cycles, from, to, draws) transition array, reused between blocks of the same size in this thread.
+    def _buffer(self, name: str, shape: tuple[int, ...]) -> FloatArray:
+        """A scratch array (the transitions) reused between blocks of the same size in this thread; every
+        entry is written before it is read.
 
-        A fresh array per block is several MiB, which glibc serves with mmap and returns at once: the SDR PSA then
-        spent about half its time faulting in fresh pages (docs/benchmarks.md). Every entry is written before use."""
-        buffer: FloatArray | None = getattr(self._buffers, "transitions", None)
+        A fresh array per block is several MiB, which glibc serves with mmap and unmaps at once on free: the SDR PSA
+        then spent about half its time faulting in fresh pages (docs/benchmarks.md)."""
+        buffer: FloatArray | None = getattr(self._buffers, name, None)
         if buffer is None or buffer.shape != shape:
             buffer = np.empty(shape)
-            self._buffers.transitions = buffer
+            setattr(self._buffers, name, buffer)
         return buffer
 
     def _grid(self, comp: _Compiled, ns: Mapping[str, Any], D: int, what: str) -> FloatArray:
@@ -514,7 +515,7 @@ class CompiledModel:
             trace = np.empty((T + 1, S, D))
             trace[0] = start
             steps = max(arr.shape[0] for _, _, arr in entries)
-            P = self._transition_buffer((steps, S, S, D))  # cycles x from x to x draws: P[t] is contiguous
+            P = self._buffer("transitions", (steps, S, S, D))  # cycles x from x to x draws: P[t] is contiguous
             listed = {(i, j) for i, j, _ in entries}
             for i in range(S):
                 for j in range(S):

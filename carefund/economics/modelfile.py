@@ -32,6 +32,7 @@ COUNTING_METHODS = ("start", "end", "half_cycle", "trapezoid")
 DISCOUNTING_METHODS = ("discrete", "continuous")
 DISTRIBUTION_TYPES = ("fixed", "beta", "gamma", "lognormal", "normal", "uniform")
 BUILTIN_NAMES = ("cycle", "age", "qx")
+ENGINE_RESERVED = ("time",)  # a name the engine reserves (years since the start), not usable in model files
 COMPLEMENT = "C"
 ROW_TOLERANCE = 1e-9
 
@@ -164,44 +165,14 @@ def compile_expression(raw: object, *, file: str, key: str) -> Expression:
 # --------------------------------------------------------------------------------------------------- the spec
 @dataclass(frozen=True)
 class Distribution:
-    """A parameter's uncertainty: `kind` in DISTRIBUTION_TYPES, `params` its defining numbers (normalised)."""
+    """A parameter's uncertainty as written in a model file: `kind` in DISTRIBUTION_TYPES, `params` its defining
+    numbers (normalised). Sampling and quantiles are the engine's (`engine_distribution`, `distributions.py`)."""
 
     kind: str
     params: tuple[tuple[str, float], ...] = ()
 
     def get(self, name: str) -> float:
         return dict(self.params)[name]
-
-    def sample(self, rng: np.random.Generator, n: int, base: float) -> FloatArray:
-        p = dict(self.params)
-        if self.kind == "fixed":
-            return np.full(n, base, dtype=np.float64)
-        if self.kind == "beta":
-            return rng.beta(p["alpha"], p["beta"], n)
-        if self.kind == "gamma":
-            return rng.gamma(p["shape"], p["scale"], n)
-        if self.kind == "lognormal":
-            return rng.lognormal(p["meanlog"], p["sdlog"], n)
-        if self.kind == "normal":
-            return rng.normal(p["mean"], p["sd"], n)
-        return rng.uniform(p["low"], p["high"], n)
-
-    def quantile(self, q: float, base: float) -> float:
-        """The q-quantile (for one-way sensitivity ranges)."""
-        from scipy import stats
-
-        p = dict(self.params)
-        if self.kind == "fixed":
-            return base
-        if self.kind == "beta":
-            return float(stats.beta.ppf(q, p["alpha"], p["beta"]))
-        if self.kind == "gamma":
-            return float(stats.gamma.ppf(q, p["shape"], scale=p["scale"]))
-        if self.kind == "lognormal":
-            return float(stats.lognorm.ppf(q, p["sdlog"], scale=math.exp(p["meanlog"])))
-        if self.kind == "normal":
-            return float(stats.norm.ppf(q, p["mean"], p["sd"]))
-        return p["low"] + q * (p["high"] - p["low"])
 
     def describe(self) -> str:
         if self.kind == "fixed":
@@ -668,11 +639,12 @@ class _Reader:
         out = []
         for name, body in table.items():
             key = f"parameters.{name}"
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in BUILTIN_NAMES or name in _FUNCTIONS:
+            reserved = name in BUILTIN_NAMES or name in _FUNCTIONS or name in ENGINE_RESERVED
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or reserved:
                 raise self.error(
                     key,
                     "is not an allowed parameter name; use letters, digits and _ "
-                    "and not cycle, age, qx or a function name",
+                    "and not cycle, age, qx, time or a function name",
                 )
             if not isinstance(body, dict):
                 raise self.error(key, "must be a table with value, distribution and source")
@@ -1354,7 +1326,8 @@ def _life_table_expression(table: LifeTable) -> ast.expr:
     return ast.parse(text, mode="eval").body
 
 
-def _engine_distribution(p: Parameter) -> Any:
+def engine_distribution(p: Parameter) -> Any:
+    """The engine's `distributions.Distribution` for a model-file parameter (fixed at its base value if fixed)."""
     from carefund.economics import distributions as d
 
     q = dict(p.distribution.params)
@@ -1450,7 +1423,7 @@ def to_engine_model(spec: ModelSpec) -> Any:
         ),
         cycles=spec.cycles,
         parameters=tuple(
-            m.Parameter(p.name, p.value, _engine_distribution(p), source=p.source, description=p.description)
+            m.Parameter(p.name, p.value, engine_distribution(p), source=p.source, description=p.description)
             for p in spec.parameters
         ),
         dirichlet=tuple(

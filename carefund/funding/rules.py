@@ -54,6 +54,12 @@ class ProgrammeCover:
     categories: frozenset[str]
     capped_category: str = ""
     cap_pence: int = 0
+    # The care plans the programme approved (empty: every item given). A child may have another plan (a second
+    # operation elsewhere) that the NHS did not approve; its items are the charity's to fund.
+    plan_ids: frozenset[int] = frozenset()
+
+    def covers_plan(self, plan_id: int) -> bool:
+        return not self.plan_ids or plan_id in self.plan_ids
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class WaterfallItem:
     state: str
     planned_date: dt.date | None = None
     paid_pence: int = 0  # already paid from the child's fund for this item
+    plan_id: int = 0  # the care plan the item belongs to
 
 
 @dataclass(frozen=True)
@@ -135,7 +142,7 @@ def waterfall(inp: WaterfallInput) -> WaterfallResult:
             )  # fmt: skip
             continue
         nhs = 0
-        prog = inp.programme
+        prog = inp.programme if inp.programme is not None and inp.programme.covers_plan(item.plan_id) else None
         if prog is not None and item.category in prog.categories:
             nhs = item.cost_pence
         elif prog is not None and prog.capped_category and item.category == prog.capped_category and cap_left > 0:

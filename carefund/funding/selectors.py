@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,11 +106,15 @@ def _programme_cover(child: Child) -> rules.ProgrammeCover | None:
         return None
     prog = req.programme
     cap = int(prog.capped_amounts_by_gmfcs.get(str(child.gmfcs_level), 0)) if prog.capped_category else 0
+    approved_plans = FundingRequest.objects.filter(
+        care_plan__child=child, programme=prog, status=FundingRequest.Status.APPROVED
+    ).values_list("care_plan_id", flat=True)
     return rules.ProgrammeCover(
         name=prog.name,
         categories=frozenset(prog.covers_categories),
         capped_category=prog.capped_category,
         cap_pence=cap,
+        plan_ids=frozenset(approved_plans),
     )
 
 
@@ -130,6 +135,7 @@ def funding_input_for_child(child: Child) -> rules.WaterfallInput:
             state=i.state,
             planned_date=i.planned_date,
             paid_pence=int(paid.get(i.pk, 0) or 0),
+            plan_id=plan.pk,
         )
         for plan in child.care_plans.all()
         for i in plan.items.all()
@@ -152,15 +158,20 @@ def item_charity_amounts(child: Child) -> dict[int, int]:
     }
 
 
-def urgency_candidates(*, policy: SurplusPolicy) -> list[rules.UrgencyCandidate]:
-    """Every child with a care plan, as a candidate for the urgency ranking on today's date."""
+def urgency_candidates(
+    *, policy: SurplusPolicy, child_ids: Iterable[int] | None = None
+) -> list[rules.UrgencyCandidate]:
+    """Every child with a care plan (or only those in `child_ids`), as a candidate for the urgency ranking today."""
     from carefund.care.rules import POLICIES, sdr_eligibility
     from carefund.care.selectors import eligibility_input_for
 
     elig_policy = POLICIES[policy.eligibility_policy]
     today = clock.today()
     out: list[rules.UrgencyCandidate] = []
-    for child in Child.objects.filter(care_plans__isnull=False).distinct().order_by("pk"):
+    children = Child.objects.filter(care_plans__isnull=False)
+    if child_ids is not None:
+        children = children.filter(pk__in=list(child_ids))
+    for child in children.distinct().order_by("pk"):
         verdict = sdr_eligibility(eligibility_input_for(child=child, on_date=today), elig_policy)
         result = rules.waterfall(funding_input_for_child(child))
         surgery = (

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from carefund.care.models import CarePlan, CarePlanItem, Child, Provider
@@ -47,6 +47,11 @@ from carefund.funding.selectors import (
     urgency_candidates,
     waiting_list_for,
 )
+
+# Sanity limits on an allocation (far above any real one: NHS England funds about 120 SDR procedures a year), so a
+# mistyped figure is refused with a reason instead of overflowing the database column.
+MAX_ALLOCATION_PROCEDURES = 100_000
+MAX_ALLOCATION_BUDGET_PENCE = 100_000_000_000  # £1bn
 
 # Above this invoice total, two different finance officers must approve (configurable in settings).
 DEFAULT_SECOND_APPROVAL_ABOVE_PENCE = 1_000_000  # £10,000: a charity policy choice, not a domain fact
@@ -138,6 +143,7 @@ def allocation_set(
         raise ValidationError("procedures: must be zero or more.", field="procedures")
     if budget_pence is not None:
         require_pence(budget_pence, field="budget_pence", allow_zero=True)
+    _check_limits(procedures, budget_pence)
     if not centre.is_sdr_centre:
         raise ValidationError(f"centre: {centre} is not an SDR centre.", field="centre")
     existing = Allocation.objects.filter(programme=programme, centre=centre).first()
@@ -150,6 +156,21 @@ def allocation_set(
     )
     _change(allocation, AllocationChange.Kind.SET, procedures or 0, budget_pence or 0, reason, actor)
     return allocation
+
+
+def _check_limits(procedures: int | None, budget_pence: int | None) -> None:
+    if procedures is not None and procedures > MAX_ALLOCATION_PROCEDURES:
+        raise ValidationError(
+            f"procedures: {procedures:,} is more than an allocation can hold; the most is "
+            f"{MAX_ALLOCATION_PROCEDURES:,}.",
+            field="procedures",
+        )
+    if budget_pence is not None and budget_pence > MAX_ALLOCATION_BUDGET_PENCE:
+        raise ValidationError(
+            f"budget_pence: {format_pence(budget_pence)} is more than an allocation can hold; the most is "
+            f"{format_pence(MAX_ALLOCATION_BUDGET_PENCE)}.",
+            field="budget_pence",
+        )
 
 
 def _lock(allocation: Allocation) -> Allocation:
@@ -179,6 +200,7 @@ def _apply_delta(allocation: Allocation, procedures: int, budget_pence: int) -> 
             f"{allocation.centre}.",
             field="budget_pence",
         )
+    _check_limits(new_procedures, new_budget)
     allocation.procedures = new_procedures
     allocation.budget_pence = new_budget
     allocation.save(update_fields=["procedures", "budget_pence"])
@@ -189,6 +211,7 @@ def _check_amounts(procedures: int, budget_pence: int) -> None:
         raise ValidationError(
             "procedures: give a positive number of procedures and/or a positive budget to change.", field="procedures"
         )
+    _check_limits(procedures, budget_pence)
 
 
 @transaction.atomic
@@ -290,17 +313,25 @@ def funding_request_create(*, programme: Programme, care_plan: CarePlan, actor: 
             f"care_plan: nothing in this plan is covered by {programme} ({', '.join(programme.covers_categories)}).",
             field="care_plan",
         )
-    request = FundingRequest.objects.create(
-        programme=programme,
-        allocation=allocation,
-        care_plan=care_plan,
-        requested_by=actor,
-        requested_on=today,
-        cost_pence=cost,
-        eligible=verdict.eligible,
-        eligibility=[{"code": c.code, "label": c.label, "met": c.met, "reason": c.reason} for c in verdict.criteria],
-        ages_out_on=rules.ages_out_on(child.date_of_birth, policy.max_age),
-    )
+    try:
+        with transaction.atomic():  # the unique constraint on live requests decides a race between two caseworkers
+            request = FundingRequest.objects.create(
+                programme=programme,
+                allocation=allocation,
+                care_plan=care_plan,
+                requested_by=actor,
+                requested_on=today,
+                cost_pence=cost,
+                eligible=verdict.eligible,
+                eligibility=[
+                    {"code": c.code, "label": c.label, "met": c.met, "reason": c.reason} for c in verdict.criteria
+                ],
+                ages_out_on=rules.ages_out_on(child.date_of_birth, policy.max_age),
+            )
+    except IntegrityError:
+        raise ConflictError(
+            f"care_plan: this plan already has an open request to {programme}.", field="care_plan"
+        ) from None
     audit_record(
         actor=actor,
         action="funding_request.created",
@@ -417,6 +448,7 @@ def _input_dict(inp: rules.WaterfallInput) -> dict[str, Any]:
             "categories": sorted(prog.categories),
             "capped_category": prog.capped_category,
             "cap_pence": prog.cap_pence,
+            "plan_ids": sorted(prog.plan_ids),
         },
         "items": [
             {
@@ -426,6 +458,7 @@ def _input_dict(inp: rules.WaterfallInput) -> dict[str, Any]:
                 "state": i.state,
                 "planned_date": i.planned_date.isoformat() if i.planned_date else None,
                 "paid_pence": i.paid_pence,
+                "plan_id": i.plan_id,
             }
             for i in inp.items
         ],
@@ -518,7 +551,7 @@ def invoice_enter(
     actor: Any,
 ) -> Invoice:
     """Record a provider's invoice against delivered items of a plan (each item moves to 'invoiced')."""
-    from carefund.care.services import care_plan_item_transition
+    from carefund.care.services import care_plan_item_set_cost, care_plan_item_transition
 
     _require_perm(actor, "funding.add_invoice", "enter invoices")
     if actor is None:
@@ -536,6 +569,14 @@ def invoice_enter(
         require_pence(amount, field="amount_pence")
         if item.plan_id != care_plan.pk:
             raise ValidationError(f"lines: '{item.description}' is not in this care plan.", field="lines")
+        payee = item.provider_id or care_plan.provider_id
+        if payee != provider.pk:
+            # The payment goes to the invoice's provider: only the provider that delivers an item may bill for it.
+            raise ValidationError(
+                f"provider: '{item.description}' is delivered by {item.provider or care_plan.provider}, not "
+                f"{provider}; enter that provider's invoice for it.",
+                field="provider",
+            )
         if item.pk in seen:
             raise ValidationError(f"lines: '{item.description}' appears twice; give one line per item.", field="lines")
         seen.add(item.pk)
@@ -566,7 +607,12 @@ def invoice_enter(
     )
     for item, amount in lines:
         InvoiceLine.objects.create(invoice=invoice, item=item, amount_pence=amount)
-        care_plan_item_transition(item=item, to_state="invoiced", actor=actor)
+        charged_less = amounts[item.pk] - amount
+        if charged_less:
+            # Once invoiced, an item costs what the provider charged (care.rules.COST_EDITABLE_STATES): re-cost it, or
+            # the waterfall would hold the difference back from the fund (and the campaign ask for it) for ever.
+            care_plan_item_set_cost(item=item, cost_pence=item.cost_pence - charged_less, actor=actor)
+        care_plan_item_transition(item=item, to_state="invoiced", actor=actor, by_invoice=True)
     audit_record(
         actor=actor,
         action="invoice.entered",
@@ -678,7 +724,7 @@ def invoice_pay(*, invoice: Invoice, actor: Any) -> Invoice:
     locked.payment_transaction_id = payment.pk
     locked.save(update_fields=["state", "paid_at", "paid_by", "invoice_transaction_id", "payment_transaction_id"])
     for line in lines:
-        care_plan_item_transition(item=line.item, to_state="paid", actor=actor)
+        care_plan_item_transition(item=line.item, to_state="paid", actor=actor, by_invoice=True)
     audit_record(
         actor=actor,
         action="invoice.paid",
@@ -736,6 +782,11 @@ def grant_approve(*, child: Child, amount_pence: int, reason: str, actor: Any) -
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("reason: say why the grant is made; it is recorded.", field="reason")
+    # Serialise grant decisions on the general fund's account row: locking the existing grants alone locks nothing
+    # when there are none, so two trustees could each promise the same free money at the same moment.
+    from carefund.ledger.models import Account
+
+    list(Account.objects.select_for_update().filter(name=chart.GENERAL_FUND).values_list("pk", flat=True))
     general = -account_balance_pence(name=chart.GENERAL_FUND)
     outstanding = sum(g.amount_pence - g.drawn_pence for g in Grant.objects.select_for_update())
     if amount_pence > general - outstanding:
@@ -945,7 +996,12 @@ def surplus_transfer_approve(*, transfer: SurplusTransfer, actor: Any) -> Surplu
     lines = list(locked.lines.select_related("recipient"))
     total = sum(line.amount_pence for line in lines)
     if locked.approvals.count() + 1 >= 2:
-        Child.objects.select_for_update().filter(pk=source.pk).first()
+        # Lock the source and every recipient (in one order: no deadlock), so two transfers cannot both fill the
+        # same gap, then check again what was true when it was proposed: the source still has the surplus, and
+        # each recipient is still eligible with a gap at least the amount (a gift or another transfer may have
+        # closed it since).
+        locked_ids = sorted({source.pk, *(line.recipient_id for line in lines)})
+        list(Child.objects.select_for_update().filter(pk__in=locked_ids).order_by("pk").values_list("pk", flat=True))
         _, available = _source_surplus(source)
         if total > available:
             raise NoSurplusError(
@@ -953,6 +1009,7 @@ def surplus_transfer_approve(*, transfer: SurplusTransfer, actor: Any) -> Surplu
                 f"the {format_pence(total)} proposed; propose again.",
                 field="amount_pence",
             )
+        _check_recipients_still_eligible(locked, lines)
     SurplusTransferApproval.objects.create(transfer=locked, approver=actor, approved_at=clock.now())
     audit_record(
         actor=actor, action="surplus_transfer.approved", target=locked, summary=f"approval {locked.approvals.count()}"
@@ -997,24 +1054,56 @@ def surplus_transfer_approve(*, transfer: SurplusTransfer, actor: Any) -> Surplu
     return locked
 
 
-def surplus_transfer_notify_donors(*, transfer_id: int) -> int:
-    """Email each donor of the source fund what happened and why (runs after commit). Returns emails sent."""
-    from carefund.campaigns.selectors import donors_for_child
+def _check_recipients_still_eligible(transfer: SurplusTransfer, lines: Sequence[SurplusTransferLine]) -> None:
+    """Refuse (IneligibleRecipientError) if a recipient is no longer eligible or their gap is now smaller."""
+    ids = [line.recipient_id for line in lines]
+    ranking = rules.rank_urgency(urgency_candidates(policy=transfer.policy, child_ids=ids), today=clock.today())
+    gaps = {r.child_id: r.gap_pence for r in ranking.ranked}
+    excluded = {cid: why for cid, _, why in ranking.excluded}
+    for line in lines:
+        name = line.recipient.public_name
+        if line.recipient_id not in gaps:
+            why = excluded.get(line.recipient_id, "not a candidate")
+            raise IneligibleRecipientError(
+                f"recipients: {name} is no longer eligible under the surplus policy ({why}); propose again.",
+                field="recipients",
+            )
+        if line.amount_pence > gaps[line.recipient_id]:
+            raise IneligibleRecipientError(
+                f"amount_pence: {name}'s gap is now {format_pence(gaps[line.recipient_id])}, less than the "
+                f"{format_pence(line.amount_pence)} proposed; propose again.",
+                field="amount_pence",
+            )
 
-    transfer = SurplusTransfer.objects.select_related("source_child", "policy").get(pk=transfer_id)
+
+def surplus_transfer_letter(*, transfer: SurplusTransfer) -> str:
+    """The letter to the source fund's donors: what happened and why.
+
+    It goes to members of the public, so a recipient is named only if their guardians consented to publicity, and
+    the ranking's reasons (which carry a child's age-limit date, derived from their birthday, and their surgery
+    date) stay with the staff who approved it; the policy wording says what the ranking weighs."""
     source = transfer.source_child
     recipients = ", ".join(
-        f"{line.recipient.public_name} ({format_pence(line.amount_pence)}, ranked {line.rank}: "
-        f"{'; '.join(line.reasons)})"
-        for line in transfer.lines.select_related("recipient")
+        f"{line.recipient.public_name if line.recipient.publicity_consent else 'another child'} "
+        f"({format_pence(line.amount_pence)}, ranked {line.rank} in urgency)"
+        for line in transfer.lines.select_related("recipient").order_by("rank", "pk")
     )
-    body = (
+    return (
         f"Thank you for giving to {source.public_name}'s fund.\n\n"
         f"{source.public_name}'s care plan is funded and {format_pence(transfer.amount_pence)} was not needed. "
         f"Under our published surplus policy (version {transfer.policy.version}) it has gone to children in urgent "
         f"need, chosen by an open ranking and approved by two people: {recipients}.\n\n"
         f"Our surplus policy: {transfer.policy.wording}\n"
     )
+
+
+def surplus_transfer_notify_donors(*, transfer_id: int) -> int:
+    """Email each donor of the source fund what happened and why (runs after commit). Returns emails sent."""
+    from carefund.campaigns.selectors import donors_for_child
+
+    transfer = SurplusTransfer.objects.select_related("source_child", "policy").get(pk=transfer_id)
+    source = transfer.source_child
+    body = surplus_transfer_letter(transfer=transfer)
     sent = 0
     for donor in donors_for_child(child_id=source.pk):
         greeting = f"Dear {donor['name']},\n\n" if donor.get("name") else ""

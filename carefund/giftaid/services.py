@@ -119,6 +119,13 @@ def declaration_cancel(*, declaration: Declaration, on_date: dt.date, reason: st
     nothing."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise PermissionDeniedError("cancelling a Gift Aid declaration needs a signed-in user (actor)", field="actor")
+    if not actor.has_perm("giftaid.cancel_declaration"):
+        # The service checks, not only the admin action: a cancelled declaration loses the charity its Gift Aid.
+        raise PermissionDeniedError(
+            "cancelling a Gift Aid declaration needs the permission giftaid.cancel_declaration (finance officers "
+            "and trustees)",
+            field="actor",
+        )
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationError(

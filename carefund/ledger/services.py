@@ -13,7 +13,7 @@ from django.db.models import F
 
 from carefund.core import clock
 from carefund.core.errors import NotFoundError
-from carefund.core.services import audit_record
+from carefund.core.services import audit_record, audit_record_many
 from carefund.ledger import chart
 from carefund.ledger.errors import (
     AlreadyReversedError,
@@ -21,6 +21,7 @@ from carefund.ledger.errors import (
     FundOverdrawnError,
     IdempotencyConflictError,
     InvalidAccountNameError,
+    LedgerError,
     UnbalancedTransactionError,
     UnknownAccountError,
 )
@@ -28,10 +29,12 @@ from carefund.ledger.models import Account, AccountDayBalance, Posting, Transact
 from carefund.ledger.rules import PostingSpec, content_hash, net_by_account, unbalanced_reason
 
 __all__ = [
+    "LedgerEntry",
     "PostingSpec",
     "account_close",
     "account_open",
     "ledger_post",
+    "ledger_post_many",
     "ledger_reverse",
 ]
 
@@ -153,34 +156,60 @@ def _as_date(value: object) -> dt.date | None:
     return dt.date.fromisoformat(str(value))
 
 
-def _select_locked(names: list[str]) -> dict[str, _Locked]:
+def _row_to_locked(row: Sequence[Any], delta: int) -> _Locked:
+    """An account row as returned by the balance UPDATE (new balance), turned back into the state before it."""
+    return _Locked(
+        id=int(row[0]),
+        name=row[1],
+        is_restricted=bool(row[2]),
+        closed_on=_as_date(row[3]),
+        balance_pence=int(row[4]) - delta,
+        last_day=_as_date(row[5]),
+    )
+
+
+def _move_balances(net: dict[str, int], *, on_date: dt.date) -> dict[str, _Locked]:
+    """Lock the accounts and move their maintained balances in one statement (balance = balance + delta),
+    returning each account as it was before the move. On PostgreSQL the rows are locked in name order first (in the
+    same statement) so that concurrent writers cannot deadlock; on SQLite the IMMEDIATE transaction already holds
+    the write lock. `last_day` moves forward to `on_date` for accounts the transaction moves."""
+    names = sorted(net)
+    moved = [name for name in names if net[name] != 0]
+    day = connection.ops.adapt_datefield_value(on_date)
+    cases = " ".join(["WHEN %s THEN %s"] * len(names))
+    params: list[Any] = []
+    for name in names:
+        params += [name, net[name]]
+    sets = f"balance_pence = balance_pence + (CASE name {cases} END)"
+    if moved:
+        sets += f", last_day = CASE WHEN name IN ({', '.join(['%s'] * len(moved))})"
+        sets += " AND (last_day IS NULL OR last_day < %s) THEN %s ELSE last_day END"
+        params += [*moved, day, day]
     marks = ", ".join(["%s"] * len(names))
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        # only placeholders are formatted into the text; the names are parameters
-        sql = "SELECT id, name, is_restricted, closed_on, balance_pence, last_day FROM ledger_account "
-        sql += f"WHERE name IN ({marks}) ORDER BY name{lock}"
-        cursor.execute(sql, names)
-        rows = cursor.fetchall()
-    return {
-        row[1]: _Locked(
-            id=int(row[0]),
-            name=row[1],
-            is_restricted=bool(row[2]),
-            closed_on=_as_date(row[3]),
-            balance_pence=int(row[4]),
-            last_day=_as_date(row[5]),
+    returning = " RETURNING id, name, is_restricted, closed_on, balance_pence, last_day"
+    # only placeholders are formatted into the text; names and amounts are parameters
+    if connection.vendor == "postgresql":
+        sql = (
+            f"WITH locked AS (SELECT id FROM ledger_account WHERE name IN ({marks}) ORDER BY name FOR UPDATE) "  # noqa: S608
+            f"UPDATE ledger_account SET {sets} FROM locked WHERE ledger_account.id = locked.id"
         )
-        for row in rows
-    }
+        sql += returning.replace(" id,", " ledger_account.id,")
+        params = [*names, *params]
+    else:
+        sql = f"UPDATE ledger_account SET {sets} WHERE name IN ({marks})" + returning  # noqa: S608
+        params = [*params, *names]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {row[1]: _row_to_locked(row, net[row[1]]) for row in rows}
 
 
-def _lock_accounts(names: Sequence[str], *, on_date: dt.date) -> dict[str, _Locked]:
-    """Load and lock the accounts (opening chart accounts on first use), in a stable order (by name) so that
-    concurrent writers cannot deadlock. On SQLite the IMMEDIATE transaction already holds the write lock."""
-    wanted = sorted(set(names))
-    found = _select_locked(wanted)
-    missing = [name for name in wanted if name not in found]
+def _lock_accounts(net: dict[str, int], *, on_date: dt.date) -> dict[str, _Locked]:
+    """Move the maintained balances of the accounts (opening chart accounts on first use) and return them as they
+    were before; refuse a closed account. Everything happens inside ledger_post's atomic block, so a refusal
+    afterwards undoes the move."""
+    found = _move_balances(net, on_date=on_date)
+    missing = [name for name in sorted(net) if name not in found]
     if missing:
         for name in missing:
             if not chart.is_valid_name(name):
@@ -196,8 +225,8 @@ def _lock_accounts(names: Sequence[str], *, on_date: dt.date) -> dict[str, _Lock
                 )
         for name in missing:
             _open_account_row(name=name, description="", child_id=None, on_date=on_date)
-        found = _select_locked(wanted)
-    for name in wanted:
+        found.update(_move_balances({name: net[name] for name in missing}, on_date=on_date))
+    for name in sorted(net):
         if found[name].closed_on is not None:
             raise ClosedAccountError(
                 f"account {name!r} was closed on {found[name].closed_on}; post to an open account instead.",
@@ -288,23 +317,17 @@ def _check_restricted(account: _Locked, on_date: dt.date, delta: int) -> None:
         )
 
 
-def ledger_post(
+def _prepare(
     *,
     kind: str,
     postings: Sequence[PostingSpec],
     memo: str,
     on_date: dt.date,
     idempotency_key: str,
-    group_id: str = "",
-    actor: Any = None,
-    metadata: dict[str, Any] | None = None,
-    reverses: Transaction | None = None,
-) -> Transaction:
-    """Post one balanced transaction: the only writer of the book. Atomic: all of it or nothing.
-
-    Refuses (raising a LedgerError and writing nothing) unbalanced or zero postings, fewer than two postings,
-    unknown or closed accounts, and a restricted fund going below zero. The same idempotency key with the same
-    content returns the existing transaction; with different content it raises IdempotencyConflictError."""
+    group_id: str,
+    reverses: Transaction | None,
+) -> tuple[list[PostingSpec], str]:
+    """Validate one transaction's input (no database); return its postings and content fingerprint."""
     if kind not in TransactionKind.values:
         raise UnbalancedTransactionError(
             f"kind {kind!r} is not a transaction kind; use one of {', '.join(TransactionKind.values)}.", field="kind"
@@ -329,6 +352,35 @@ def ledger_post(
         postings=specs,
         group_id=group_id,
         reverses_id=reverses.pk if reverses is not None else None,
+    )
+    return specs, fingerprint
+
+
+def ledger_post(
+    *,
+    kind: str,
+    postings: Sequence[PostingSpec],
+    memo: str,
+    on_date: dt.date,
+    idempotency_key: str,
+    group_id: str = "",
+    actor: Any = None,
+    metadata: dict[str, Any] | None = None,
+    reverses: Transaction | None = None,
+) -> Transaction:
+    """Post one balanced transaction: the only writer of the book. Atomic: all of it or nothing.
+
+    Refuses (raising a LedgerError and writing nothing) unbalanced or zero postings, fewer than two postings,
+    unknown or closed accounts, and a restricted fund going below zero. The same idempotency key with the same
+    content returns the existing transaction; with different content it raises IdempotencyConflictError."""
+    specs, fingerprint = _prepare(
+        kind=kind,
+        postings=postings,
+        memo=memo,
+        on_date=on_date,
+        idempotency_key=idempotency_key,
+        group_id=group_id,
+        reverses=reverses,
     )
     try:
         with transaction.atomic():
@@ -370,21 +422,16 @@ def _post(
     metadata: dict[str, Any],
     reverses: Transaction | None,
 ) -> Transaction:
-    existing = _find_existing(idempotency_key=idempotency_key, fingerprint=fingerprint)
-    if existing is not None:
-        return existing
-    accounts = _lock_accounts([p.account for p in specs], on_date=on_date)
-    net = net_by_account(specs)
-    for name in sorted(net):
-        _check_restricted(accounts[name], on_date, net[name])
-
     ops = connection.ops
     created_at = clock.now()
     with connection.cursor() as cursor:
+        # The unique idempotency key decides: a second post of the same key inserts nothing (a concurrent one waits
+        # on the unique index for the first to commit) and returns the existing transaction, or refuses different
+        # content. This replaces a separate lookup before the insert.
         cursor.execute(
             "INSERT INTO ledger_transaction (kind, on_date, memo, group_id, reverses_id, idempotency_key,"
             " content_hash, metadata, is_posted, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " RETURNING id",
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             [
                 kind,
                 ops.adapt_datefield_value(on_date),
@@ -398,7 +445,19 @@ def _post(
                 ops.adapt_datetimefield_value(created_at),
             ],
         )
-        txn_id = int(cursor.fetchone()[0])
+        inserted = cursor.fetchone()
+    if inserted is None:
+        existing = _find_existing(idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is None:  # pragma: no cover - the conflicting row is committed or ours, so it is visible
+            raise IntegrityError(f"idempotency_key {idempotency_key!r} conflicted but no transaction holds it")
+        return existing
+    txn_id = int(inserted[0])
+    net = net_by_account(specs)
+    accounts = _lock_accounts(net, on_date=on_date)
+    for name in sorted(net):
+        _check_restricted(accounts[name], on_date, net[name])
+
+    with connection.cursor() as cursor:
         rows = ", ".join(["(%s, %s, %s)"] * len(specs))
         params: list[Any] = []
         for p in specs:
@@ -407,21 +466,8 @@ def _post(
         cursor.execute(sql, params)
         # marking it posted is where SQLite's trigger checks the sum; after this nothing of it may change
         cursor.execute("UPDATE ledger_transaction SET is_posted = %s WHERE id = %s", [True, txn_id])
-
-        moved = {name: delta for name, delta in net.items() if delta != 0}
-        _apply_day_balances([accounts[name] for name in sorted(moved)], on_date, moved)
-        if moved:
-            cases = " ".join(["WHEN %s THEN %s"] * len(moved))
-            days = " ".join(["WHEN %s THEN %s"] * len(moved))
-            marks = ", ".join(["%s"] * len(moved))
-            case_params: list[Any] = []
-            day_params: list[Any] = []
-            for name, delta in moved.items():
-                case_params += [accounts[name].id, delta]
-                day_params += [accounts[name].id, ops.adapt_datefield_value(accounts[name].last_day)]
-            sql = f"UPDATE ledger_account SET balance_pence = balance_pence + (CASE id {cases} END),"  # noqa: S608
-            sql += f" last_day = (CASE id {days} END) WHERE id IN ({marks})"
-            cursor.execute(sql, [*case_params, *day_params, *[accounts[name].id for name in moved]])
+    moved = {name: delta for name, delta in net.items() if delta != 0}
+    _apply_day_balances([accounts[name] for name in sorted(moved)], on_date, moved)
 
     txn = Transaction(
         id=txn_id,
@@ -446,6 +492,139 @@ def _post(
         details={"postings": [[p.account, p.amount_pence] for p in specs], "group_id": group_id},
     )
     return txn
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One transaction for `ledger_post_many`: the same arguments as `ledger_post` (no reversals)."""
+
+    kind: str
+    postings: Sequence[PostingSpec]
+    memo: str
+    on_date: dt.date
+    idempotency_key: str
+    group_id: str = ""
+    metadata: dict[str, Any] | None = None
+
+
+class _NotSimpleError(Exception):
+    """ledger_post_many's set-based path does not apply; post the entries one by one instead."""
+
+
+def ledger_post_many(*, entries: Sequence[LedgerEntry], actor: Any = None) -> list[Transaction]:
+    """Post several transactions at once, with exactly the result of calling `ledger_post` for each in order
+    (same rows, same refusals, same idempotency), but in a constant number of statements when they are simple:
+    all new keys, one date, no reversal, every account open, no day before an account's latest day and no money
+    taken out of a restricted fund. Then the balance of each account moves once by the sum of its postings (one
+    UPDATE), the postings go in one INSERT and the audit events in another. Anything else falls back to
+    `ledger_post` per entry (which raises the refusal, if any). Atomic: all of them or none."""
+    prepared = [
+        _prepare(
+            kind=e.kind,
+            postings=e.postings,
+            memo=e.memo,
+            on_date=e.on_date,
+            idempotency_key=e.idempotency_key,
+            group_id=e.group_id,
+            reverses=None,
+        )
+        for e in entries
+    ]
+    with transaction.atomic():
+        if len(entries) > 1:
+            try:
+                with transaction.atomic():
+                    return _post_many(entries, prepared, actor)
+            except (_NotSimpleError, LedgerError):
+                pass  # the savepoint rolled back: the one-by-one path below decides, with its own refusals
+        return [
+            ledger_post(
+                kind=e.kind,
+                postings=e.postings,
+                memo=e.memo,
+                on_date=e.on_date,
+                idempotency_key=e.idempotency_key,
+                group_id=e.group_id,
+                actor=actor,
+                metadata=e.metadata,
+            )
+            for e in entries
+        ]
+
+
+def _post_many(
+    entries: Sequence[LedgerEntry], prepared: list[tuple[list[PostingSpec], str]], actor: Any
+) -> list[Transaction]:
+    on_date = entries[0].on_date
+    keys = [e.idempotency_key for e in entries]
+    if any(e.on_date != on_date for e in entries) or len(set(keys)) != len(keys):
+        raise _NotSimpleError
+    ops = connection.ops
+    created_at = clock.now()
+    day = ops.adapt_datefield_value(on_date)
+    when = ops.adapt_datetimefield_value(created_at)
+    params: list[Any] = []
+    for e, (_, fingerprint) in zip(entries, prepared, strict=True):
+        params += [e.kind, day, e.memo.strip()[:300], e.group_id, e.idempotency_key, fingerprint]
+        params += [ops.adapt_json_value(e.metadata or {}, None), False, when]
+    rows = ", ".join(["(%s, %s, %s, %s, NULL, %s, %s, %s, %s, %s)"] * len(entries))
+    with connection.cursor() as cursor:
+        sql = "INSERT INTO ledger_transaction (kind, on_date, memo, group_id, reverses_id, idempotency_key,"
+        sql += f" content_hash, metadata, is_posted, created_at) VALUES {rows}"
+        sql += " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
+        cursor.execute(sql, params)
+        ids = {key: int(txn_id) for txn_id, key in cursor.fetchall()}
+    if len(ids) != len(entries):
+        raise _NotSimpleError  # a key already posted: ledger_post returns it or refuses it
+    total: dict[str, int] = {}
+    for specs, _ in prepared:
+        for name, delta in net_by_account(specs).items():
+            total[name] = total.get(name, 0) + delta
+            if delta > 0 and chart.child_id_of(name) is not None:
+                raise _NotSimpleError  # money out of a restricted fund: checked entry by entry
+    accounts = _lock_accounts(total, on_date=on_date)
+    if any(a.last_day is not None and a.last_day > on_date for a in accounts.values()):
+        raise _NotSimpleError  # back-dated for some account
+    for name in sorted(total):
+        _check_restricted(accounts[name], on_date, total[name])
+    params = []
+    for e, (specs, _) in zip(entries, prepared, strict=True):
+        for p in specs:
+            params += [ids[e.idempotency_key], accounts[p.account].id, p.amount_pence]
+    rows = ", ".join(["(%s, %s, %s)"] * (len(params) // 3))
+    marks = ", ".join(["%s"] * len(entries))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO ledger_posting (transaction_id, account_id, amount_pence) VALUES {rows}", params)  # noqa: S608
+        # marking them posted is where SQLite's trigger checks each one's sum; after this nothing of them may change
+        cursor.execute(
+            f"UPDATE ledger_transaction SET is_posted = %s WHERE id IN ({marks})",  # noqa: S608
+            [True, *ids.values()],
+        )
+    moved = {name: delta for name, delta in total.items() if delta != 0}
+    _apply_day_balances([accounts[name] for name in sorted(moved)], on_date, moved)
+    out: list[Transaction] = []
+    audits: list[tuple[str, Any, str, dict[str, Any]]] = []
+    for e, (specs, fingerprint) in zip(entries, prepared, strict=True):
+        txn = Transaction(
+            id=ids[e.idempotency_key],
+            kind=e.kind,
+            on_date=on_date,
+            memo=e.memo.strip()[:300],
+            group_id=e.group_id,
+            reverses=None,
+            idempotency_key=e.idempotency_key,
+            content_hash=fingerprint,
+            metadata=e.metadata or {},
+            is_posted=True,
+            created_at=created_at,
+        )
+        txn._state.adding = False
+        txn._state.db = connection.alias
+        out.append(txn)
+        details = {"postings": [[p.account, p.amount_pence] for p in specs], "group_id": e.group_id}
+        audits.append(("ledger.post", txn, f"{e.kind} {on_date}: {txn.memo}"[:300], details))
+    audit_record_many(actor=actor, events=audits)
+    return out
 
 
 @transaction.atomic

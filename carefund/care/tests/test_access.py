@@ -136,6 +136,15 @@ def test_api_eligibility_gives_one_reason_per_criterion(client, demo):
     assert data[0]["criteria"][0]["reason"] == "Aged 3: within the NHS England 2018 range of 3 to 9 inclusive."
 
 
+def test_api_eligibility_before_the_childs_birth_is_a_400_that_says_why(client, demo):
+    # Regression: a date before birth was judged with a negative age ("Aged -2011").
+    client.force_login(demo.users["clinician"])
+    james = demo.children["james"]
+    response = client.get(f"/api/care/children/{james.pk}/eligibility?on_date=0001-01-01")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "on_date: 0001-01-01 is before the child's birth; give a date on or after it."}
+
+
 @pytest.mark.parametrize(
     ("username", "names"),
     [

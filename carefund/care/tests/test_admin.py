@@ -92,3 +92,20 @@ def test_a_hand_edit_in_the_back_office_is_audited(client, demo):
     event = AuditEvent.objects.get(action="child.changed_in_back_office")
     assert (event.actor, event.target_id) == (caseworker, str(james.pk))
     assert event.details == {"change": [{"changed": {"fields": ["Publicity consent"]}}]}
+
+
+def test_opening_a_childs_record_in_the_back_office_is_audited(client, demo):
+    # Regression: the pages and the API audit every view of a child's record; the back office did not.
+    clinician = demo.users["clinician"]
+    client.force_login(clinician)
+    james, plan = demo.children["james"], demo.plans["james"]
+    assert client.get(f"/admin/care/child/{james.pk}/change/").status_code == 200
+    assert client.get(f"/admin/care/careplan/{plan.pk}/change/").status_code == 200
+    viewed = AuditEvent.objects.filter(action__endswith="viewed_in_back_office").order_by("id")
+    assert [(e.action, e.actor, e.target_id) for e in viewed] == [
+        ("child.viewed_in_back_office", clinician, str(james.pk)),
+        ("careplan.viewed_in_back_office", clinician, str(plan.pk)),
+    ]
+    before = AuditEvent.objects.count()
+    assert client.get(f"/admin/care/child/{demo.children['amelia'].pk}/change/").status_code == 302  # not theirs
+    assert AuditEvent.objects.count() == before

@@ -134,6 +134,40 @@ def test_item_moves_through_the_page_and_a_forbidden_move_is_explained(client, d
     assert "cannot change from &#x27;booked&#x27; to &#x27;paid&#x27;" in response.content.decode()
 
 
+def test_the_plan_page_offers_no_money_state_and_refuses_one_posted_by_hand(client, demo):
+    client.force_login(demo.users["caseworker"])
+    item = demo.plans["james"].items.get(category="surgery")
+    for state in ("booked", "delivered"):
+        client.post(f"/care-plans/items/{item.pk}/state/", {"to_state": state})
+    item.refresh_from_db()
+    assert item.state == "delivered"
+    page = client.get(f"/care-plans/{demo.plans['james'].pk}/").content.decode()
+    planned = demo.plans["james"].items.get(category="assessment")
+    assert f'action="/care-plans/items/{planned.pk}/state/"' in page  # a planned item can be booked or cancelled
+    assert f'action="/care-plans/items/{item.pk}/state/"' not in page  # delivered: only an invoice moves it on
+    response = client.post(f"/care-plans/items/{item.pk}/state/", {"to_state": "invoiced"}, follow=True)
+    item.refresh_from_db()
+    assert item.state == "delivered"
+    assert "only through the funding page" in response.content.decode()
+
+
+def test_a_plan_starting_in_year_9999_is_a_form_error_not_a_500(client, demo):
+    client.force_login(demo.users["caseworker"])
+    james = demo.children["james"]
+    before = CarePlan.objects.count()
+    response = client.post(
+        f"/children/{james.pk}/plans/new/",
+        {
+            "template": demo.templates["sdr-standard"].pk,
+            "provider": demo.plans["james"].provider_id,
+            "start_date": "9999-12-01",
+        },
+    )
+    assert response.status_code == 400
+    assert "is more than 5 years ahead" in response.content.decode()
+    assert CarePlan.objects.count() == before
+
+
 def test_guardian_cannot_move_items_and_others_children_are_404(client, demo):
     client.force_login(demo.users["guardian"])
     item = demo.plans["james"].items.first()

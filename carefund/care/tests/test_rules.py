@@ -257,3 +257,18 @@ def test_template_item_after_the_plan_end_is_refused():
     with pytest.raises(ValidationError) as exc:
         rules.plan_items_from_template((item,), start_date=dt.date(2026, 1, 1), duration_days=10)
     assert exc.value.field == "planned_date"
+
+
+@pytest.mark.parametrize(
+    ("state", "offered"),
+    [
+        ("planned", ["booked", "cancelled"]),
+        ("booked", ["cancelled", "delivered", "planned"]),
+        ("delivered", []),  # only entering the provider's invoice moves it on
+        ("invoiced", []),  # only paying that invoice moves it on
+        ("paid", []),
+        ("cancelled", []),
+    ],
+)
+def test_people_are_offered_no_money_state(state, offered):
+    assert rules.manual_next_states(state) == offered

@@ -233,6 +233,33 @@ def test_a_guardian_cannot_create_a_plan_and_nothing_is_written(roles, template)
     assert CarePlan.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        (
+            dt.date(9999, 12, 1),
+            "start_date: 9999-12-01 is more than 5 years ahead; choose a date on or before 2031-11-23.",
+        ),
+        (
+            dt.date(1, 1, 1),
+            "start_date: 0001-01-01 is before the child's date of birth 2020-05-01; choose a later date.",
+        ),
+    ],
+)
+def test_a_plan_start_outside_the_childs_life_or_far_ahead_is_refused(caseworker, template, start, message):
+    # Regression: a start in year 9999 overflowed the date arithmetic (a 500 on the page); one in year 1 made a plan
+    # for a child before they were born.
+    child = ChildFactory(date_of_birth=dt.date(2020, 5, 1))
+    audit_before = AuditEvent.objects.count()
+    with pytest.raises(ValidationError) as caught:
+        services.care_plan_create_from_template(
+            child=child, provider=ProviderFactory(), template=template, start_date=start, actor=caseworker
+        )
+    assert caught.value.message == message
+    assert CarePlan.objects.count() == 0
+    assert AuditEvent.objects.count() == audit_before
+
+
 # --- items: dates, costs, states ------------------------------------------------------------------------------
 
 
@@ -317,7 +344,8 @@ def test_plan_total_is_the_exact_sum_of_its_live_item_costs(costs):
 def test_full_life_cycle_through_the_service(caseworker):
     item = CarePlanItemFactory()
     for state in ("booked", "planned", "booked", "delivered", "invoiced", "paid"):
-        services.care_plan_item_transition(item=item, to_state=state, actor=caseworker)
+        by_invoice = state in ("invoiced", "paid")  # the money states come from funding's invoice services
+        services.care_plan_item_transition(item=item, to_state=state, actor=caseworker, by_invoice=by_invoice)
         item.refresh_from_db()
         assert item.state == state
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
@@ -345,6 +373,18 @@ def test_full_life_cycle_through_the_service(caseworker):
 def test_forbidden_transition_through_the_service_writes_nothing(caseworker, start, to_state):
     item = CarePlanItemFactory(state=start)
     with pytest.raises(StateTransitionError):
+        services.care_plan_item_transition(item=item, to_state=to_state, actor=caseworker)
+    item.refresh_from_db()
+    assert item.state == start
+    assert AuditEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(("start", "to_state"), [("delivered", "invoiced"), ("invoiced", "paid")])
+def test_a_person_cannot_move_an_item_into_a_money_state_by_hand(caseworker, start, to_state):
+    # Regression: the care page let a caseworker, clinician or finance officer mark an item invoiced or paid with no
+    # invoice or payment; an entered invoice for an item marked paid by hand could then never be paid.
+    item = CarePlanItemFactory(state=start)
+    with pytest.raises(StateTransitionError, match="only through the funding page"):
         services.care_plan_item_transition(item=item, to_state=to_state, actor=caseworker)
     item.refresh_from_db()
     assert item.state == start

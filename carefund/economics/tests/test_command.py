@@ -110,3 +110,26 @@ def test_report_directory_gets_html_and_plots(capsys, tmp_path: Path):
     html = (out_dir / "index.html").read_text()
     assert "utility_per_gmfm_unit" in html  # an assumption listed
     assert json.loads((out_dir / "results.json").read_text()) == json.loads(out)
+
+
+def test_a_large_psa_asks_for_heap_steps_once(capsys, tmp_path: Path, monkeypatch):
+    from carefund.economics.management.commands import economics as command
+
+    calls: list[int] = []
+    monkeypatch.setattr(command, "keep_heap_for_psa", lambda: calls.append(1) or True)
+    path = tmp_path / "toy.toml"
+    path.write_text(VALID)
+    assert run(capsys, str(path), "--psa", "9999", "--seed", "1")[0] == 0
+    assert calls == []
+    assert run(capsys, str(path), "--psa", "10000", "--seed", "1")[0] == 0
+    assert calls == [1]
+
+
+def test_keep_heap_for_psa_applies_on_glibc():
+    import platform
+
+    from carefund.economics.management.commands.economics import keep_heap_for_psa
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert keep_heap_for_psa() is True

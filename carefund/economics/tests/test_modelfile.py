@@ -16,6 +16,7 @@ from carefund.economics.modelfile import (
     State,
     Strategy,
     compile_expression,
+    engine_distribution,
     load_model,
     make_distribution,
     parse_model,
@@ -351,7 +352,8 @@ def test_overrides_refuse_an_unknown_parameter_and_recheck_rows():
 
 def test_make_distribution_moments_match():
     d = make_distribution("beta", {"mean": 0.3, "sd": 0.1})
-    draws = d.sample(np.random.default_rng(1), 200_000, 0.3)
+    p = Parameter(name="p", value=0.3, distribution=d, source="x")
+    draws = engine_distribution(p).sample(np.random.default_rng(1), 200_000)
     assert abs(draws.mean() - 0.3) < 0.002
     assert abs(draws.std() - 0.1) < 0.002
 

@@ -230,3 +230,21 @@ def test_evpi_is_the_expected_opportunity_loss():
         evpis.append(result.evpi(lam))
     assert evpis[0] > 1  # near the ICER the decision is uncertain and information has value
     assert set(result.to_json()["psa"]["evpi_per_person"]) == {"20000", "30000"}
+
+
+def test_psa_without_a_seed_draws_one_and_reports_it():
+    result = run_model(toy("start"), psa=40)
+    assert isinstance(result.seed, int) and 0 <= result.seed < 2**32
+    again = run_model(toy("start"), psa=40, seed=result.seed)
+    assert result.psa is not None and again.psa is not None
+    assert np.array_equal(result.psa.cost, again.psa.cost)
+    assert result.to_json()["psa"]["seed"] == result.seed
+
+
+def test_a_parameter_named_like_an_engine_variable_is_refused_when_read():
+    from carefund.economics.modelfile import ModelFileError
+
+    with pytest.raises(ModelFileError) as info:
+        parse_model(VALID.replace("[parameters.c_well]", "[parameters.time]"), file="toy.toml")
+    assert info.value.key == "parameters.time"
+    assert info.value.message.endswith("and not cycle, age, qx, time or a function name")

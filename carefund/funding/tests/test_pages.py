@@ -119,3 +119,139 @@ def test_recompute_button_keeps_a_run_and_guardian_cannot(world: World) -> None:
     client_for(cw).post(f"/children/{james.pk}/funding/recompute/")
     run = WaterfallRun.objects.get(care_plan__child=james)
     assert (run.reason, run.fund_balance_pence) == ("recomputed on request (a price or a gift changed)", 300_000)
+
+
+# --------------------------------------------------------------------------------------------- bad input (regressions)
+def test_next_must_be_a_page_of_this_site(world: World) -> None:
+    # Regression: `next` was followed wherever it pointed, an open redirect from a trusted page.
+    from carefund.funding.models import Allocation
+
+    nhs = world.user("nhs", Role.COMMISSIONER)
+    notts = Allocation.objects.get(programme=world.funding.cte, centre__slug="nottingham-university")
+    c = client_for(nhs)
+    data = {"kind": "add", "procedures": "1", "reason": "More referrals"}
+    evil = c.post(f"/funding/allocations/{notts.pk}/change/", {**data, "next": "https://evil.example/"})
+    assert evil.status_code == 302
+    assert evil["Location"] == f"/funding/programmes/{notts.programme_id}/"
+    local = c.post(f"/funding/allocations/{notts.pk}/change/", {**data, "next": "/funding/programmes/"})
+    assert local["Location"] == "/funding/programmes/"
+
+
+@pytest.mark.parametrize(
+    ("procedures", "message"),
+    [
+        ("99999999999999999999999", "procedures: give a positive number of procedures"),
+        ("100001", "procedures: 100,001 is more than an allocation can hold; the most is 100,000."),
+    ],
+)
+def test_a_huge_number_of_procedures_is_refused_with_a_reason_not_a_500(
+    world: World, procedures: str, message: str
+) -> None:
+    # Regression: a 23-digit figure overflowed the database column (a 500).
+    from carefund.funding.models import Allocation, AllocationChange
+
+    nhs = world.user("nhs", Role.COMMISSIONER)
+    notts = Allocation.objects.get(programme=world.funding.cte, centre__slug="nottingham-university")
+    changes = AllocationChange.objects.count()
+    response = client_for(nhs).post(
+        f"/funding/allocations/{notts.pk}/change/",
+        {"kind": "add", "procedures": procedures, "reason": "typo"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    notts.refresh_from_db()
+    assert notts.procedures == 24
+    assert AllocationChange.objects.count() == changes
+
+
+def test_allocation_limits_in_the_service(world: World) -> None:
+    from carefund.funding.models import Allocation
+
+    nhs = world.user("nhs", Role.COMMISSIONER)
+    notts = Allocation.objects.get(programme=world.funding.cte, centre__slug="nottingham-university")
+    with pytest.raises(services.ValidationError, match="the most is 100,000"):
+        services.allocation_add(allocation=notts, procedures=99_977, reason="typo", actor=nhs)  # 24 + 99,977
+    notts.refresh_from_db()
+    assert notts.procedures == 24
+
+
+def test_a_programme_that_is_not_a_number_is_a_message_not_a_500(world: World) -> None:
+    cw = world.user("cw", Role.CASEWORKER)
+    james = world.care.children["james"]
+    response = client_for(cw).post(
+        f"/children/{james.pk}/funding/request/",
+        {"programme": "abc", "care_plan": str(world.care.plans["james"].pk)},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "programme: choose a programme and one of the child&#x27;s care plans." in response.content.decode()
+    assert FundingRequest.objects.count() == 0
+
+
+@pytest.mark.parametrize("decision", [None, "", "aprove"])
+def test_a_missing_or_mistyped_decision_declines_nothing(world: World, decision: str | None) -> None:
+    # Regression: anything but "approve" declined the child's NHS funding request.
+    cw, nhs = world.user("cw", Role.CASEWORKER), world.user("nhs", Role.COMMISSIONER)
+    req = services.funding_request_create(programme=world.funding.cte, care_plan=world.care.plans["james"], actor=cw)
+    data = {"reason": "Allocation not used up"}
+    if decision is not None:
+        data["decision"] = decision
+    response = client_for(nhs).post(f"/funding/requests/{req.pk}/decide/", data, follow=True)
+    assert "decision: choose approve or decline." in response.content.decode()
+    req.refresh_from_db()
+    assert req.status == "pending"
+    assert req.decided_at is None
+
+
+def test_a_family_sees_another_childs_name_only_with_that_childs_consent(world: World) -> None:
+    # Regression: the recipient's guardians saw the source child's name on their funding page, consent or not.
+    from carefund.funding.tests.test_services import approve_james
+
+    cw = world.user("cw", Role.CASEWORKER)
+    f2, trustee = world.user("f2", Role.FINANCE_OFFICER), world.user("t", Role.TRUSTEE)
+    james, noah = world.care.children["james"], world.care.children["noah"]
+    approve_james(world)
+    give(james, 5_000_000, "gift-big")
+    transfer = services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
+    services.surplus_transfer_approve(transfer=transfer, actor=f2)
+    services.surplus_transfer_approve(transfer=transfer, actor=trustee)
+    guardian = world.user("noah-dad", Role.GUARDIAN)
+    noah.guardians.add(guardian)
+    james.publicity_consent = False
+    james.save(update_fields=["publicity_consent"])
+    page = client_for(guardian).get(f"/children/{noah.pk}/funding/").content.decode()
+    assert "In: £5,000.00 from another child's fund" in page
+    assert "James" not in page
+    staff_page = client_for(cw).get(f"/children/{noah.pk}/funding/").content.decode()
+    assert "In: £5,000.00 from James H.'s fund" in staff_page
+    james.publicity_consent = True
+    james.save(update_fields=["publicity_consent"])
+    page = client_for(guardian).get(f"/children/{noah.pk}/funding/").content.decode()
+    assert "In: £5,000.00 from James H.'s fund" in page
+
+
+def test_approvers_can_reach_the_proposals_on_the_surplus_page_and_approve(world: World) -> None:
+    # Regression: the page with the proposals and their Approve buttons was only for caseworkers (who cannot
+    # approve), so finance officers and trustees got a 404 and the four-eyes approval could not be given on the web.
+    from carefund.funding.models import SurplusTransfer
+    from carefund.funding.tests.test_services import approve_james
+
+    cw = world.user("cw", Role.CASEWORKER)
+    f2, trustee = world.user("f2", Role.FINANCE_OFFICER), world.user("t", Role.TRUSTEE)
+    james, noah = world.care.children["james"], world.care.children["noah"]
+    approve_james(world)
+    give(james, 5_000_000, "gift-big")
+    transfer = services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
+    for approver in (f2, trustee):
+        c = client_for(approver)
+        page = c.get("/funding/surplus/")
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert f'action="/funding/surplus/transfers/{transfer.pk}/approve/"' in text
+        assert "Propose (the surplus goes down the ranking)" not in text  # proposing is for caseworkers
+        c.post(f"/funding/surplus/transfers/{transfer.pk}/approve/")
+    transfer.refresh_from_db()
+    assert transfer.state == SurplusTransfer.State.POSTED
+    guardian = world.user("mum", Role.GUARDIAN)
+    assert client_for(guardian).get("/funding/surplus/").status_code == 404

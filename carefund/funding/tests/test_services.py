@@ -427,3 +427,129 @@ def test_2018_programme_pays_surgery_and_capped_rehabilitation(world: World) -> 
     assert run is not None and run.nhs_pence == 1_600_000
     assert run.unfunded_pence == 5_011_000 - 1_600_000
     assert [line["payer"] for line in run.lines if line["nhs_pence"]] == ["nhs", "nhs", "mixed"]
+
+
+@pytest.mark.parametrize(
+    ("noah_gift", "message"),
+    [
+        (5_011_000, "Noah B. is no longer eligible under the surplus policy (no gap: the plan is fully funded)"),
+        (4_700_000, "Noah B.'s gap is now £3,110.00, less than the £5,000.00 proposed"),
+    ],
+)
+def test_surplus_transfer_refused_at_posting_when_the_recipients_gap_closed(
+    world: World, mailoutbox: list[Any], noah_gift: int, message: str
+) -> None:
+    # Regression: the recipient was checked only when the transfer was proposed; a gift (or another transfer) that
+    # closed their gap before the second approval still moved the money, to a child who no longer needed it.
+    from carefund.ledger.services import account_open
+
+    cw = world.user("cw", Role.CASEWORKER)
+    f2, trustee = world.user("f2", Role.FINANCE_OFFICER), world.user("t", Role.TRUSTEE)
+    james, noah = world.care.children["james"], world.care.children["noah"]
+    approve_james(world)
+    give(james, 5_000_000, "gift-big")
+    transfer = services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
+    services.surplus_transfer_approve(transfer=transfer, actor=f2)
+    from carefund.ledger import chart
+
+    account_open(name=chart.child_fund(noah.pk), description="Noah's fund", child_id=noah.pk)
+    give(noah, noah_gift, "gift-noah")
+    before = counts()
+    with pytest.raises(services.IneligibleRecipientError, match=re.escape(message)):
+        services.surplus_transfer_approve(transfer=transfer, actor=trustee)
+    assert counts() == before
+    transfer.refresh_from_db()
+    assert transfer.state == "proposed"
+    assert mailoutbox == []
+
+
+def test_the_donors_letter_names_only_consenting_children_and_keeps_their_dates_private(world: World) -> None:
+    # Regression: the letter to the public named every recipient, with or without publicity consent, and quoted
+    # the ranking's reasons (the day the child ages out, from their birthday; their surgery date).
+    cw = world.user("cw", Role.CASEWORKER)
+    f2, trustee = world.user("f2", Role.FINANCE_OFFICER), world.user("t", Role.TRUSTEE)
+    james, noah = world.care.children["james"], world.care.children["noah"]
+    approve_james(world)
+    give(james, 5_000_000, "gift-big")
+    transfer = services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
+    services.surplus_transfer_approve(transfer=transfer, actor=f2)
+    services.surplus_transfer_approve(transfer=transfer, actor=trustee)
+    reasons = transfer.lines.get().reasons
+    assert reasons == ["gap of £50,110.00 (+100)"]  # the snapshot keeps the reasons for staff
+
+    noah.publicity_consent = True
+    noah.save(update_fields=["publicity_consent"])
+    rank = transfer.lines.get().rank
+    assert f"Noah B. (£5,000.00, ranked {rank} in urgency)" in services.surplus_transfer_letter(transfer=transfer)
+    noah.publicity_consent = False
+    noah.save(update_fields=["publicity_consent"])
+    letter = services.surplus_transfer_letter(transfer=transfer)
+    assert f"another child (£5,000.00, ranked {rank} in urgency)" in letter
+    assert "Noah" not in letter
+    assert not any(reason in letter for reason in reasons)
+    assert not re.search(r"\d{2} \w{3} \d{4}", letter)  # no dates at all
+
+
+def test_an_item_invoiced_for_less_costs_what_was_charged_and_frees_the_rest(world: World) -> None:
+    # Regression: an item paid at less than its planned cost kept the difference as "still needed" for ever: the
+    # waterfall held it back from the fund's surplus and the campaign's target kept asking for it.
+    from carefund.funding.rules import waterfall
+
+    f1, f2 = world.user("f1", Role.FINANCE_OFFICER), world.user("f2", Role.FINANCE_OFFICER)
+    james = world.care.children["james"]
+    give(james, 500_000, "gift-less")
+    assessment = item(world, "james", "assessment")
+    assert assessment.cost_pence == 250_000
+    deliver([assessment], f1)
+    inv = services.invoice_enter(
+        provider=assessment.plan.provider, care_plan=assessment.plan, number="L-1", issued_on=dt.date(2015, 4, 1),
+        lines=[(assessment, 200_000)], actor=f1,
+    )  # fmt: skip
+    assessment.refresh_from_db()
+    assert (assessment.state, assessment.cost_pence) == ("invoiced", 200_000)
+    assert AuditEvent.objects.get(action="care_plan_item.cost_changed").details == {
+        "from_pence": 250_000,
+        "to_pence": 200_000,
+    }
+    services.invoice_approve(invoice=inv, actor=f2)
+    services.invoice_pay(invoice=inv, actor=f2)
+    line = next(x for x in waterfall(funding_input_for_child(james)).lines if x.item_id == assessment.pk)
+    assert (line.cost_pence, line.paid_pence, line.fund_pence, line.unfunded_pence, line.payer) == (
+        200_000, 200_000, 0, 0, "paid",
+    )  # fmt: skip
+    assert world.care.plans["james"].total_pence == 5_011_000 - 50_000
+
+
+def test_an_invoice_from_a_provider_that_did_not_deliver_the_item_is_refused(world: World) -> None:
+    # Regression: any provider could bill for any delivered item, and the payment went to that provider.
+    from carefund.care.models import Provider
+
+    f1 = world.user("f1", Role.FINANCE_OFFICER)
+    assessment = item(world, "james", "assessment")
+    deliver([assessment], f1)
+    other = Provider.objects.exclude(pk=assessment.plan.provider_id).order_by("pk").first()
+    assert other is not None
+    before = counts()
+    with pytest.raises(ValidationError, match=re.escape(f"is delivered by {assessment.plan.provider}, not {other}")):
+        services.invoice_enter(
+            provider=other, care_plan=assessment.plan, number="X-1", issued_on=dt.date(2015, 4, 1),
+            lines=[(assessment, 250_000)], actor=f1,
+        )  # fmt: skip
+    assert counts() == before
+    assessment.refresh_from_db()
+    assert assessment.state == "delivered"
+
+
+def test_a_second_plan_the_nhs_did_not_approve_is_the_charitys_to_fund(world: World) -> None:
+    from carefund.care.services import care_plan_create_from_template
+    from carefund.funding.rules import waterfall
+
+    approve_james(world)
+    james, first = world.care.children["james"], world.care.plans["james"]
+    second = care_plan_create_from_template(
+        child=james, provider=first.provider, template=first.template, start_date=dt.date(2016, 9, 1), actor=None
+    )
+    lines = {line.item_id: line for line in waterfall(funding_input_for_child(james)).lines}
+    surgeries = {p.pk: p.items.get(category="surgery").pk for p in (first, second)}
+    assert lines[surgeries[first.pk]].payer == "nhs"
+    assert (lines[surgeries[second.pk]].payer, lines[surgeries[second.pk]].nhs_pence) == ("unfunded", 0)

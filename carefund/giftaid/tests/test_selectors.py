@@ -17,6 +17,8 @@ from carefund.giftaid.selectors import declarations_for_donor, gift_aid_due_for_
 from carefund.giftaid.services import declaration_cancel, declaration_record
 from carefund.giftaid.tests.factories import aware, make_campaign, make_donation, make_user
 
+CANCEL = ("giftaid.cancel_declaration",)
+
 pytestmark = pytest.mark.django_db
 
 D = dt.date
@@ -99,7 +101,9 @@ def test_cancelled_declarations_stop_future_gifts_but_not_past_ones() -> None:
     declaration = declare(first, Scope.THIS_AND_FUTURE)
     before = make_donation(amount_pence=2000, on=D(2026, 8, 31))
     after = make_donation(amount_pence=4000, on=D(2026, 9, 1))
-    declaration_cancel(declaration=declaration, on_date=D(2026, 9, 1), reason="donor request", actor=make_user())
+    declaration_cancel(
+        declaration=declaration, on_date=D(2026, 9, 1), reason="donor request", actor=make_user(perms=CANCEL)
+    )
     assert gift_aid_due_for_donation(donation=first) == 250
     assert gift_aid_due_for_donation(donation=before) == 500
     assert gift_aid_due_for_donation(donation=after) == 0
@@ -107,7 +111,7 @@ def test_cancelled_declarations_stop_future_gifts_but_not_past_ones() -> None:
 
 def test_a_new_declaration_after_a_cancellation_covers_again() -> None:
     old = declare(make_donation(on=DECLARED), Scope.THIS_AND_FUTURE)
-    declaration_cancel(declaration=old, on_date=D(2026, 9, 1), reason="moved abroad", actor=make_user())
+    declaration_cancel(declaration=old, on_date=D(2026, 9, 1), reason="moved abroad", actor=make_user(perms=CANCEL))
     declare(make_donation(on=D(2026, 11, 1)), Scope.THIS_AND_FUTURE, declared_on=D(2026, 11, 1))
     assert gift_aid_due_for_donation(donation=make_donation(amount_pence=800, on=D(2026, 10, 1))) == 0
     assert gift_aid_due_for_donation(donation=make_donation(amount_pence=800, on=D(2026, 11, 2))) == 200
@@ -152,7 +156,9 @@ def test_campaign_total_at_each_date_edge() -> None:
     gift(4000, D(2022, 6, 14))  # a day too early: 0
     gift(800, D(2026, 8, 31))  # day before the cancellation: 200
     gift(40000, D(2026, 9, 1))  # the cancellation day: 0
-    declaration_cancel(declaration=declaration, on_date=D(2026, 9, 1), reason="donor request", actor=make_user())
+    declaration_cancel(
+        declaration=declaration, on_date=D(2026, 9, 1), reason="donor request", actor=make_user(perms=CANCEL)
+    )
     declare(gift(1200, DECLARED, email=""), Scope.PAST_FOUR_YEARS_AND_FUTURE)  # its own gift: 300
     gift(100000, D(2026, 7, 1), email="")  # no email: never linked, 0
     assert gift_aid_due_for_campaign(campaign_id=campaign.pk) == 250 + 100 + 200 + 300
@@ -177,7 +183,7 @@ GIFTS = st.lists(
 @given(GIFTS)
 def test_campaign_total_in_sql_equals_the_rules_gift_by_gift(gifts: list[tuple[Any, ...]]) -> None:
     campaign = make_campaign()
-    officer = make_user()
+    officer = make_user(perms=CANCEL)
     made = []
     for email, offset, amount, kind, status, scope, cancel_after in gifts:
         on = DECLARED + dt.timedelta(days=offset)

@@ -16,6 +16,8 @@ from carefund.giftaid.rules import Scope
 from carefund.giftaid.services import declaration_cancel, declaration_record
 from carefund.giftaid.tests.factories import aware, make_donation, make_user
 
+CANCEL = ("giftaid.cancel_declaration",)
+
 pytestmark = pytest.mark.django_db
 
 TODAY = dt.date(2026, 7, 1)
@@ -144,7 +146,7 @@ def test_a_gift_has_one_declaration() -> None:
 
 def test_cancel_sets_date_reason_and_audits() -> None:
     declaration = record(make_donation())
-    officer = make_user("finance")
+    officer = make_user("finance", perms=CANCEL)
     declaration_cancel(
         declaration=declaration, on_date=dt.date(2026, 6, 20), reason="  donor   request ", actor=officer
     )
@@ -159,7 +161,9 @@ def test_cancel_sets_date_reason_and_audits() -> None:
 
 def test_cancel_may_name_a_later_date() -> None:
     declaration = record(make_donation())
-    declaration_cancel(declaration=declaration, on_date=dt.date(2026, 8, 1), reason="from August", actor=make_user())
+    declaration_cancel(
+        declaration=declaration, on_date=dt.date(2026, 8, 1), reason="from August", actor=make_user(perms=CANCEL)
+    )
     declaration.refresh_from_db()
     assert declaration.cancelled_on == dt.date(2026, 8, 1)
 
@@ -186,7 +190,7 @@ def test_cancel_may_name_a_later_date() -> None:
 def test_cancel_refusals_write_nothing(on_date: dt.date, reason: str, error: type[Exception], message: str) -> None:
     declaration = record(make_donation())
     with pytest.raises(error, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
-        declaration_cancel(declaration=declaration, on_date=on_date, reason=reason, actor=make_user())
+        declaration_cancel(declaration=declaration, on_date=on_date, reason=reason, actor=make_user(perms=CANCEL))
     declaration.refresh_from_db()
     assert declaration.cancelled_on is None
     assert declaration.cancellation_reason == ""
@@ -202,9 +206,20 @@ def test_cancel_needs_a_signed_in_actor() -> None:
     assert counts() == (1, 1)
 
 
+def test_cancel_needs_the_cancel_permission_in_the_service() -> None:
+    # Regression: any signed-in user (a guardian, a donor with an account) passed the service's check; only the admin
+    # action looked at the permission.
+    declaration = record(make_donation())
+    with pytest.raises(PermissionDeniedError, match=r"needs the permission giftaid\.cancel_declaration"):
+        declaration_cancel(declaration=declaration, on_date=dt.date(2026, 6, 20), reason="x", actor=make_user())
+    declaration.refresh_from_db()
+    assert declaration.cancelled_on is None
+    assert counts() == (1, 1)
+
+
 def test_cancel_twice_is_refused_and_keeps_the_first() -> None:
     declaration = record(make_donation())
-    user = make_user()
+    user = make_user(perms=CANCEL)
     declaration_cancel(declaration=declaration, on_date=dt.date(2026, 6, 20), reason="first", actor=user)
     with pytest.raises(StateTransitionError, match="was already cancelled on 2026-06-20"):
         declaration_cancel(declaration=declaration, on_date=dt.date(2026, 6, 25), reason="second", actor=user)
@@ -251,7 +266,7 @@ def test_concurrent_cancellations_cancel_once() -> None:
     from django.db import connection
 
     declaration = record(make_donation())
-    user = make_user()
+    user = make_user(perms=CANCEL)
     outcomes: list[str] = []
     barrier = threading.Barrier(6)
 

@@ -17,6 +17,7 @@ from carefund.care.models import CarePlanItem, ItemState
 from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.core.money import format_pence
+from carefund.funding.tasks import waterfall_recompute_after_commit
 from carefund.web.care.forms import CarePlanFromTemplateForm, ChildRegisterForm, ItemTransitionForm, SdrAssessmentForm
 
 
@@ -118,6 +119,7 @@ def care_plan_create(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             _domain_error_to_form(form, exc)
         else:
+            waterfall_recompute_after_commit(child_id=child.pk, reason=f"care plan '{plan.title}' created")
             messages.success(request, f"Created the care plan '{plan.title}'.")
             return redirect("care:plan", pk=plan.pk)
     return render(
@@ -136,7 +138,7 @@ def care_plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "item": item,
             "cost": format_pence(item.cost_pence),
-            "next_states": sorted(rules.ITEM_TRANSITIONS[item.state]) if can_change else [],
+            "next_states": rules.manual_next_states(item.state) if can_change else [],
         }
         for item in plan.items.all()
     ]
@@ -175,6 +177,9 @@ def care_plan_item_transition(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("care:plan", pk=plan.pk)
+    waterfall_recompute_after_commit(
+        child_id=plan.child_id, reason=f"'{item.description}' moved to {item.state} on the care plan"
+    )
     messages.success(request, f"'{item.description}' is now {item.state}.")
     return redirect("care:plan", pk=plan.pk)
 

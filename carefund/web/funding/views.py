@@ -11,18 +11,25 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from carefund.care.models import CarePlan, CarePlanItem, Child
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.core.money import parse_pounds
-from carefund.core.permissions import restrict_children
+from carefund.core.permissions import is_staff_reader, restrict_children
 from carefund.funding import selectors, services
 from carefund.funding.models import Allocation, FundingRequest, Invoice, Programme, SurplusTransfer
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
-    return HttpResponseRedirect(request.POST.get("next") or fallback)
+    """Back to `next` when it is a page of this site, else to `fallback` (never an open redirect)."""
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return HttpResponseRedirect(target)
+    return HttpResponseRedirect(fallback)
 
 
 def _act(request: HttpRequest, fallback: str, action: Callable[[], Any], done: str) -> HttpResponseRedirect:
@@ -65,6 +72,8 @@ def child_funding(request: HttpRequest, child_id: int) -> HttpResponse:
             "can_pay": user.has_perm("funding.pay_invoice"),
             "can_propose": user.has_perm("funding.add_surplustransfer"),
             "can_approve_transfer": user.has_perm("funding.approve_surplustransfer"),
+            # A family sees the name of another child only if that child's guardians consented to publicity.
+            "staff_reader": is_staff_reader(user),
         },
     )
 
@@ -74,8 +83,8 @@ def child_funding(request: HttpRequest, child_id: int) -> HttpResponse:
 def request_create(request: HttpRequest, child_id: int) -> HttpResponse:
     child = _child_for(request, child_id)
     url = reverse("funding-child", args=[child.pk])
-    programme = Programme.objects.filter(pk=request.POST.get("programme") or 0).first()
-    plan = CarePlan.objects.filter(child=child, pk=request.POST.get("care_plan") or 0).first()
+    programme = Programme.objects.filter(pk=_int(request.POST.get("programme"))).first()
+    plan = CarePlan.objects.filter(child=child, pk=_int(request.POST.get("care_plan"))).first()
     if programme is None or plan is None:
         messages.error(request, "programme: choose a programme and one of the child's care plans.")
         return _back(request, url)
@@ -101,8 +110,13 @@ def recompute(request: HttpRequest, child_id: int) -> HttpResponse:
 @require_POST
 def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
     req = get_object_or_404(FundingRequest, pk=pk)
-    approve = request.POST.get("decision") == "approve"
+    decision = request.POST.get("decision")
     url = reverse("funding-programme", args=[req.programme_id])
+    if decision not in ("approve", "decline"):
+        # Never read a missing or mistyped decision as a refusal: a child's NHS funding would be declined by accident.
+        messages.error(request, "decision: choose approve or decline.")
+        return _back(request, url)
+    approve = decision == "approve"
     return _act(
         request,
         url,
@@ -146,11 +160,17 @@ def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
 
 
+# Larger numbers than any id or count carefund keeps; anything bigger is bad input, not a database overflow.
+_MAX_INT = 2**31 - 1
+
+
 def _int(value: str | None) -> int:
+    """A whole number from a form field: 0 when empty, -1 (refused downstream) when not a sensible number."""
     try:
-        return int(value or 0)
+        number = int((value or "0").strip())
     except ValueError:
         return -1
+    return number if -_MAX_INT <= number <= _MAX_INT else -1
 
 
 @login_required
@@ -198,7 +218,9 @@ def invoice_enter(request: HttpRequest, child_id: int) -> HttpResponse:
     url = reverse("funding-child", args=[child.pk])
     lines = []
     try:
-        for item in CarePlanItem.objects.filter(plan__child=child, state="delivered").select_related("plan"):
+        for item in CarePlanItem.objects.filter(plan__child=child, state="delivered").select_related(
+            "plan__provider", "provider"
+        ):
             text = request.POST.get(f"item_{item.pk}", "").strip()
             if text:
                 lines.append((item, parse_pounds(text, field=f"amount for {item.description}")))
@@ -212,12 +234,14 @@ def invoice_enter(request: HttpRequest, child_id: int) -> HttpResponse:
     if not lines:
         messages.error(request, "lines: enter an amount for at least one delivered item.")
         return _back(request, url)
-    plan = lines[0][0].plan
-    provider = plan.provider if not request.POST.get("provider") else None
-    if provider is None:
+    first = lines[0][0]
+    plan = first.plan
+    if request.POST.get("provider"):
         from carefund.care.models import Provider
 
         provider = get_object_or_404(Provider, pk=_int(request.POST.get("provider")))
+    else:
+        provider = first.provider or plan.provider  # the provider that delivered the items bills for them
     return _act(
         request,
         url,
@@ -249,10 +273,14 @@ def invoice_pay(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def surplus_preview(request: HttpRequest) -> HttpResponse:
-    try:
-        ranking = selectors.urgency_preview_for_user(user=request.user)
-    except PermissionDeniedError:
-        raise Http404("No such page.") from None
+    """Caseworkers preview the ranking and propose; finance officers and trustees see the proposals (each with the
+    ranking and reasons as they were when proposed) and approve them here."""
+    user = request.user
+    can_propose = user.has_perm("funding.add_surplustransfer")
+    can_approve = user.has_perm("funding.approve_surplustransfer")
+    if not (can_propose or can_approve):
+        raise Http404("No such page.")
+    ranking = selectors.urgency_preview_for_user(user=user) if can_propose else None
     children = restrict_children(Child.objects.all(), request.user)
     transfers = SurplusTransfer.objects.select_related("source_child").prefetch_related("lines__recipient", "approvals")
     return render(
@@ -263,7 +291,8 @@ def surplus_preview(request: HttpRequest) -> HttpResponse:
             "children": children,
             "transfers": transfers,
             "policy_text": selectors.surplus_policy_text(),
-            "can_approve": request.user.has_perm("funding.approve_surplustransfer"),
+            "can_propose": can_propose,
+            "can_approve": can_approve,
         },
     )
 

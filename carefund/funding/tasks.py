@@ -1,0 +1,28 @@
+"""Background work for funding: recompute a child's waterfall after something outside funding changed.
+
+Campaigns and care cannot call funding (dependencies point down), so the web layer enqueues this task after a gift
+is confirmed, refunded or recorded offline, and after a care-plan price changes. The computation is kept
+(`WaterfallRun`), so a family can see why the numbers moved."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_tasks import task
+
+from carefund.care.models import Child
+from carefund.funding.services import waterfall_recompute_for_child
+
+
+@task()
+def waterfall_recompute_child(*, child_id: int, reason: str) -> int | None:
+    """Recompute the waterfall of one child; returns the id of the kept run, or None if the child has no plan."""
+    child = Child.objects.filter(pk=child_id).first()
+    if child is None:
+        return None
+    run = waterfall_recompute_for_child(child=child, reason=reason[:300], actor=None)
+    return None if run is None else run.pk
+
+
+def waterfall_recompute_after_commit(*, child_id: int, reason: str) -> None:
+    """Enqueue the recomputation once the current transaction has committed (never for a rolled-back change)."""
+    transaction.on_commit(lambda: waterfall_recompute_child.enqueue(child_id=child_id, reason=reason))
