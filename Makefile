@@ -28,7 +28,7 @@ run: setup
 	@echo "carefund is serving on http://$(HOST):$(PORT)/ (background tasks: carefund db_worker)"
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund db_worker --no-startup-delay & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	DEBUG=$${DEBUG:-1} $(BIN)/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+	DEBUG=$${DEBUG:-1} $(BIN)/gunicorn -c config/gunicorn.conf.py config.wsgi:application --access-logfile -
 
 lint: setup
 	$(BIN)/ruff check .

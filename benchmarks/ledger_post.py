@@ -73,7 +73,9 @@ def raw_connection(postgres: bool):  # type: ignore[no-untyped-def]
     return conn
 
 
-def raw_posts(n: int, *, postgres: bool, funds: list[int], clearing: int, start_at: int = 0, conn=None) -> float:  # type: ignore[no-untyped-def]
+def raw_posts(
+    n: int, *, postgres: bool, funds: list[int], clearing: int, start_at: int = 0, conn=None, batch: int = 1
+) -> float:  # type: ignore[no-untyped-def]
     own = conn is None
     conn = conn or raw_connection(postgres)
     ph = "%s" if postgres else "?"
@@ -91,7 +93,8 @@ def raw_posts(n: int, *, postgres: bool, funds: list[int], clearing: int, start_
         fund = funds[i % len(funds)]
         amount = 100 + i % 5000
         cur = conn.cursor()
-        cur.execute("BEGIN" if postgres else "BEGIN IMMEDIATE")
+        if (i - start_at) % batch == 0:
+            cur.execute("BEGIN" if postgres else "BEGIN IMMEDIATE")
         if postgres:
             cur.execute(insert_txn, (day, f"raw-{i}", False, now))
             txn_id = cur.fetchone()[0]
@@ -100,7 +103,8 @@ def raw_posts(n: int, *, postgres: bool, funds: list[int], clearing: int, start_
             txn_id = cur.lastrowid
         cur.executemany(insert_posting, [(txn_id, clearing, amount), (txn_id, fund, -amount)])
         cur.execute(mark, (True if postgres else 1, txn_id))
-        cur.execute("COMMIT")
+        if (i - start_at) % batch == batch - 1 or i == start_at + n - 1:
+            cur.execute("COMMIT")
     elapsed = time.perf_counter() - start
     if own:
         conn.close()
@@ -173,12 +177,48 @@ def main() -> None:
             f"  (for information) ledger_post without its audit event: {2 * per / quiet:9.0f} postings/s, "
             f"ratio {2 * per / quiet / raw_rate:.2f}"
         )
+        # for information: batches (ledger_post_many) against the raw driver inserting the same batches, each batch
+        # one database transaction on both sides
+        batch = 50
+        many = raw_many = 0.0
+        conn = raw_connection(args.postgres)
+        for r in range(rounds):
+            base = 2_000_000 + r * per
+            many += many_posts(per, batch=batch, start_at=base)
+            raw_many += raw_posts(
+                per, postgres=args.postgres, funds=funds, clearing=clearing, start_at=base, conn=conn, batch=batch
+            )
+        conn.close()
+        print(
+            f"  (for information) batches of {batch}, one database transaction per batch: raw driver "
+            f"{2 * n / raw_many:9.0f} postings/s, ledger_post_many {2 * n / many:9.0f} postings/s, "
+            f"ratio {raw_many / many:.2f}"
+        )
         # the raw rows bypassed the maintained balances on purpose; only the ledger_post rows are checked
         assert Account.objects.filter(pk=clearing).values_list("balance_pence", flat=True).first() is not None
         findings = [f for f in ledger_check() if "maintained" not in f and "day balance" not in f]
         print(f"  ledger check (apart from the raw rows' missing maintained balances): {findings or 'clean'}")
     finally:
         teardown(postgres=args.postgres, workdir=workdir)
+
+
+def many_posts(n: int, *, batch: int, start_at: int) -> float:
+    from carefund.ledger import chart
+    from carefund.ledger.services import LedgerEntry, PostingSpec, ledger_post_many
+
+    stripe = chart.clearing_account("stripe")
+    day = dt.date(2026, 3, 2)
+    start = time.perf_counter()
+    for b in range(start_at, start_at + n, batch):
+        entries = []
+        for i in range(b, min(b + batch, start_at + n)):
+            amount = 100 + i % 5000
+            postings = [PostingSpec(stripe, amount), PostingSpec(chart.child_fund(1 + i % 100), -amount)]
+            entries.append(
+                LedgerEntry(kind="donation", postings=postings, memo="Gift", on_date=day, idempotency_key=f"many-{i}")
+            )
+        ledger_post_many(entries=entries)
+    return time.perf_counter() - start
 
 
 def orm_posts_offset(n: int, start_at: int = 0) -> float:

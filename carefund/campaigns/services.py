@@ -47,6 +47,7 @@ from carefund.core.permissions import has_role
 from carefund.core.roles import Role
 from carefund.core.services import audit_record, audit_record_many
 from carefund.ledger import chart
+from carefund.ledger.errors import FundOverdrawnError
 from carefund.ledger.models import TransactionKind
 from carefund.ledger.services import LedgerEntry, PostingSpec, ledger_post, ledger_post_many, ledger_reverse
 
@@ -473,14 +474,18 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
             field="donation",
         )
     kind = TransactionKind.REFUND if to_status == DonationStatus.REFUNDED else TransactionKind.REVERSAL
-    reversal = ledger_reverse(
-        transaction=donation.ledger_transaction,
-        memo=f"{reason} of gift #{donation.pk}",
-        on_date=clock.today(),
-        idempotency_key=f"donation-reversal-{donation.pk}",
-        actor=actor,
-        kind=kind,
-    )
+    try:
+        reversal = ledger_reverse(
+            transaction=donation.ledger_transaction,
+            memo=f"{reason} of gift #{donation.pk}",
+            on_date=clock.today(),
+            idempotency_key=f"donation-reversal-{donation.pk}",
+            actor=actor,
+            kind=kind,
+        )
+    except FundOverdrawnError:
+        # The provider has already returned the money, so the refund must be booked whatever the fund holds.
+        reversal = _reverse_spent_gift(donation=donation, kind=kind, reason=reason, actor=actor)
     fee_kept = None
     if donation.fee_pence:
         # The provider keeps its fee on a refund or dispute: post it again as an expense.
@@ -504,6 +509,48 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
     campaign = Campaign.objects.select_for_update().select_related("child").get(pk=donation.campaign_id)
     _sync_target_state(campaign, actor=actor)
     return donation
+
+
+def _reverse_spent_gift(*, donation: Donation, kind: str, reason: str, actor: Any) -> Any:
+    """Book a refund or dispute of a gift the child's fund has already (partly) spent.
+
+    The money has left the charity's account, so refusing would leave the books wrong. The child's fund gives back
+    what it still holds; the rest is borne by the general (unrestricted) fund, never by another child's fund, and
+    the shortfall is audited for a finance officer to review. The transaction is not an exact reversal, so it is
+    linked to the gift by `refund_of` metadata rather than as a reversal."""
+    from carefund.ledger.selectors import fund_balance_pence, postings_of
+
+    original = donation.ledger_transaction
+    assert original is not None
+    fund_account = chart.child_fund(donation.campaign.child_id)
+    lines: dict[str, int] = {}
+    for account, amount in postings_of(original):
+        lines[account] = lines.get(account, 0) - amount
+    owed_by_fund = lines.pop(fund_account, 0)  # positive: what the fund would give back
+    from_fund = max(0, min(owed_by_fund, fund_balance_pence(child_id=donation.campaign.child_id)))
+    from_general = owed_by_fund - from_fund
+    if from_fund:
+        lines[fund_account] = from_fund
+    lines[chart.GENERAL_FUND] = lines.get(chart.GENERAL_FUND, 0) + from_general
+    transaction_ = ledger_post(
+        kind=kind,
+        postings=[PostingSpec(account=a, amount_pence=v) for a, v in sorted(lines.items()) if v],
+        memo=f"{reason} of gift #{donation.pk} (already spent: {from_general} pence borne by general funds)",
+        on_date=clock.today(),
+        idempotency_key=f"donation-reversal-{donation.pk}",
+        group_id=f"donation-{donation.pk}",
+        actor=actor,
+        metadata={"refund_of": original.pk, "borne_by_general_fund_pence": from_general},
+    )
+    audit_record(
+        actor=actor,
+        action="donation.refund_shortfall",
+        target=donation,
+        summary=f"{reason} of a gift already spent: the child's fund gave back {from_fund} pence and general "
+        f"funds bore {from_general} pence; a finance officer should review it.",
+        details={"from_fund_pence": from_fund, "from_general_fund_pence": from_general},
+    )
+    return transaction_
 
 
 # --- Webhooks ---------------------------------------------------------------------------------------------------

@@ -396,6 +396,20 @@ def ledger_post(
                 metadata=metadata or {},
                 reverses=reverses,
             )
+    except _KeyExistsError:
+        existing = _find_existing(idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is None:  # pragma: no cover - the conflicting row is committed or ours, so it is visible
+            raise IntegrityError(
+                f"idempotency_key {idempotency_key!r} conflicted but no transaction holds it"
+            ) from None
+        return existing
+    except LedgerError:
+        # A refusal (overdrawn, closed account ...) of a key already posted: the retry returns what was posted
+        # (or refuses different content), as if the key had been looked up first.
+        existing = _find_existing(idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is not None:
+            return existing
+        raise
     except IntegrityError:
         # A concurrent writer posted the same key (or reversed the same transaction) first and committed.
         again = _find_existing(idempotency_key=idempotency_key, fingerprint=fingerprint)
@@ -424,10 +438,16 @@ def _post(
 ) -> Transaction:
     ops = connection.ops
     created_at = clock.now()
+    # Lock the accounts and move their balances first, so that transaction ids follow the order in which writers
+    # hold the accounts (the book's order is date, then id; the restricted-fund check relies on it).
+    net = net_by_account(specs)
+    accounts = _lock_accounts(net, on_date=on_date)
+    for name in sorted(net):
+        _check_restricted(accounts[name], on_date, net[name])
     with connection.cursor() as cursor:
         # The unique idempotency key decides: a second post of the same key inserts nothing (a concurrent one waits
-        # on the unique index for the first to commit) and returns the existing transaction, or refuses different
-        # content. This replaces a separate lookup before the insert.
+        # on the unique index for the first to commit); ledger_post then rolls this attempt back and returns the
+        # existing transaction, or refuses different content. This replaces a separate lookup before the insert.
         cursor.execute(
             "INSERT INTO ledger_transaction (kind, on_date, memo, group_id, reverses_id, idempotency_key,"
             " content_hash, metadata, is_posted, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -447,15 +467,8 @@ def _post(
         )
         inserted = cursor.fetchone()
     if inserted is None:
-        existing = _find_existing(idempotency_key=idempotency_key, fingerprint=fingerprint)
-        if existing is None:  # pragma: no cover - the conflicting row is committed or ours, so it is visible
-            raise IntegrityError(f"idempotency_key {idempotency_key!r} conflicted but no transaction holds it")
-        return existing
+        raise _KeyExistsError
     txn_id = int(inserted[0])
-    net = net_by_account(specs)
-    accounts = _lock_accounts(net, on_date=on_date)
-    for name in sorted(net):
-        _check_restricted(accounts[name], on_date, net[name])
 
     with connection.cursor() as cursor:
         rows = ", ".join(["(%s, %s, %s)"] * len(specs))
@@ -505,6 +518,10 @@ class LedgerEntry:
     idempotency_key: str
     group_id: str = ""
     metadata: dict[str, Any] | None = None
+
+
+class _KeyExistsError(Exception):
+    """The idempotency key is already posted: roll back this attempt and return the existing transaction."""
 
 
 class _NotSimpleError(Exception):
@@ -559,11 +576,22 @@ def _post_many(
     keys = [e.idempotency_key for e in entries]
     if any(e.on_date != on_date for e in entries) or len(set(keys)) != len(keys):
         raise _NotSimpleError
+    total: dict[str, int] = {}
+    for specs, _ in prepared:
+        for name, delta in net_by_account(specs).items():
+            total[name] = total.get(name, 0) + delta
+            if delta > 0 and chart.child_id_of(name) is not None:
+                raise _NotSimpleError  # money out of a restricted fund: checked entry by entry
+    accounts = _lock_accounts(total, on_date=on_date)
+    if any(a.last_day is not None and a.last_day > on_date for a in accounts.values()):
+        raise _NotSimpleError  # back-dated for some account
+    for name in sorted(total):
+        _check_restricted(accounts[name], on_date, total[name])
     ops = connection.ops
     created_at = clock.now()
     day = ops.adapt_datefield_value(on_date)
     when = ops.adapt_datetimefield_value(created_at)
-    params: list[Any] = []
+    params: list[Any] = []  # the transactions, inserted once the accounts are held (ids follow the lock order)
     for e, (_, fingerprint) in zip(entries, prepared, strict=True):
         params += [e.kind, day, e.memo.strip()[:300], e.group_id, e.idempotency_key, fingerprint]
         params += [ops.adapt_json_value(e.metadata or {}, None), False, when]
@@ -576,17 +604,6 @@ def _post_many(
         ids = {key: int(txn_id) for txn_id, key in cursor.fetchall()}
     if len(ids) != len(entries):
         raise _NotSimpleError  # a key already posted: ledger_post returns it or refuses it
-    total: dict[str, int] = {}
-    for specs, _ in prepared:
-        for name, delta in net_by_account(specs).items():
-            total[name] = total.get(name, 0) + delta
-            if delta > 0 and chart.child_id_of(name) is not None:
-                raise _NotSimpleError  # money out of a restricted fund: checked entry by entry
-    accounts = _lock_accounts(total, on_date=on_date)
-    if any(a.last_day is not None and a.last_day > on_date for a in accounts.values()):
-        raise _NotSimpleError  # back-dated for some account
-    for name in sorted(total):
-        _check_restricted(accounts[name], on_date, total[name])
     params = []
     for e, (specs, _) in zip(entries, prepared, strict=True):
         for p in specs:

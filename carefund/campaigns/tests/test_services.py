@@ -166,6 +166,38 @@ def test_refund_reverses_and_is_idempotent() -> None:
     assert Transaction.objects.count() == 3  # the gift, its reversal, the fee kept
 
 
+def test_refund_of_a_gift_already_spent_is_booked_with_general_funds_bearing_the_shortfall() -> None:
+    from carefund.ledger.integrity import ledger_check
+    from carefund.ledger.services import PostingSpec, ledger_post
+
+    campaign = make_campaign()
+    d = make_pending(campaign, amount_pence=2500, costs=500)
+    services.donation_record_succeeded(donation_id=d.pk, amount_total_pence=3000, fee_pence=65)
+    # The child's fund pays a provider £20 of the £25 before the donor's bank refunds the gift.
+    ledger_post(
+        kind="payment",
+        postings=[
+            PostingSpec(account=chart.child_fund(campaign.child_id), amount_pence=2000),
+            PostingSpec(account=chart.provider_payable(1), amount_pence=-2000),
+        ],
+        memo="Physiotherapy",
+        on_date=dt.date.today(),
+        idempotency_key="spend-before-refund",
+    )
+    for _ in range(2):  # the provider may deliver the refund twice
+        services.donation_reverse(donation_id=d.pk, reason="Refund", to_status=DonationStatus.REFUNDED)
+    d.refresh_from_db()
+    assert d.status == "refunded"
+    assert fund_balance_pence(child_id=campaign.child_id) == 0  # gave back the £5 it still held, never below zero
+    # General funds lose the £20 already spent and give back the £5 costs contribution.
+    assert account_balance_pence(name=chart.GENERAL_FUND) == 2000
+    assert account_balance_pence(name="Assets:Clearing:TestGateway") == -65
+    assert d.reversal_transaction is not None and d.reversal_transaction.metadata["borne_by_general_fund_pence"] == 2000
+    assert AuditEvent.objects.filter(action="donation.refund_shortfall", target_id=str(d.pk)).count() == 1
+    assert Transaction.objects.count() == 4  # gift, payment, refund, fee kept
+    assert ledger_check() == []
+
+
 def test_offline_gift_posts_to_bank_and_records_who() -> None:
     worker = caseworker()
     campaign = make_campaign()

@@ -58,3 +58,23 @@ def test_cancelling_an_item_on_the_care_plan_page_keeps_a_new_waterfall_run(
     run = WaterfallRun.objects.get()
     assert run.reason == f"'{item.description}' moved to cancelled on the care plan"
     assert run.plan_cost_pence == total_before - item.cost_pence
+
+
+def test_an_offline_gift_recorded_on_the_staff_page_keeps_a_new_waterfall_run(
+    world: World, client: Any, django_capture_on_commit_callbacks: Any
+):
+    from carefund.campaigns.demo import seed_campaigns
+    from carefund.core.roles import Role
+
+    james = world.care.children["james"]
+    worker = world.user("cw-offline", Role.CASEWORKER)
+    campaign = seed_campaigns(child=james, caseworker=worker, with_gifts=False).campaign
+    client.force_login(worker)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/staff/campaigns/{campaign.slug}/offline/",
+            {"form": "single", "one-amount": "20", "one-kind": "cheque", "one-received_on": "2015-04-01"},
+        )
+    assert response.status_code == 302
+    run = WaterfallRun.objects.get(reason="an offline gift was recorded")
+    assert run.fund_balance_pence == 20_00

@@ -24,6 +24,7 @@ from carefund.campaigns.models import Campaign, Donation, DonationStatus
 from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.core.money import format_pence
+from carefund.funding.tasks import waterfall_recompute_after_commit
 from carefund.web.campaigns.forms import (
     CampaignCreateForm,
     CampaignUpdateForm,
@@ -420,6 +421,7 @@ def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
                     reference=d["reference"],
                     actor=request.user,
                 )
+                waterfall_recompute_after_commit(child_id=campaign.child_id, reason="an offline gift was recorded")
                 messages.success(request, f"Recorded {format_pence(d['amount'])}.")
                 return redirect("campaigns:staff_gifts", slug=campaign.slug)
             if request.POST.get("form") == "batch" and batch.is_valid():
@@ -431,6 +433,9 @@ def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
                     received_on=d["received_on"],
                     lines=[services.OfflineLine(**line) for line in d["lines"]],
                     actor=request.user,
+                )
+                waterfall_recompute_after_commit(
+                    child_id=campaign.child_id, reason="a batch of offline gifts was recorded"
                 )
                 messages.success(request, f"Recorded a batch of {len(d['lines'])} gifts.")
                 return redirect("campaigns:staff_gifts", slug=campaign.slug)
