@@ -62,7 +62,6 @@ def seed_value(raw: str) -> int:
 
 
 class Command(BaseCommand):
-    requires_system_checks: list[str] = []
     help = "Cost-effectiveness models: `run MODEL_OR_PATH` (a shipped model such as sdr, or a .toml file)."
 
     def add_arguments(self, parser: CommandParser) -> None:
