@@ -269,15 +269,20 @@ def _gift_postings(donation: Donation, debit_account: str, fee_pence: int = 0) -
 
 class _Effects:
     """What confirmed gifts leave to do once per database transaction rather than once per gift: check each
-    touched campaign against its target (one SUM per campaign) and enqueue the receipts (one transaction)."""
+    touched campaign against its target (one SUM per campaign) and enqueue the receipts (one transaction). Also
+    what one event changed for the caller to pass on (`WebhookResult.child_ids`): the children whose fund moved."""
 
     def __init__(self) -> None:
         self.campaign_ids: set[int] = set()
         self.receipt_donation_ids: list[int] = []
+        self.child_ids: set[int] = set()
+        self.gift_change = ""
 
     def merge(self, other: _Effects) -> None:
         self.campaign_ids |= other.campaign_ids
         self.receipt_donation_ids += other.receipt_donation_ids
+        self.child_ids |= other.child_ids
+        self.gift_change = self.gift_change or other.gift_change
 
     def flush(self, actor: Any = None) -> None:
         """Run inside the transaction that confirmed the gifts."""
@@ -297,6 +302,15 @@ _collecting = threading.local()  # a stack of _Effects while webhook events are 
 def _effects() -> _Effects | None:
     stack: list[_Effects] = getattr(_collecting, "stack", [])
     return stack[-1] if stack else None
+
+
+def _note_fund_changed(child_id: int, change: str) -> None:
+    """Inside webhook_receive: remember that this event moved a child's fund (the web layer then has the child's
+    funding waterfall recomputed; campaigns cannot call funding). Elsewhere: nothing."""
+    collector = _effects()
+    if collector is not None:
+        collector.child_ids.add(child_id)
+        collector.gift_change = change
 
 
 def _after_success(donation: Donation, actor: Any, *, sync_target: bool = True) -> None:
@@ -455,6 +469,7 @@ def donation_record_succeeded(
             ],
         )
     audit_record(actor=actor, action="donation.succeeded", target=donation, summary=f"{donation.total_pence} pence")
+    _note_fund_changed(donation.campaign.child_id, GIFT_CONFIRMED)
     _after_success(donation, actor)
     return donation
 
@@ -506,6 +521,7 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
     donation.fee_kept_transaction = fee_kept
     donation.save(update_fields=["status", "reversal_transaction", "fee_kept_transaction"])
     audit_record(actor=actor, action=f"donation.{to_status}", target=donation, summary=reason)
+    _note_fund_changed(donation.campaign.child_id, str(to_status))
     campaign = Campaign.objects.select_for_update().select_related("child").get(pk=donation.campaign_id)
     _sync_target_state(campaign, actor=actor)
     return donation
@@ -556,10 +572,19 @@ def _reverse_spent_gift(*, donation: Donation, kind: str, reason: str, actor: An
 # --- Webhooks ---------------------------------------------------------------------------------------------------
 
 
+GIFT_CONFIRMED = "confirmed online"
+
+
 @dataclass(frozen=True)
 class WebhookResult:
+    """The HTTP answer to one event, and which children's funds it moved: `child_ids` (a gift confirmed, refunded
+    or disputed; empty for anything else, a duplicate or a refusal) and `gift_change` ("confirmed online",
+    "refunded" or "disputed"), so the caller can have their funding waterfalls recomputed after commit."""
+
     status_code: int
     outcome: str
+    child_ids: tuple[int, ...] = ()
+    gift_change: str = ""
 
 
 class WebhookRejectedError(ValidationError):
@@ -591,7 +616,8 @@ def _handle_checkout_completed(event: GatewayEvent, gateway: str) -> str:
         raise WebhookRejectedError("checkout: the session names no carefund gift.", field="checkout")
     if obj.get("payment_status", "paid") != "paid":
         return f"checkout for gift #{donation_id} not paid yet ({obj.get('payment_status')}): nothing posted"
-    fee = obj.get("carefund_fee_pence") if gateway == "test" else None
+    # the test gateway states its fee in the event; Stripe's is looked up by the gateway (GatewayEvent.fee_pence)
+    fee = obj.get("carefund_fee_pence") if gateway == "test" else event.fee_pence
     try:
         donation_record_succeeded(
             donation_id=donation_id,
@@ -783,7 +809,7 @@ def _confirm_checkouts_together(events: Sequence[tuple[GatewayEvent, str]], effe
         donation_id = _donation_id_from(obj)
         session_id = obj.get("id")
         amount: Any = obj.get("amount_total")
-        fee: Any = obj.get("carefund_fee_pence") if gateway == "test" else None
+        fee: Any = obj.get("carefund_fee_pence") if gateway == "test" else event.fee_pence
         if (
             donation_id is None
             or not isinstance(session_id, str)
@@ -852,7 +878,7 @@ def _confirm_checkouts_together(events: Sequence[tuple[GatewayEvent, str]], effe
         outcome = f"gift #{donation_id} confirmed"
         event_rows.append([outcome, record_ids[event.event_id[:255]]])
         audits.append(("donation.succeeded", d, f"{d.total_pence} pence", {}))
-        results.append(WebhookResult(200, outcome))
+        results.append(WebhookResult(200, outcome, child_ids=(d.campaign.child_id,), gift_change=GIFT_CONFIRMED))
         effects.campaign_ids.update(
             {d.campaign.pk} if d.campaign.state == CampaignState.PUBLISHED and d.campaign.target_pence > 0 else set()
         )
@@ -896,7 +922,12 @@ def _apply_event(event: GatewayEvent, gateway: str) -> WebhookResult:
                 cursor.execute(
                     "UPDATE campaigns_webhookevent SET outcome = %s WHERE id = %s", [outcome[:300], record_id]
                 )
-            return WebhookResult(200, outcome)
+            changed = _effects()
+            if changed is None or not changed.child_ids:
+                return WebhookResult(200, outcome)
+            return WebhookResult(
+                200, outcome, child_ids=tuple(sorted(changed.child_ids)), gift_change=changed.gift_change
+            )
     except WebhookRetryError as exc:
         return WebhookResult(409, exc.message)
     except ConflictError as exc:

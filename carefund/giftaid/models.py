@@ -1,10 +1,21 @@
 """Gift Aid declarations: a dated record per donor, never a flag on a gift (fundraising.md §3, CiviCRM UK Gift Aid).
 
-How a donor's later gifts are linked to a declaration: by email. `donor_key` is the donor's email, stripped and
-lower-cased (`donor_key_for`), copied from the gift the declaration was made with. A later gift whose donor email
-has the same key is covered when the declaration's scope and dates say so (`rules.declaration_covers`; in SQL,
-`covers_from <= received_on < cancelled_on`). A gift
-without an email (an anonymous cash gift) is only ever covered by a declaration made with that very gift.
+Which gifts a declaration covers (`rules.declaration_covers`; the same rule in SQL in
+`selectors.gift_aid_due_for_campaign`):
+
+- the gift it was made with (`donation`), always, whatever the scope;
+- for the "this and future" and "past four years and future" scopes, a donor's other gifts, but only those that
+  are the declaring donor's own (HMRC: the declaration must be the donor's, giftaid.md 1.2). An email alone is not
+  enough, since a couple or a family may give from one address: the gift's donor email must match `donor_key` (the
+  email of the declaration's gift, trimmed and lower-cased, `donor_key_for`) AND the donor name on the gift must end
+  with the declaration's `last_name` as whole words, case- and space-insensitive (`rules.name_matches_last_name`).
+  "Ann Smith" or "A SMITH" with the same email is covered by Ann Smith's declaration; "Bob Jones" with that email
+  is not, nor is a gift with no name. Anonymous gifts are judged by the name stored on them like any other;
+- and then only when the dates say so: `covers_from <= received_on < cancelled_on` (cancellation is not
+  retrospective).
+
+When the rule is in doubt the gift is not covered: Gift Aid claimed wrongly must be repaid to HMRC. A gift without
+an email (an anonymous cash gift) is only ever covered by a declaration made with that very gift.
 """
 
 from __future__ import annotations
@@ -14,12 +25,13 @@ from django.db import models
 from django.db.models import Q
 
 from carefund.campaigns.models import Donation
-from carefund.giftaid.rules import HOUSE_MAX_LENGTH, NAME_MAX_LENGTH, SCOPE_LABELS, Scope
+from carefund.giftaid.rules import HOUSE_MAX_LENGTH, NAME_MAX_LENGTH, SCOPE_LABELS, Scope, email_key
 
 
 def donor_key_for(email: str) -> str:
-    """The key that links a donor's gifts and declarations: the email, trimmed and lower-cased."""
-    return email.strip().lower()
+    """The email key on a declaration: the email, trimmed and lower-cased (`rules.email_key`). With the last name
+    it links the donor's other gifts (see the module docstring)."""
+    return email_key(email)
 
 
 class Declaration(models.Model):

@@ -121,14 +121,68 @@ def gift_eligibility(gift: GiftFacts) -> Eligibility:
     return Eligibility(eligible=not reasons, reasons=tuple(reasons))
 
 
+# --- whose gifts a declaration covers -------------------------------------------------------------------
+# HMRC requires the declaration to be the donor's own (giftaid.md 1.2, http://charitytaxgroup.org.uk/tax/donations/
+# gift-aid/declarations/: "donor's full name ... Couples may share a form but each listed separately"). An email is
+# often shared (a couple, a family), so it alone does not say whose gift it is. A gift other than the one a
+# declaration was made with is linked to it only if BOTH
+#   - its donor email matches the declaration's (`email_key`: trimmed, lower-cased), and
+#   - the donor name on the gift ends with the declaration's last name as whole words (`name_key` on both sides:
+#     case- and space-insensitive), e.g. "Ann Smith", "A. Smith", "SMITH" match last name "Smith"; "Bob Jones",
+#     "Ann Goldsmith", "Smith Ann" and "" do not.
+# When in doubt the gift is not covered: claiming Gift Aid wrongly must be repaid to HMRC, missing it is only lost.
+# The rule is written twice, here and in SQL (`selectors.gift_aid_due_for_campaign`), so `name_key` uses only
+# steps SQL can do identically: ASCII letters A-Z folded to a-z (other letters must match exactly, e.g. "MÜLLER" is
+# not "Müller"), runs of the space character (not tabs or other whitespace) collapsed to one, ends trimmed.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# The marker used to collapse runs of spaces with three plain replacements (the same steps in SQL): " " -> " \x01",
+# then "\x01 " -> "", then "\x01" -> "". Names never hold this control character.
+SPACE_MARK = "\x01"
+
+
+def email_key(email: str) -> str:
+    """The key that links a donor's gifts and declarations by email: trimmed and lower-cased ("" for no email)."""
+    return email.strip().lower()
+
+
+def name_key(name: str) -> str:
+    """A name folded for comparison: ASCII A-Z lower-cased, runs of spaces collapsed to one, ends trimmed."""
+    folded = name.translate(_ASCII_LOWER)
+    collapsed = folded.replace(" ", " " + SPACE_MARK).replace(SPACE_MARK + " ", "").replace(SPACE_MARK, "")
+    return collapsed.strip(" ")
+
+
+def name_matches_last_name(*, gift_name: str, last_name: str) -> bool:
+    """Whether the donor name on a gift ends with `last_name` as whole words (case- and space-insensitive).
+
+    False when either is empty: a gift with no name is never linked to a declaration it was not made with."""
+    surname = name_key(last_name)
+    name = name_key(gift_name)
+    return surname != "" and (name == surname or name.endswith(" " + surname))
+
+
+def same_donor(*, declaration_email_key: str, declaration_last_name: str, gift_email: str, gift_name: str) -> bool:
+    """Whether a gift (not the one the declaration was made with) is the declaring donor's own: the same email AND
+    a name ending with the declaration's last name. Both are needed; an email alone may be a couple's or a family's."""
+    key = email_key(gift_email)
+    return (
+        key != ""
+        and key == declaration_email_key
+        and name_matches_last_name(gift_name=gift_name, last_name=declaration_last_name)
+    )
+
+
 @dataclass(frozen=True)
 class DeclarationTerms:
-    """A declaration as coverage needs it: its scope, its dates and the gift it was made with."""
+    """A declaration as coverage needs it: its scope, its dates, the gift it was made with, and whose it is
+    (`donor_key`, the email key, and the declared `last_name`; left empty, it covers only its own gift)."""
 
     scope: Scope
     declared_on: dt.date
     donation_id: int | None
     cancelled_on: dt.date | None = None
+    donor_key: str = ""
+    last_name: str = ""
 
 
 def years_before(day: dt.date, years: int) -> dt.date:
@@ -146,10 +200,15 @@ def earliest_covered_date(terms: DeclarationTerms) -> dt.date:
     return terms.declared_on
 
 
-def declaration_covers(terms: DeclarationTerms, *, donation_id: int | None, received_on: dt.date) -> bool:
-    """Whether the declaration covers a gift by the same donor.
+def declaration_covers(
+    terms: DeclarationTerms, *, donation_id: int | None, received_on: dt.date, donor_email: str, donor_name: str
+) -> bool:
+    """Whether the declaration covers a gift (`donor_email` and `donor_name` as stored on the gift).
 
-    - The gift the declaration was made with is always covered, whatever the scope.
+    - The gift the declaration was made with is always covered, whatever the scope, name or email.
+    - Any other gift only if it is the same donor's (`same_donor`: the same email AND the gift's name ends with
+      the declaration's last name, case- and space-insensitive; a gift with no name or no email never is, and an
+      anonymous gift is judged by the name stored on it, like any other).
     - THIS_GIFT covers nothing else.
     - THIS_AND_FUTURE covers gifts received on or after the declaration date.
     - PAST_FOUR_YEARS_AND_FUTURE also covers gifts received up to four years before it (on the very day four
@@ -160,6 +219,13 @@ def declaration_covers(terms: DeclarationTerms, *, donation_id: int | None, rece
     if terms.donation_id is not None and donation_id == terms.donation_id:
         return True
     if terms.scope is Scope.THIS_GIFT:
+        return False
+    if not same_donor(
+        declaration_email_key=terms.donor_key,
+        declaration_last_name=terms.last_name,
+        gift_email=donor_email,
+        gift_name=donor_name,
+    ):
         return False
     if terms.cancelled_on is not None and received_on >= terms.cancelled_on:
         return False

@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
-from django.db.models import BigIntegerField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, Lower, Trim, TruncDate
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Concat, Length, Lower, Replace, Right, Trim, TruncDate
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from carefund.campaigns.models import Donation, DonationKind, DonationStatus
@@ -51,6 +65,8 @@ def _terms(declaration: Declaration) -> DeclarationTerms:
         declared_on=declaration.declared_on,
         donation_id=declaration.donation_id,
         cancelled_on=declaration.cancelled_on,
+        donor_key=declaration.donor_key,
+        last_name=declaration.last_name,
     )
 
 
@@ -65,7 +81,13 @@ def _due(donation: Donation, declarations: Iterable[Declaration]) -> int:
     if not rules.gift_eligibility(facts).eligible:
         return 0
     for declaration in declarations:
-        if rules.declaration_covers(_terms(declaration), donation_id=donation.pk, received_on=facts.received_on):
+        if rules.declaration_covers(
+            _terms(declaration),
+            donation_id=donation.pk,
+            received_on=facts.received_on,
+            donor_email=donation.donor_email or "",
+            donor_name=donation.donor_name or "",
+        ):
             return rules.gift_aid_due_pence(facts.amount_pence)
     return 0
 
@@ -84,10 +106,44 @@ def gift_aid_due_for_donation(*, donation: Donation) -> int:
     return _due(donation, _declarations_touching([donation]))
 
 
+class _AsciiLower(Func):
+    """A-Z folded to a-z and nothing else, as `rules.name_key`: SQLite's LOWER folds ASCII letters only;
+    PostgreSQL's LOWER folds other letters too (by locale), so there it is TRANSLATE over A-Z."""
+
+    function = "LOWER"
+    arity = 1
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            function="TRANSLATE",
+            template="%(function)s(%(expressions)s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')",
+            **extra_context,
+        )
+
+
+def _name_key_sql(expression: Any) -> Func:
+    """`rules.name_key` in SQL, step for step: fold A-Z, collapse runs of spaces with the marker, trim spaces."""
+    mark = rules.SPACE_MARK
+    collapsed = Replace(
+        Replace(
+            Replace(_AsciiLower(expression), Value(" "), Value(" " + mark)),
+            Value(mark + " "),
+            Value(""),
+        ),
+        Value(mark),
+        Value(""),
+    )
+    return Trim(collapsed)
+
+
 def gift_aid_due_for_campaign(*, campaign_id: int) -> int:
     """Gift Aid (pence) still to come on a campaign's succeeded gifts, in one query whatever the gift count (the
     public campaign page asks on every view). The same rules as `gift_aid_due_for_donation`, written in SQL: each
-    eligible succeeded gift covered by its own declaration, or by one of its donor's declarations whose
+    eligible succeeded gift covered by its own declaration, or by a declaration of the same donor (the same email
+    key AND a name ending with the declaration's last name as whole words, `rules.same_donor`) whose
     `covers_from <= received_on < cancelled_on`, brings its amount * rate / (100 - rate), rounded down per gift
     (integer division, as `rules.gift_aid_due_pence`); a test checks the two agree."""
     rate = rules.BASIC_RATE_PERCENT
@@ -96,18 +152,27 @@ def gift_aid_due_for_campaign(*, campaign_id: int) -> int:
         TruncDate("succeeded_at", tzinfo=timezone.get_current_timezone()),
         TruncDate("created_at", tzinfo=timezone.get_current_timezone()),
     )
-    covering = Declaration.objects.filter(
+    # The gift's name ends with the declaration's last name: equal, or its last len(surname) + 1 characters are a
+    # space and the surname (RIGHT / SUBSTR with a negative start; no LIKE, so no wildcards or case rules to escape).
+    surname = F("surname_key")
+    gift_name = OuterRef("name_key")
+    name_matches = ~Q(surname_key="") & (
+        Q(Exact(gift_name, surname))
+        | Q(Exact(Right(gift_name, Length(surname) + 1), Concat(Value(" "), surname, output_field=CharField())))
+    )
+    covering = Declaration.objects.annotate(surname_key=_name_key_sql("last_name")).filter(
         Q(donation_id=OuterRef("pk"))
         | (
             Q(donor_key=OuterRef("email_key"), covers_from__isnull=False, covers_from__lte=OuterRef("gift_date"))
             & ~Q(donor_key="")
+            & name_matches
             & (Q(cancelled_on__isnull=True) | Q(cancelled_on__gt=OuterRef("gift_date")))
         )
     )
     total = (
         Donation.objects.filter(campaign_id=campaign_id, status=SUCCEEDED, amount_pence__gt=0)
         .exclude(kind__in=NOT_ONE_DONORS_OWN_MONEY_KINDS)
-        .annotate(email_key=Lower(Trim("donor_email")), gift_date=received_on)
+        .annotate(email_key=Lower(Trim("donor_email")), name_key=_name_key_sql("donor_name"), gift_date=received_on)
         .filter(Exists(covering))
         .aggregate(
             due=Sum(

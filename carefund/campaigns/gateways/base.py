@@ -38,12 +38,15 @@ class CheckoutSession:
 
 @dataclass(frozen=True)
 class GatewayEvent:
-    """A verified provider event, Stripe-shaped: `data_object` is `event.data.object`."""
+    """A verified provider event, Stripe-shaped: `data_object` is `event.data.object`. `fee_pence` is the
+    provider's fee for a completed checkout when the gateway looked it up after verification (never read from the
+    body); None when it is not known."""
 
     event_id: str
     type: str
     created: int
     data_object: dict[str, Any]
+    fee_pence: int | None = None
 
 
 class PaymentGateway(Protocol):
@@ -51,7 +54,10 @@ class PaymentGateway(Protocol):
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession: ...
 
-    def verify_webhook(self, *, payload: bytes, signature_header: str) -> GatewayEvent: ...
+    def verify_webhook(self, *, payload: bytes, signature_header: str) -> GatewayEvent:
+        """Verify and parse the raw body; a gateway may add what it learns from the provider (the fee). Never a
+        network failure: a lookup that fails leaves the extra field None."""
+        ...
 
 
 def verify_stripe_signed(*, payload: bytes, signature_header: str, secret: str, tolerance: int) -> GatewayEvent:

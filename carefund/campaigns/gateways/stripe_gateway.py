@@ -1,6 +1,15 @@
-"""Stripe: Checkout Sessions through the `stripe` library, webhooks verified with stripe's own code."""
+"""Stripe: Checkout Sessions through the `stripe` library, webhooks verified with stripe's own code.
+
+A completed checkout's event does not carry Stripe's fee; the gateway looks it up after verification (the
+PaymentIntent's latest charge's balance transaction, https://docs.stripe.com/expand/use-cases "See the Stripe fee
+for a given payment") so that the gift posts with its fee line. The lookup never fails the webhook: if it cannot be
+made the gift is confirmed without a fee and the failure is logged."""
 
 from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
 
 import stripe
 
@@ -12,12 +21,29 @@ from carefund.campaigns.gateways.base import (
     verify_stripe_signed,
 )
 
+logger = logging.getLogger(__name__)
+
+# The events whose gift is confirmed (and so needs its fee); the same types as services' checkout handlers.
+_CHECKOUT_EVENT_TYPES = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
+# One quick attempt: the provider is waiting for our answer, and a gift without its fee is still a confirmed gift.
+_FEE_LOOKUP_TIMEOUT_SECONDS = 5
+
 
 class StripeGateway:
     name = "stripe"
 
-    def __init__(self, *, secret_key: str, webhook_secret: str, tolerance_seconds: int) -> None:
-        self._client = stripe.StripeClient(secret_key)
+    def __init__(
+        self,
+        *,
+        secret_key: str,
+        webhook_secret: str,
+        tolerance_seconds: int,
+        client: stripe.StripeClient | None = None,
+        lookup_client: stripe.StripeClient | None = None,
+    ) -> None:
+        self._secret_key = secret_key
+        self._client = client or stripe.StripeClient(secret_key)
+        self._lookup_client = lookup_client  # made on first use: most requests never look anything up
         self._webhook_secret = webhook_secret
         self._tolerance = tolerance_seconds
 
@@ -53,6 +79,73 @@ class StripeGateway:
         return CheckoutSession(session_id=session.id, redirect_url=session.url)
 
     def verify_webhook(self, *, payload: bytes, signature_header: str) -> GatewayEvent:
-        return verify_stripe_signed(
+        """Verify the raw body; for a paid checkout, then look up Stripe's fee (outside any database transaction:
+        this runs in the caller's thread before the event is applied)."""
+        event = verify_stripe_signed(
             payload=payload, signature_header=signature_header, secret=self._webhook_secret, tolerance=self._tolerance
         )
+        if event.type in _CHECKOUT_EVENT_TYPES and event.data_object.get("payment_status", "paid") == "paid":
+            event = dataclasses.replace(event, fee_pence=self.checkout_fee_pence(event))
+        return event
+
+    def checkout_fee_pence(self, event: GatewayEvent) -> int | None:
+        """Stripe's fee in pence for a completed checkout session, or None (logged) when it cannot be known: no
+        PaymentIntent, no charge or balance transaction yet, a fee not in pounds, or a failed lookup."""
+        obj = event.data_object
+        intent_id = obj.get("payment_intent")
+        if isinstance(intent_id, dict):  # an expanded PaymentIntent
+            intent_id = intent_id.get("id")
+        if not isinstance(intent_id, str) or not intent_id:
+            logger.warning("stripe fee: event %s names no PaymentIntent; the gift posts without a fee", event.event_id)
+            return None
+        try:
+            intent = self._lookups().v1.payment_intents.retrieve(
+                intent_id, {"expand": ["latest_charge.balance_transaction"]}
+            )
+            balance_transaction: Any = _field(_field(intent, "latest_charge"), "balance_transaction")
+            fee: Any = _field(balance_transaction, "fee")
+            currency: Any = _field(balance_transaction, "currency")
+        except Exception:  # network, permissions, an unexpected shape: never fail the webhook for the fee
+            logger.warning(
+                "stripe fee: could not look up the fee of %s (event %s); the gift posts without a fee",
+                intent_id,
+                event.event_id,
+                exc_info=True,
+            )
+            return None
+        amount = obj.get("amount_total")
+        if (
+            isinstance(fee, bool)
+            or not isinstance(fee, int)
+            or currency != "gbp"
+            or not isinstance(amount, int)
+            or not 0 <= fee <= amount
+        ):
+            logger.warning(
+                "stripe fee: %s has no usable fee in pence (fee %r %r, charge %r); the gift posts without a fee",
+                intent_id,
+                fee,
+                currency,
+                amount,
+            )
+            return None
+        return fee
+
+    def _lookups(self) -> stripe.StripeClient:
+        """A client for reads made while the provider waits for our answer: one attempt, a short timeout."""
+        if self._lookup_client is None:
+            self._lookup_client = stripe.StripeClient(
+                self._secret_key,
+                max_network_retries=0,
+                http_client=stripe.RequestsClient(timeout=_FEE_LOOKUP_TIMEOUT_SECONDS),
+            )
+        return self._lookup_client
+
+
+def _field(obj: Any, name: str) -> Any:
+    """`obj.name` of a StripeObject (or a dict); None if obj is None or an unexpanded id string."""
+    if obj is None or isinstance(obj, str):
+        return None
+    if isinstance(obj, dict):  # StripeObject is a dict subclass
+        return obj.get(name)
+    return getattr(obj, name, None)

@@ -51,7 +51,8 @@ def checkout_completed_object(
         "metadata": {"donation_id": str(donation_id)},
     }
     if fee_pence is not None:
-        obj["carefund_fee_pence"] = fee_pence  # the test gateway knows its fee at once; Stripe's comes later
+        # the test gateway states its fee in the event; Stripe's is looked up by StripeGateway after verification
+        obj["carefund_fee_pence"] = fee_pence
     return obj
 
 

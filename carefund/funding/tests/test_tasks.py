@@ -78,3 +78,61 @@ def test_an_offline_gift_recorded_on_the_staff_page_keeps_a_new_waterfall_run(
     assert response.status_code == 302
     run = WaterfallRun.objects.get(reason="an offline gift was recorded")
     assert run.fund_balance_pence == 20_00
+
+
+def _paid_online(world: World, client: Any, amount_pence: int) -> Any:
+    """A gift to James's campaign paid on the test gateway's checkout page (a signed event through the webhook)."""
+    from carefund.campaigns import services
+    from carefund.campaigns.demo import seed_campaigns
+    from carefund.core.roles import Role
+
+    james = world.care.children["james"]
+    campaign = seed_campaigns(child=james, caseworker=world.user("cw-online", Role.CASEWORKER), with_gifts=False)
+    pending = services.donation_create_pending(
+        campaign=campaign.campaign, amount_pence=amount_pence, donor_email="ann@example.org", gateway="test"
+    )
+    started = services.checkout_start(donation=pending, success_url="/s", cancel_url="/c")
+    response = client.post(started.redirect_url, {"action": "pay"})
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert pending.status == "succeeded"
+    return pending
+
+
+def test_a_gift_paid_online_keeps_a_new_waterfall_run(
+    world: World, client: Any, django_capture_on_commit_callbacks: Any
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        gift = _paid_online(world, client, 42_50)
+    run = WaterfallRun.objects.get()
+    assert (run.reason, run.fund_balance_pence) == ("a gift was confirmed online", 42_50)
+    assert run.care_plan.child == world.care.children["james"]
+    assert gift.campaign.child == world.care.children["james"]
+
+
+def test_a_refund_through_the_webhook_keeps_a_new_waterfall_run(
+    world: World, client: Any, django_capture_on_commit_callbacks: Any
+):
+    from carefund.campaigns.tests.factories import deliver, refund_event
+
+    with django_capture_on_commit_callbacks(execute=True):
+        gift = _paid_online(world, client, 30_00)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = deliver(refund_event(gift), client=client)
+    assert (response.status_code, response.json()) == (200, {"outcome": f"gift #{gift.pk} refunded"})
+    runs = list(WaterfallRun.objects.order_by("pk").values_list("reason", "fund_balance_pence"))
+    assert runs == [("a gift was confirmed online", 30_00), ("a gift was refunded", 0)]
+
+
+def test_a_refused_payment_keeps_no_waterfall_run(world: World, client: Any, django_capture_on_commit_callbacks: Any):
+    from carefund.campaigns.tests.factories import completed_event, deliver
+
+    with django_capture_on_commit_callbacks(execute=True):
+        gift = _paid_online(world, client, 10_00)
+    kept = list(WaterfallRun.objects.values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        again = deliver(completed_event(gift, event_id="evt_again"), client=client)  # already confirmed
+        wrong = deliver(completed_event(gift, amount_total=1), client=client)
+    assert (again.status_code, wrong.status_code) == (200, 400)
+    assert callbacks == []
+    assert list(WaterfallRun.objects.values_list("pk", flat=True)) == kept

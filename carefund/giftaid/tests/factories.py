@@ -56,6 +56,8 @@ def make_donation(
     on: dt.date = dt.date(2026, 6, 15),
     status: str = "succeeded",
     kind: str = "card",
+    name: str = "Ann Smith",
+    anonymous: bool = False,
 ) -> Any:
     """A gift as the campaigns services leave it: online gifts carry `succeeded_at` and `received_on`, both the
     day the provider confirmed them. (Test data only; real gifts are made through the campaigns services.)"""
@@ -68,7 +70,8 @@ def make_donation(
         status=status,
         kind=kind,
         gateway="test" if kind == "card" else "",
-        donor_name="Ann Smith",
+        donor_name=name,
+        is_anonymous=anonymous,
         donor_email=email,
         receipt_token=f"token-{next(_counter)}",
         created_at=aware(on),

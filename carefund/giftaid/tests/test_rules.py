@@ -110,7 +110,17 @@ DECLARED = D(2026, 6, 15)
 
 
 def terms(scope: Scope, cancelled_on: dt.date | None = None) -> DeclarationTerms:
-    return DeclarationTerms(scope=scope, declared_on=DECLARED, donation_id=7, cancelled_on=cancelled_on)
+    return DeclarationTerms(
+        scope=scope,
+        declared_on=DECLARED,
+        donation_id=7,
+        cancelled_on=cancelled_on,
+        donor_key="ann@example.org",
+        last_name="Smith",
+    )
+
+
+ANN = {"donor_email": "ann@example.org", "donor_name": "Ann Smith"}
 
 
 @pytest.mark.parametrize(
@@ -136,7 +146,7 @@ def terms(scope: Scope, cancelled_on: dt.date | None = None) -> DeclarationTerms
     ],
 )
 def test_coverage_by_scope_and_date(scope: Scope, donation_id: int | None, received_on: dt.date, covered: bool) -> None:
-    assert rules.declaration_covers(terms(scope), donation_id=donation_id, received_on=received_on) is covered
+    assert rules.declaration_covers(terms(scope), donation_id=donation_id, received_on=received_on, **ANN) is covered
 
 
 @pytest.mark.parametrize(
@@ -157,7 +167,83 @@ def test_cancellation_stops_later_gifts_only(
     scope: Scope, donation_id: int, received_on: dt.date, covered: bool
 ) -> None:
     cancelled = terms(scope, cancelled_on=D(2026, 9, 1))
-    assert rules.declaration_covers(cancelled, donation_id=donation_id, received_on=received_on) is covered
+    assert rules.declaration_covers(cancelled, donation_id=donation_id, received_on=received_on, **ANN) is covered
+
+
+@pytest.mark.parametrize(
+    ("email", "name", "covered"),
+    [
+        ("ann@example.org", "Ann Smith", True),
+        (" ANN@Example.org ", "  ann   SMITH  ", True),  # case- and space-insensitive
+        ("ann@example.org", "A. Smith", True),
+        ("ann@example.org", "Smith", True),
+        ("ann@example.org", "Bob Jones", False),  # a spouse giving from the same email
+        ("ann@example.org", "Ann Goldsmith", False),  # a surname ending in "smith" is another surname
+        ("ann@example.org", "Smith Ann", False),
+        ("ann@example.org", "Smithson", False),
+        ("ann@example.org", "", False),  # no name: never linked
+        ("ann@example.org", "   ", False),
+        ("bob@example.org", "Ann Smith", False),  # the same name with another email
+        ("", "Ann Smith", False),
+    ],
+)
+def test_another_gift_is_covered_only_with_the_same_email_and_last_name(email: str, name: str, covered: bool) -> None:
+    later = D(2026, 7, 1)
+    for scope in (Scope.THIS_AND_FUTURE, Scope.PAST_FOUR_YEARS_AND_FUTURE):
+        got = rules.declaration_covers(
+            terms(scope), donation_id=8, received_on=later, donor_email=email, donor_name=name
+        )
+        assert got is covered
+
+
+@pytest.mark.parametrize(("email", "name"), [("bob@example.org", "Bob Jones"), ("", ""), ("ann@example.org", "")])
+def test_the_declarations_own_gift_is_covered_whatever_its_name_and_email(email: str, name: str) -> None:
+    for scope in Scope:
+        assert rules.declaration_covers(
+            terms(scope), donation_id=7, received_on=DECLARED, donor_email=email, donor_name=name
+        )
+
+
+def test_a_cancelled_declaration_stops_the_same_donors_later_gifts() -> None:
+    cancelled = terms(Scope.THIS_AND_FUTURE, cancelled_on=D(2026, 9, 1))
+    assert not rules.declaration_covers(cancelled, donation_id=8, received_on=D(2026, 9, 1), **ANN)
+    assert rules.declaration_covers(cancelled, donation_id=8, received_on=D(2026, 8, 31), **ANN)
+
+
+def test_terms_without_a_donor_cover_only_their_own_gift() -> None:
+    bare = DeclarationTerms(scope=Scope.THIS_AND_FUTURE, declared_on=DECLARED, donation_id=7)
+    assert not rules.declaration_covers(bare, donation_id=8, received_on=DECLARED, donor_email="", donor_name="")
+    assert not rules.declaration_covers(bare, donation_id=8, received_on=DECLARED, **ANN)
+
+
+@pytest.mark.parametrize(
+    ("gift_name", "last_name", "matches"),
+    [
+        ("Ann Smith", "Smith", True),
+        ("ANN SMITH", "smith", True),
+        ("Ann  Smith   Jones ", "Smith Jones", True),  # runs of spaces collapsed
+        ("Ann Smith Jones", "Smith  Jones", True),
+        ("Ann Smith-Jones", "Smith-Jones", True),
+        ("Ann Smith-Jones", "Jones", False),  # a hyphen is not a word break
+        ("Ann Smith Jones", "Smith-Jones", False),
+        ("Ann Goldsmith", "Smith", False),
+        ("Ann\tSmith", "Smith", False),  # only the space character separates words
+        ("Ann Smith", "", False),
+        ("", "Smith", False),
+        ("ÉMILE MÜLLER", "Müller", False),  # only A-Z fold: other letters must match exactly
+        ("Émile Müller", "MüLLER", True),
+    ],
+)
+def test_name_matches_last_name(gift_name: str, last_name: str, matches: bool) -> None:
+    assert rules.name_matches_last_name(gift_name=gift_name, last_name=last_name) is matches
+
+
+@given(st.text(alphabet="aAbB \x01-É\t", max_size=12))
+def test_name_key_is_idempotent_and_has_no_double_spaces(name: str) -> None:
+    key = rules.name_key(name)
+    assert rules.name_key(key) == key
+    assert "  " not in key
+    assert key == key.strip(" ")
 
 
 @pytest.mark.parametrize(

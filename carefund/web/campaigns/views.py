@@ -3,6 +3,7 @@ Thin: parse, call one service or selector, render. A campaign that is not public
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -32,6 +33,8 @@ from carefund.web.campaigns.forms import (
     OfflineBatchForm,
     OfflineGiftForm,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def surplus_policy_text() -> str:
@@ -166,6 +169,18 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "web/campaigns/give.html", context, status=400 if bad else 200)
 
 
+def _recompute_waterfalls(result: services.WebhookResult) -> None:
+    """A gift confirmed, refunded or disputed moved its child's fund: have the child's funding waterfall recomputed
+    and kept once the change has committed (campaigns cannot call funding, so the web layer does)."""
+    for child_id in result.child_ids:
+        try:
+            waterfall_recompute_after_commit(child_id=child_id, reason=f"a gift was {result.gift_change}")
+        except DatabaseError:
+            # The gift is committed; the answer to the provider must say so (a 5xx would only bring a duplicate).
+            # The waterfall is recomputed at the next change to the child's fund or plan.
+            logger.exception("could not enqueue the waterfall recomputation of child %s", child_id)
+
+
 def _test_gateway_or_404() -> TestGateway:
     gateway = active_gateway()
     if not isinstance(gateway, TestGateway):
@@ -195,6 +210,7 @@ def test_gateway_checkout(request: HttpRequest, session_id: str) -> HttpResponse
             ),
         )
         result = services.webhook_receive(payload=payload, signature_header=gateway.sign(payload), gateway=gateway)
+        _recompute_waterfalls(result)
         if result.status_code != 200:
             messages.error(request, f"The test payment was not accepted: {result.outcome}")
         return redirect("campaigns:thanks", token=donation.receipt_token)
@@ -266,6 +282,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except DatabaseError:
         # Not bad input: the provider should retry, and nothing was recorded (the transaction rolled back).
         return JsonResponse({"outcome": "the database is unavailable; nothing was recorded, retry later"}, status=503)
+    _recompute_waterfalls(result)
     return JsonResponse({"outcome": result.outcome}, status=result.status_code)
 
 

@@ -26,3 +26,9 @@ def test_login_is_rate_limited(client, django_user_model, settings):
     response = client.post("/login/", {"username": "alice", "password": "correct-horse-battery"})
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+def test_home_page_links_to_the_economic_case(client):
+    response = client.get("/")
+    assert b'href="/economics/sdr/"' in response.content
+    assert client.get("/economics/sdr/").status_code == 200

@@ -1,0 +1,264 @@
+"""Stripe's fee, looked up by the Stripe gateway after a completed checkout is verified: the real `stripe` client
+with a canned HTTP layer (no network), its success and its failures (a failed lookup never fails the webhook)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import stripe
+
+from carefund.campaigns import services
+from carefund.campaigns.gateways.base import GatewayEvent
+from carefund.campaigns.gateways.stripe_gateway import StripeGateway
+from carefund.campaigns.gateways.test import event_payload, sign_payload
+from carefund.campaigns.models import Campaign, Donation, WebhookEvent
+from carefund.campaigns.tests.factories import completed_event, deliver, make_campaign, refund_event
+from carefund.ledger import chart
+from carefund.ledger.integrity import ledger_check
+from carefund.ledger.models import Transaction
+from carefund.ledger.selectors import account_balance_pence, fund_balance_pence
+
+WEBHOOK_SECRET = "whsec_real"
+CLEARING = "Assets:Clearing:Stripe"
+
+
+class CannedHTTP(stripe.HTTPClient):
+    """Stripe's HTTP layer replaced: records each request and answers from `responses` (status, body) or raises."""
+
+    name = "canned"
+
+    def __init__(self, *responses: tuple[int, dict[str, Any]] | Exception) -> None:
+        super().__init__()
+        self.responses = list(responses)
+        self.requests: list[tuple[str, str]] = []
+
+    def request(
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        self.requests.append((method, url))
+        answer = self.responses.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        status, body = answer
+        return json.dumps(body).encode(), status, {"request-id": "req_test"}
+
+    def close(self) -> None:
+        pass
+
+
+def _intent(fee: Any, currency: str = "gbp", *, with_charge: bool = True) -> dict[str, Any]:
+    """A PaymentIntent as Stripe returns it with expand[]=latest_charge.balance_transaction."""
+    charge = {
+        "id": "ch_1",
+        "object": "charge",
+        "balance_transaction": {"id": "txn_1", "object": "balance_transaction", "fee": fee, "currency": currency},
+    }
+    return {"id": "pi_1", "object": "payment_intent", "latest_charge": charge if with_charge else None}
+
+
+def _gateway(http: CannedHTTP) -> StripeGateway:
+    return StripeGateway(
+        secret_key="sk_test_x",
+        webhook_secret=WEBHOOK_SECRET,
+        tolerance_seconds=300,
+        lookup_client=stripe.StripeClient("sk_test_x", http_client=http, max_network_retries=0),
+    )
+
+
+def _completed(
+    *, payment_intent: Any = "pi_1", amount_total: int = 2000, event_type: str = "checkout.session.completed"
+):  # type: ignore[no-untyped-def]
+    return GatewayEvent(
+        event_id="evt_1",
+        type=event_type,
+        created=0,
+        data_object={
+            "id": "cs_1",
+            "object": "checkout.session",
+            "amount_total": amount_total,
+            "payment_status": "paid",
+            "payment_intent": payment_intent,
+        },
+    )
+
+
+# --- the lookup -------------------------------------------------------------------------------------------------
+
+
+def test_the_fee_is_the_latest_charges_balance_transaction_fee() -> None:
+    http = CannedHTTP((200, _intent(62)))
+    assert _gateway(http).checkout_fee_pence(_completed()) == 62
+    ((method, url),) = http.requests
+    parts = urlsplit(url)
+    assert (method, parts.path) == ("get", "/v1/payment_intents/pi_1")
+    assert parse_qs(parts.query) == {"expand[0]": ["latest_charge.balance_transaction"]}
+
+
+def test_an_expanded_payment_intent_in_the_session_is_looked_up_by_its_id() -> None:
+    http = CannedHTTP((200, _intent(40)))
+    assert (
+        _gateway(http).checkout_fee_pence(_completed(payment_intent={"id": "pi_1", "object": "payment_intent"})) == 40
+    )
+    assert urlsplit(http.requests[0][1]).path == "/v1/payment_intents/pi_1"
+
+
+@pytest.mark.parametrize(
+    ("answer", "logged"),
+    [
+        (stripe.APIConnectionError("Network error: could not connect"), "could not look up the fee of pi_1"),
+        ((403, {"error": {"type": "invalid_request_error", "message": "restricted key"}}), "could not look up"),
+        ((500, {"error": {"type": "api_error", "message": "boom"}}), "could not look up"),
+        ((200, _intent(62, "eur")), "no usable fee"),
+        ((200, _intent(None)), "no usable fee"),
+        ((200, _intent(2001)), "no usable fee"),  # more than the charge: not a fee we can post
+        ((200, _intent(-1)), "no usable fee"),
+        ((200, _intent(62, with_charge=False)), "no usable fee"),
+        ((200, {"id": "pi_1", "object": "payment_intent", "latest_charge": "ch_1"}), "no usable fee"),  # unexpanded
+    ],
+)
+def test_a_failed_or_unusable_lookup_gives_no_fee_and_is_logged(
+    answer: Any, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    http = CannedHTTP(answer)
+    with caplog.at_level(logging.WARNING, logger="carefund.campaigns.gateways.stripe_gateway"):
+        assert _gateway(http).checkout_fee_pence(_completed()) is None
+    assert len(http.requests) == 1
+    assert logged in caplog.text
+
+
+@pytest.mark.parametrize("payment_intent", [None, "", 7])
+def test_a_session_without_a_payment_intent_asks_nothing(payment_intent: Any, caplog: pytest.LogCaptureFixture) -> None:
+    http = CannedHTTP()
+    with caplog.at_level(logging.WARNING, logger="carefund.campaigns.gateways.stripe_gateway"):
+        assert _gateway(http).checkout_fee_pence(_completed(payment_intent=payment_intent)) is None
+    assert http.requests == []
+    assert "names no PaymentIntent" in caplog.text
+
+
+def _signed(gateway: StripeGateway, payload: bytes) -> GatewayEvent:
+    return gateway.verify_webhook(payload=payload, signature_header=sign_payload(payload, secret=WEBHOOK_SECRET))
+
+
+@pytest.mark.parametrize("event_type", ["checkout.session.completed", "checkout.session.async_payment_succeeded"])
+def test_verifying_a_paid_checkout_adds_the_fee(event_type: str) -> None:
+    http = CannedHTTP((200, _intent(58)))
+    obj = {"id": "cs_1", "amount_total": 2500, "payment_status": "paid", "payment_intent": "pi_1"}
+    event = _signed(_gateway(http), event_payload(event_type=event_type, data_object=obj))
+    assert (event.type, event.fee_pence, len(http.requests)) == (event_type, 58, 1)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "obj"),
+    [
+        ("checkout.session.completed", {"id": "cs_1", "payment_status": "unpaid", "payment_intent": "pi_1"}),
+        ("charge.refunded", {"id": "ch_1", "payment_intent": "pi_1"}),
+        ("payout.paid", {"id": "po_1", "amount": 100}),
+    ],
+)
+def test_other_events_and_unpaid_checkouts_ask_nothing(event_type: str, obj: dict[str, Any]) -> None:
+    http = CannedHTTP()
+    event = _signed(_gateway(http), event_payload(event_type=event_type, data_object=obj))
+    assert (event.fee_pence, http.requests) == (None, [])
+
+
+def test_a_forged_event_is_refused_before_any_lookup() -> None:
+    from carefund.campaigns.gateways.base import WebhookVerificationError
+
+    http = CannedHTTP((200, _intent(58)))
+    payload = event_payload(event_type="checkout.session.completed", data_object={"id": "cs_1", "payment_intent": "x"})
+    with pytest.raises(WebhookVerificationError):
+        _gateway(http).verify_webhook(payload=payload, signature_header=sign_payload(payload, secret="whsec_forger"))
+    assert http.requests == []
+
+
+# --- through the webhook ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stripe_mode(settings: Any, monkeypatch: pytest.MonkeyPatch) -> CannedHTTP:
+    """Stripe keys set; the gateway's lookups go to a canned HTTP layer (answers are appended by each test)."""
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    http = CannedHTTP()
+    client = stripe.StripeClient("sk_test_x", http_client=http, max_network_retries=0)
+    monkeypatch.setattr(StripeGateway, "_lookups", lambda self: client)
+    return http
+
+
+def _stripe_gift(campaign: Campaign, *, amount_pence: int = 2000, session_id: str = "cs_live_abc") -> Donation:
+    donation = services.donation_create_pending(campaign=campaign, amount_pence=amount_pence, gateway="stripe")
+    donation.checkout_session_id = session_id
+    donation.save()
+    return donation
+
+
+@pytest.mark.django_db
+def test_a_stripe_gift_posts_with_its_fee(stripe_mode: CannedHTTP) -> None:
+    stripe_mode.responses.append((200, _intent(50)))
+    campaign = make_campaign()
+    gift = _stripe_gift(campaign)
+    response = deliver(completed_event(gift, fee_pence=99), secret=WEBHOOK_SECRET)  # a fee in the body is ignored
+    assert (response.status_code, response.json()) == (200, {"outcome": f"gift #{gift.pk} confirmed"})
+    assert urlsplit(stripe_mode.requests[0][1]).path == f"/v1/payment_intents/pi_test_{gift.pk}"
+    gift.refresh_from_db()
+    assert (gift.status, gift.fee_pence) == ("succeeded", 50)
+    assert fund_balance_pence(child_id=campaign.child_id) == 2000
+    assert account_balance_pence(name=CLEARING) == 2000 - 50
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 50
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db
+def test_a_failed_fee_lookup_still_confirms_the_gift_without_a_fee(
+    stripe_mode: CannedHTTP, caplog: pytest.LogCaptureFixture
+) -> None:
+    stripe_mode.responses.append(stripe.APIConnectionError("Network error"))
+    campaign = make_campaign()
+    gift = _stripe_gift(campaign)
+    with caplog.at_level(logging.WARNING, logger="carefund.campaigns.gateways.stripe_gateway"):
+        response = deliver(completed_event(gift, fee_pence=99), secret=WEBHOOK_SECRET)
+    assert (response.status_code, response.json()) == (200, {"outcome": f"gift #{gift.pk} confirmed"})
+    assert f"could not look up the fee of pi_test_{gift.pk}" in caplog.text
+    gift.refresh_from_db()
+    assert (gift.status, gift.fee_pence) == ("succeeded", None)
+    assert fund_balance_pence(child_id=campaign.child_id) == 2000
+    assert account_balance_pence(name=CLEARING) == 2000
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 0
+    assert Transaction.objects.count() == 1 and WebhookEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_refund_of_a_stripe_gift_keeps_the_looked_up_fee_as_an_expense(stripe_mode: CannedHTTP) -> None:
+    stripe_mode.responses.append((200, _intent(50)))
+    campaign = make_campaign()
+    gift = _stripe_gift(campaign)
+    assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    assert deliver(refund_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    assert len(stripe_mode.requests) == 1  # the refund asked nothing
+    gift.refresh_from_db()
+    assert gift.status == "refunded"
+    assert fund_balance_pence(child_id=campaign.child_id) == 0
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 50
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db
+def test_stripe_gifts_confirmed_together_post_their_looked_up_fees() -> None:
+    campaign = make_campaign(target_pence=0)
+    gifts = [_stripe_gift(campaign, amount_pence=1000 + i, session_id=f"cs_live_{i}") for i in range(3)]
+    fees = [30, None, 31]
+    events = []
+    for gift, fee in zip(gifts, fees, strict=True):
+        body = json.loads(completed_event(gift, event_id=f"evt_{gift.pk}"))
+        events.append((GatewayEvent(body["id"], body["type"], 0, body["data"]["object"], fee_pence=fee), "stripe"))
+    results = services._apply_events(events)
+    assert [r.status_code for r in results] == [200, 200, 200]
+    assert [Donation.objects.get(pk=g.pk).fee_pence for g in gifts] == fees
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 61
+    assert account_balance_pence(name=CLEARING) == 3003 - 61
+    assert ledger_check() == []
