@@ -55,20 +55,10 @@ def give(child: Child, amount_pence: int, key: str, on_date: dt.date | None = No
 
 
 def sync_groups() -> None:
-    """Groups with the permissions care and funding declare (the apps this test depends on). Other apps may be
-    half-built while this suite runs, so the global `roles_sync` is not used here."""
-    import importlib
+    """The role groups with the permissions every app declares."""
+    from carefund.core.roles import roles_sync
 
-    from django.contrib.auth.models import Permission
-
-    tables = [
-        importlib.import_module(f"carefund.{app}.roles").ROLE_PERMISSIONS for app in ("care", "campaigns", "funding")
-    ]
-    for role in Role:
-        group, _ = Group.objects.get_or_create(name=role.value)
-        for dotted in [p for table in tables for p in table.get(role, [])]:
-            app_label, codename = dotted.split(".", 1)
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    roles_sync()
 
 
 @pytest.fixture
