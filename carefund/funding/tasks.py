@@ -24,5 +24,8 @@ def waterfall_recompute_child(*, child_id: int, reason: str) -> int | None:
 
 
 def waterfall_recompute_after_commit(*, child_id: int, reason: str) -> None:
-    """Enqueue the recomputation once the current transaction has committed (never for a rolled-back change)."""
-    transaction.on_commit(lambda: waterfall_recompute_child.enqueue(child_id=child_id, reason=reason))
+    """Enqueue the recomputation once the current transaction has committed (never for a rolled-back change).
+
+    Robust: the change itself is already committed when this runs, so a failure to enqueue is logged rather than
+    turned into an error page; the next change to the child recomputes anyway."""
+    transaction.on_commit(lambda: waterfall_recompute_child.enqueue(child_id=child_id, reason=reason), robust=True)

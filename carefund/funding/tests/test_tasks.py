@@ -27,6 +27,8 @@ def test_nothing_is_enqueued_when_the_change_rolls_back(world: World, django_cap
         try:
             with transaction.atomic():
                 waterfall_recompute_after_commit(child_id=james.pk, reason="gift confirmed online")
+                # Deferred to the commit: an immediate enqueue would already have kept a run here.
+                assert WaterfallRun.objects.count() == 0
                 raise RuntimeError("crash before commit")
         except RuntimeError:
             pass
