@@ -25,9 +25,10 @@ run: setup
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund collectstatic --noinput --verbosity 0
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund demo
-	@echo "carefund is serving on http://$(HOST):$(PORT)/ (background tasks: carefund db_worker)"
+	@echo "carefund is serving on http://$(HOST):$(PORT)/ (background: carefund db_worker, carefund webhooks confirm --watch)"
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund db_worker --no-startup-delay & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	DEBUG=$${DEBUG:-1} $(BIN)/carefund webhooks confirm --watch 0.1 & confirmer=$$!; \
+	trap 'kill $$worker $$confirmer 2>/dev/null' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/gunicorn -c config/gunicorn.conf.py config.wsgi:application --access-logfile -
 
 lint: setup

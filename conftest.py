@@ -15,7 +15,20 @@ def _test_settings(settings):  # type: ignore[no-untyped-def]
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.AXES_ENABLED = True
+    # webhooks apply events before answering unless a test of the queue (campaigns/tests/test_webhook_queue.py)
+    # turns confirming after the answer back on, as the server runs
+    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = False
     yield
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():  # type: ignore[no-untyped-def]
+    """Every test starts and ends with an empty Django cache (the campaign page's cached parts, for one)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]

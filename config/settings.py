@@ -85,7 +85,8 @@ TEMPLATES = [
 _default_sqlite = f"sqlite:///{VAR_DIR / 'carefund.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_sqlite), conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections are kept (one per server thread) like PostgreSQL's: opening one and running the PRAGMAs below
+    # on every request cost the webhook a third of its rate (docs/benchmarks.md, "Giving").
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at BEGIN so two
         # writers queue instead of failing with "database is locked" half-way through a transaction.
@@ -98,6 +99,19 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": "test_" + str(DATABASES["default"]["NAME"])}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django's cache: in the memory of each server process (nothing to run or share). The public campaign page keeps
+# its slow parts there (Gift Aid to come, recent gifts, updates, the surplus wording) for CAMPAIGN_PAGE_CACHE_SECONDS
+# (0: never cached); the money raised is always read live. A staff change shows at once in the process that made it
+# and within that many seconds in the others (docs/campaigns.md, "The public campaign page").
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "carefund",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    }
+}
+CAMPAIGN_PAGE_CACHE_SECONDS = int(os.environ.get("CAMPAIGN_PAGE_CACHE_SECONDS", "5"))
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -166,6 +180,13 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 # The test gateway signs its webhook-shaped events with this secret.
 TEST_GATEWAY_WEBHOOK_SECRET = os.environ.get("TEST_GATEWAY_WEBHOOK_SECRET", "whsec_carefund_test_gateway")
 WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("WEBHOOK_TOLERANCE_SECONDS", "300"))
+# A paid checkout completion is recorded and answered at once, and the webhook confirmer posts it moments later
+# (docs/adr/0020-payment-webhooks.md, "Confirm after answering"); 0 applies it before answering instead.
+WEBHOOK_CONFIRM_AFTER_ANSWER = os.environ.get("WEBHOOK_CONFIRM_AFTER_ANSWER", "1") == "1"
+# Each server worker's fallback confirmer looks this often for events queued longer than the second setting (for
+# when no `carefund webhooks confirm --watch` process runs, or it stopped).
+WEBHOOK_CONFIRM_POLL_SECONDS = float(os.environ.get("WEBHOOK_CONFIRM_POLL_SECONDS", "2"))
+WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS = float(os.environ.get("WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS", "3"))
 
 # The charity that holds the restricted funds.
 CHARITY_NAME = os.environ.get("CHARITY_NAME", "carefund Children's Trust")

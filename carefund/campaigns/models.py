@@ -174,17 +174,32 @@ class Donation(models.Model):
         return "Anonymous" if self.is_anonymous or not self.donor_name else self.donor_name
 
 
+class WebhookEventState(models.TextChoices):
+    QUEUED = "queued", "queued: verified and accepted, to be confirmed by the server's confirmer"
+    APPLIED = "applied", "applied"
+    REFUSED = "refused", "refused after it was accepted (see the outcome and the audit log)"
+
+
 class WebhookEvent(models.Model):
-    """Each verified provider event, once: the unique event id is what makes a retried delivery harmless."""
+    """Each verified provider event, once: the unique event id is what makes a retried delivery harmless.
+
+    A checkout completion answered at once is kept QUEUED with what it says (`payload`: the verified event's
+    `data.object` and the fee the gateway looked up) until the confirmer applies it
+    (docs/adr/0020-payment-webhooks.md, "Confirm after answering")."""
 
     event_id = models.CharField(max_length=255, unique=True)
     gateway = models.CharField(max_length=20)
     type = models.CharField(max_length=100)
     received_at = models.DateTimeField()
     outcome = models.CharField(max_length=300, blank=True)
+    state = models.CharField(max_length=10, choices=WebhookEventState.choices, db_default=WebhookEventState.APPLIED)
+    payload = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
+        indexes = [
+            models.Index(fields=["id"], name="webhookevent_queued", condition=models.Q(state="queued")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.type} {self.event_id}"

@@ -9,16 +9,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils.text import slugify
 
 from carefund.campaigns import rules, selectors
+from carefund.campaigns.cache import campaign_public_cache_invalidate
 from carefund.campaigns.gateways import active_gateway
 from carefund.campaigns.gateways.base import CheckoutRequest, GatewayEvent, PaymentGateway, WebhookVerificationError
 from carefund.campaigns.models import (
@@ -32,6 +35,8 @@ from carefund.campaigns.models import (
     MessageStatus,
     OfflineBatch,
     Payout,
+    WebhookEvent,
+    WebhookEventState,
 )
 from carefund.care.models import Child
 from carefund.core import clock
@@ -167,6 +172,7 @@ def campaign_update_post(*, campaign: Campaign, body: str, actor: Any) -> Campai
     if len(body) > 5000:
         raise ValidationError("body: at most 5,000 characters.", field="body")
     update = CampaignUpdate.objects.create(campaign=campaign, author=actor, body=body.strip(), posted_at=clock.now())
+    campaign_public_cache_invalidate(campaign_id=campaign.pk)  # the page shows it (now and again on commit)
     audit_record(actor=actor, action="campaign.update_post", target=campaign, summary=body[:100])
     return update
 
@@ -292,7 +298,10 @@ class _Effects:
                 _sync_target_state(locked, actor=actor)
         if self.receipt_donation_ids:
             ids = list(self.receipt_donation_ids)
-            transaction.on_commit(lambda: _enqueue_receipts(ids))
+            if _tasks_in_database():
+                _enqueue_receipts(ids)  # the task row commits (or rolls back) with the gifts: never lost between
+            else:
+                transaction.on_commit(lambda: _enqueue_receipts(ids))
         self.campaign_ids, self.receipt_donation_ids = set(), []
 
 
@@ -338,6 +347,16 @@ def _after_success(donation: Donation, actor: Any, *, sync_target: bool = True) 
         transaction.on_commit(lambda: _enqueue_receipt(donation_id))
 
 
+def _tasks_in_database() -> bool:
+    """Whether tasks go to the database queue (the server's setting): then a task row can be written in the
+    transaction that makes it due, and commits or rolls back with it; other backends are enqueued after commit."""
+    from django_tasks_db.backend import DatabaseBackend
+
+    from carefund.campaigns.tasks import receipts_send
+
+    return isinstance(receipts_send.get_backend(), DatabaseBackend)
+
+
 def _enqueue_receipt(donation_id: int) -> None:
     from carefund.campaigns.tasks import receipt_send
 
@@ -345,12 +364,13 @@ def _enqueue_receipt(donation_id: int) -> None:
 
 
 def _enqueue_receipts(donation_ids: list[int]) -> None:
-    """After commit: the receipts of a batch of confirmed gifts, enqueued in one database transaction."""
-    from carefund.campaigns.tasks import receipt_send
+    """After commit: the receipts of a batch of confirmed gifts, as one task (one row for the worker)."""
+    from carefund.campaigns.tasks import receipt_send, receipts_send
 
-    with transaction.atomic():
-        for donation_id in donation_ids:
-            receipt_send.enqueue(donation_id=donation_id)
+    if len(donation_ids) == 1:
+        receipt_send.enqueue(donation_id=donation_ids[0])
+    else:
+        receipts_send.enqueue(donation_ids=donation_ids)
 
 
 def _in_model_order(model: type[Donation] | type[Campaign], names: set[str]) -> tuple[str, ...]:
@@ -405,6 +425,25 @@ def _donations_lock_for_confirmation(donation_ids: Sequence[int]) -> dict[int, D
     return out
 
 
+def _checkout_refusal(
+    donation: Donation | None, *, donation_id: int, gateway: str, session_id: str, amount_total_pence: int
+) -> NotFoundError | ValidationError | None:
+    """Why a completed checkout cannot confirm this gift (the platform never created it, the session does not match
+    it, the amount differs), or None. Shared by the confirmation and by the check made before answering a queued
+    event, so both refuse with the same words."""
+    if donation is None or not donation.gateway or (gateway and donation.gateway != gateway):
+        return NotFoundError(f"donation: no online gift #{donation_id} was created here.", field="donation")
+    if session_id and donation.checkout_session_id != session_id:
+        return NotFoundError("session: this checkout was not created by carefund for that gift.", field="session")
+    if amount_total_pence != donation.total_pence:
+        return ValidationError(
+            f"amount_total: the provider took {amount_total_pence} pence but the gift was for "
+            f"{donation.total_pence} pence.",
+            field="amount_total",
+        )
+    return None
+
+
 @transaction.atomic
 def donation_record_succeeded(
     *,
@@ -422,16 +461,12 @@ def donation_record_succeeded(
     Refuses a gift the platform never created, a session that does not match it, and an amount that differs
     from what was asked. A gift already confirmed is returned as it is (nothing posted twice)."""
     donation = _donation_lock_for_confirmation(donation_id)
-    if donation is None or not donation.gateway or (gateway and donation.gateway != gateway):
-        raise NotFoundError(f"donation: no online gift #{donation_id} was created here.", field="donation")
-    if session_id and donation.checkout_session_id != session_id:
-        raise NotFoundError("session: this checkout was not created by carefund for that gift.", field="session")
-    if amount_total_pence != donation.total_pence:
-        raise ValidationError(
-            f"amount_total: the provider took {amount_total_pence} pence but the gift was for "
-            f"{donation.total_pence} pence.",
-            field="amount_total",
-        )
+    refusal = _checkout_refusal(
+        donation, donation_id=donation_id, gateway=gateway, session_id=session_id, amount_total_pence=amount_total_pence
+    )
+    if refusal is not None:
+        raise refusal
+    assert donation is not None
     if donation.status != DonationStatus.PENDING:
         return donation
     if fee_pence is not None and (isinstance(fee_pence, bool) or not 0 <= fee_pence <= donation.total_pence):
@@ -585,6 +620,7 @@ class WebhookResult:
     outcome: str
     child_ids: tuple[int, ...] = ()
     gift_change: str = ""
+    queued: bool = False  # accepted and recorded; the confirmer applies it (webhook_confirm_queued)
 
 
 class WebhookRejectedError(ValidationError):
@@ -726,7 +762,9 @@ WEBHOOK_HANDLERS: dict[str, Callable[[GatewayEvent, str], str]] = {
 }
 
 
-def webhook_receive(*, payload: bytes, signature_header: str, gateway: PaymentGateway | None = None) -> WebhookResult:
+def webhook_receive(
+    *, payload: bytes, signature_header: str, gateway: PaymentGateway | None = None, confirm_now: bool = False
+) -> WebhookResult:
     """The one webhook path (Stripe's and the test gateway's): verify the raw body, dedupe on the event id, look
     the type up in WEBHOOK_HANDLERS, call one service. Never raises for bad input: returns the HTTP answer.
 
@@ -735,18 +773,262 @@ def webhook_receive(*, payload: bytes, signature_header: str, gateway: PaymentGa
     its payment): nothing is recorded, so the provider retries. A database failure raises DatabaseError (the
     view answers 503) and records nothing.
 
-    Verification runs in the caller's thread. Applying the event is synchronous (the answer says what happened to
-    it), but concurrent deliveries in one process share database transactions (docs/adr/0020-payment-webhooks.md,
-    "Group commit"): each event in its own savepoint, so one refused event never affects another."""
+    Verification runs in the caller's thread. In a server (settings.WEBHOOK_CONFIRM_AFTER_ANSWER, unless
+    `confirm_now`), a paid checkout completion that passes the same checks as its confirmation (the gift exists,
+    session, gateway, amount and fee match) is recorded QUEUED and answered 200 at once (`queued=True`); the
+    confirmer (`webhook_confirm_queued`) posts it moments later (docs/adr/0020-payment-webhooks.md, "Confirm after
+    answering"). Any other event is applied before the answer, which says what happened to it. Concurrent
+    deliveries in one process share database transactions ("Group commit"): each event in its own savepoint, so
+    one refused event never affects another."""
     gw = gateway or active_gateway()
     try:
         event = gw.verify_webhook(payload=payload, signature_header=signature_header)
     except WebhookVerificationError as exc:
         return WebhookResult(400, f"unverified: {exc.message}")
+    queue = (
+        not confirm_now
+        and settings.WEBHOOK_CONFIRM_AFTER_ANSWER
+        and event.type in _CHECKOUT_TYPES
+        and event.data_object.get("payment_status", "paid") == "paid"
+    )
     if connection.in_atomic_block:
-        # The caller's transaction decides (a test, the demo): apply it here, in that transaction.
-        return _apply_events([(event, gw.name)])[0]
-    return _GROUP_COMMIT.submit(event, gw.name)
+        # The caller's transaction decides (a test, the demo): record or apply it here, in that transaction.
+        return (_queue_events if queue else _apply_events)([(event, gw.name)])[0]
+    return _GROUP_COMMIT.submit(event, gw.name, queue=queue)
+
+
+_PRECHECK_FIELDS = _in_model_order(
+    Donation, {"id", "gateway", "checkout_session_id", "amount_pence", "costs_contribution_pence"}
+)
+
+
+def _checkout_fields(event: GatewayEvent, gateway: str) -> tuple[int | None, Any, Any, Any]:
+    """What a checkout completion says, unchecked: the gift's id, the session id, the amount taken and the fee (the
+    test gateway states its fee in the event; Stripe's is looked up by the gateway, `GatewayEvent.fee_pence`)."""
+    obj = event.data_object
+    fee = obj.get("carefund_fee_pence") if gateway == "test" else event.fee_pence
+    return _donation_id_from(obj), obj.get("id"), obj.get("amount_total"), fee
+
+
+def _checkout_refusals(events: Sequence[tuple[GatewayEvent, str]]) -> list[WebhookResult | None]:
+    """Before checkout completions are queued: the refusal (a 400) each one's confirmation would give, or None; one
+    read of all their gifts, no lock. So the provider still sees a 400 for a checkout carefund never created or a
+    wrong amount. A gift already confirmed is not refused (its confirmation answers 200 and posts nothing)."""
+    out: list[WebhookResult | None] = []
+    wanted: list[tuple[int, str, int, Any]] = []
+    for event, gateway in events:
+        donation_id, session_id, amount, fee = _checkout_fields(event, gateway)
+        if donation_id is None or not isinstance(session_id, str):
+            out.append(WebhookResult(400, "checkout: the session names no carefund gift."))
+        elif not _is_whole(amount):
+            out.append(WebhookResult(400, f"amount_total: expected a whole number, got {amount!r}."))
+        elif fee is not None and not _is_whole(fee):
+            out.append(WebhookResult(400, f"fee: expected a whole number, got {fee!r}."))
+        else:
+            out.append(None)
+            wanted.append((donation_id, session_id, int(amount), fee))
+    found: dict[int, Donation] = {}
+    if wanted:
+        ids = sorted({w[0] for w in wanted})
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(_PRECHECK_FIELDS)} FROM campaigns_donation"  # noqa: S608
+                f" WHERE id IN ({', '.join(['%s'] * len(ids))})",
+                ids,
+            )
+            for row in cursor.fetchall():  # only the fields the checks read (Model.from_db: no query, no signals)
+                row_gift = Donation.from_db(connection.alias, list(_PRECHECK_FIELDS), list(row))
+                found[row_gift.pk] = row_gift
+    checks = iter(wanted)
+    for i, (_, gateway) in enumerate(events):
+        if out[i] is not None:
+            continue
+        donation_id, session_id, amount, fee = next(checks)
+        donation = found.get(donation_id)
+        refusal = _checkout_refusal(
+            donation, donation_id=donation_id, gateway=gateway, session_id=session_id, amount_total_pence=amount
+        )
+        if refusal is None and fee is not None and donation is not None and not 0 <= fee <= donation.total_pence:
+            refusal = ValidationError(f"fee: must be 0 to {donation.total_pence} pence, got {fee!r}.", field="fee")
+        if refusal is not None:
+            out[i] = WebhookResult(400, refusal.message)
+    return out
+
+
+@dataclass
+class _QueueWork:
+    """Checkout completions to record QUEUED: the answers decided so far (refusals) and the one INSERT for the rest,
+    prepared before the write lock is taken (`_queue_prepare`) and run under it (`_queue_insert`)."""
+
+    events: Sequence[tuple[GatewayEvent, str]]
+    results: list[WebhookResult | None]
+    sql: str = ""
+    params: list[Any] = field(default_factory=list)
+
+
+def _queue_prepare(events: Sequence[tuple[GatewayEvent, str]]) -> _QueueWork:
+    """Check verified checkout completions as their confirmation will (`_checkout_refusals`: a 400 each for those it
+    would refuse; a read, no lock) and build the INSERT of the others, with what they say."""
+    work = _QueueWork(events=events, results=_checkout_refusals(events))
+    accepted = [(e, gateway) for (e, gateway), refused in zip(events, work.results, strict=True) if refused is None]
+    if not accepted:
+        return work
+    ops = connection.ops
+    when = ops.adapt_datetimefield_value(clock.now())
+    for event, gateway in accepted:
+        body = {"object": event.data_object, "fee_pence": event.fee_pence, "created": event.created}
+        work.params += [event.event_id[:255], gateway, event.type[:100], when, "queued for confirmation"]
+        work.params += [WebhookEventState.QUEUED, ops.adapt_json_value(body, None)]
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(accepted))
+    work.sql = "INSERT INTO campaigns_webhookevent (event_id, gateway, type, received_at, outcome, state, payload)"
+    work.sql += f" VALUES {rows} ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    return work
+
+
+def _queue_insert(work: _QueueWork) -> list[WebhookResult]:
+    """Record the accepted events in one INSERT; a repeated event id (here or before) is a duplicate and records
+    nothing. Returns every event's answer, in order."""
+    inserted: set[str] = set()
+    if work.sql:
+        with connection.cursor() as cursor:
+            cursor.execute(work.sql, work.params)
+            inserted = {row[0] for row in cursor.fetchall()}
+    results = list(work.results)
+    for i, (event, _) in enumerate(work.events):
+        if results[i] is not None:
+            continue
+        key = event.event_id[:255]
+        if key in inserted:
+            inserted.discard(key)  # a second copy in this same batch is a duplicate
+            donation_id = _donation_id_from(event.data_object)
+            results[i] = WebhookResult(200, f"accepted: gift #{donation_id} is being confirmed", queued=True)
+        else:
+            results[i] = WebhookResult(200, f"duplicate event {event.event_id}: already handled")
+    return [r for r in results if r is not None]
+
+
+def _queue_events(events: Sequence[tuple[GatewayEvent, str]]) -> list[WebhookResult]:
+    """Check and record checkout completions QUEUED (`_queue_prepare`, then `_queue_insert`) in the caller's
+    transaction."""
+    return _queue_insert(_queue_prepare(events))
+
+
+@dataclass
+class ConfirmReport:
+    """What one `webhook_confirm_queued` call did: events applied and refused, and the children whose fund moved
+    (the caller has their funding waterfalls recomputed)."""
+
+    applied: int = 0
+    refused: int = 0
+    child_ids: set[int] = field(default_factory=set)
+
+    @property
+    def count(self) -> int:
+        return self.applied + self.refused
+
+
+def webhook_confirm_queued(*, limit: int = 500, older_than: dt.timedelta | None = None) -> ConfirmReport:
+    """Apply up to `limit` QUEUED events, oldest first, in one database transaction: the same work, rows and
+    outcomes as applying them when they arrived (set-based when they are plain, else one by one, each in its own
+    savepoint). An event whose confirmation is refused now (the gift changed since it was accepted) is marked
+    REFUSED with the reason and audited for a finance officer: the provider was already answered 200. Safe to
+    run from several threads and processes at once (SQLite: the writer lock; PostgreSQL: SKIP LOCKED), and again
+    after a crash: an event leaves QUEUED only in the transaction that applies it. With `older_than`, only events
+    received at least that long ago (the server's fallback confirmer). Finding nothing costs one read and takes no
+    write lock."""
+    report = ConfirmReport()
+    filters = "state = %s"
+    params: list[Any] = [WebhookEventState.QUEUED]
+    if older_than is not None:
+        filters += " AND received_at <= %s"
+        params.append(connection.ops.adapt_datetimefield_value(clock.now() - older_than))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM campaigns_webhookevent WHERE {filters} LIMIT 1", params)  # noqa: S608
+        if cursor.fetchone() is None:
+            return report
+    with _sqlite_writer_lock(), transaction.atomic():
+        skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+        with connection.cursor() as cursor:
+            sql = f"SELECT id, event_id, gateway, type, payload FROM campaigns_webhookevent WHERE {filters}"  # noqa: S608
+            cursor.execute(sql + " ORDER BY id LIMIT %s" + skip, [*params, limit])
+            rows = cursor.fetchall()
+        if not rows:
+            return report
+        queued: list[tuple[GatewayEvent, str]] = []
+        recorded: dict[str, int] = {}
+        for row_id, event_id, gateway, type_, raw in rows:
+            body = (json.loads(raw) if isinstance(raw, str) else raw) or {}
+            event = GatewayEvent(
+                event_id=event_id,
+                type=type_,
+                created=int(body.get("created") or 0),
+                data_object=dict(body.get("object") or {}),
+                fee_pence=body.get("fee_pence"),
+            )
+            queued.append((event, gateway))
+            recorded[event_id] = row_id
+        effects = _Effects()
+        done: list[WebhookResult | None] = [None] * len(queued)
+        if len(queued) > 1:
+            mine = _Effects()
+            try:
+                with transaction.atomic():
+                    together = _confirm_checkouts_together(queued, mine, recorded=recorded)
+            except _NotPlainError:
+                pass  # rolled back to the savepoint: one by one below
+            else:
+                done = list(together)
+                effects.merge(mine)
+        stack: list[_Effects] = _collecting.__dict__.setdefault("stack", [])
+        for i, (event, gateway) in enumerate(queued):
+            if done[i] is None:
+                mine = _Effects()
+                stack.append(mine)
+                try:
+                    done[i] = _apply_queued_event(event, gateway, recorded[event.event_id])
+                finally:
+                    stack.pop()
+                if done[i] is not None and done[i].status_code == 200:  # type: ignore[union-attr]
+                    effects.merge(mine)
+        for result in done:
+            if result is not None and result.status_code == 200:
+                report.applied += 1
+                report.child_ids.update(result.child_ids)
+            else:
+                report.refused += 1
+        effects.flush()
+    return report
+
+
+def _apply_queued_event(event: GatewayEvent, gateway: str, record_id: int) -> WebhookResult:
+    """Apply one queued event in its own savepoint and mark it APPLIED, or REFUSED (audited) if its handler refuses
+    it now."""
+    handler = WEBHOOK_HANDLERS[event.type]
+    try:
+        with transaction.atomic():
+            outcome = handler(event, gateway)
+            _webhook_event_mark(record_id, WebhookEventState.APPLIED, outcome)
+            changed = _effects()
+            child_ids = tuple(sorted(changed.child_ids)) if changed is not None else ()
+            return WebhookResult(200, outcome, child_ids=child_ids, gift_change=changed.gift_change if changed else "")
+    except DomainError as exc:
+        _webhook_event_mark(record_id, WebhookEventState.REFUSED, exc.message)
+        audit_record(
+            actor=None,
+            action="webhook.refused_after_accept",
+            target=WebhookEvent(pk=record_id, event_id=event.event_id, gateway=gateway, type=event.type),
+            summary=exc.message[:300],
+            details={"event_id": event.event_id, "type": event.type},
+        )
+        return WebhookResult(400, exc.message)
+
+
+def _webhook_event_mark(record_id: int, state: str, outcome: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE campaigns_webhookevent SET state = %s, outcome = %s WHERE id = %s",
+            [state, outcome[:300], record_id],
+        )
 
 
 def _apply_events(events: Sequence[tuple[GatewayEvent, str]]) -> list[WebhookResult]:
@@ -797,7 +1079,9 @@ def _is_whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _confirm_checkouts_together(events: Sequence[tuple[GatewayEvent, str]], effects: _Effects) -> list[WebhookResult]:
+def _confirm_checkouts_together(
+    events: Sequence[tuple[GatewayEvent, str]], effects: _Effects, *, recorded: dict[str, int] | None = None
+) -> list[WebhookResult]:
     """The plain case of several checkout completions, with the rows and answers that applying them one by one
     (`_handle_checkout_completed` -> `donation_record_succeeded`) gives, in a constant number of statements: new
     event ids, distinct pending gifts that exist, match their session, amount and gateway, and are paid. Anything
@@ -806,10 +1090,7 @@ def _confirm_checkouts_together(events: Sequence[tuple[GatewayEvent, str]], effe
     parsed: list[tuple[GatewayEvent, str, int, str, int, int | None]] = []
     for event, gateway in events:
         obj = event.data_object
-        donation_id = _donation_id_from(obj)
-        session_id = obj.get("id")
-        amount: Any = obj.get("amount_total")
-        fee: Any = obj.get("carefund_fee_pence") if gateway == "test" else event.fee_pence
+        donation_id, session_id, amount, fee = _checkout_fields(event, gateway)
         if (
             donation_id is None
             or not isinstance(session_id, str)
@@ -836,7 +1117,8 @@ def _confirm_checkouts_together(events: Sequence[tuple[GatewayEvent, str]], effe
             or (fee is not None and not 0 <= fee <= d.total_pence)
         ):
             raise _NotPlainError
-    record_ids = _webhook_events_insert([(p[0], p[1]) for p in parsed])
+    # queued events are recorded already (`recorded`); events applied on arrival are recorded here
+    record_ids = recorded if recorded is not None else _webhook_events_insert([(p[0], p[1]) for p in parsed])
     if len(record_ids) != len(parsed):
         raise _NotPlainError  # an event id already recorded: a duplicate
     today, now = clock.today(), clock.now()
@@ -876,7 +1158,7 @@ def _confirm_checkouts_together(events: Sequence[tuple[GatewayEvent, str]], effe
             ]
         )
         outcome = f"gift #{donation_id} confirmed"
-        event_rows.append([outcome, record_ids[event.event_id[:255]]])
+        event_rows.append([outcome, WebhookEventState.APPLIED, record_ids[event.event_id[:255]]])
         audits.append(("donation.succeeded", d, f"{d.total_pence} pence", {}))
         results.append(WebhookResult(200, outcome, child_ids=(d.campaign.child_id,), gift_change=GIFT_CONFIRMED))
         effects.campaign_ids.update(
@@ -890,7 +1172,7 @@ def _confirm_checkouts_together(events: Sequence[tuple[GatewayEvent, str]], effe
             " fee_pence = %s, ledger_transaction_id = %s WHERE id = %s",
             donation_rows,
         )
-        cursor.executemany("UPDATE campaigns_webhookevent SET outcome = %s WHERE id = %s", event_rows)
+        cursor.executemany("UPDATE campaigns_webhookevent SET outcome = %s, state = %s WHERE id = %s", event_rows)
     audit_record_many(actor=None, events=audits)
     return results
 
@@ -973,8 +1255,9 @@ class _GroupCommit:
         self._queue: list[_Job] = []
         self._busy = False
 
-    def submit(self, event: GatewayEvent, gateway: str) -> WebhookResult:
-        job = _Job(event=event, gateway=gateway)
+    def submit(self, event: GatewayEvent, gateway: str, *, queue: bool = False) -> WebhookResult:
+        job = _Job(event=event, gateway=gateway, queue=queue)
+
         with self._cv:
             self._queue.append(job)
             while self._busy and not job.done:
@@ -996,14 +1279,21 @@ class _GroupCommit:
 
     @staticmethod
     def _run(batch: list[_Job]) -> None:
+        to_queue = [job for job in batch if job.queue]
+        to_apply = [job for job in batch if not job.queue]
         try:
-            with _sqlite_writer_lock():
-                results = _apply_events([(job.event, job.gateway) for job in batch])
+            # the checks and the INSERT's text are made before the write lock is taken (they only read), so the
+            # single writer is held for the INSERT and the commit alone
+            work = _queue_prepare([(job.event, job.gateway) for job in to_queue]) if to_queue else None
+            # one transaction for both kinds (_apply_events opens its own when it is alone)
+            with _sqlite_writer_lock(), transaction.atomic() if to_queue else contextlib.nullcontext():
+                queued = _queue_insert(work) if work is not None else []
+                applied = _apply_events([(job.event, job.gateway) for job in to_apply]) if to_apply else []
         except BaseException as exc:  # every caller in the batch gets the failure, the leader too
             for job in batch:
                 job.error, job.done = exc, True
         else:
-            for job, result in zip(batch, results, strict=True):
+            for job, result in [*zip(to_queue, queued, strict=True), *zip(to_apply, applied, strict=True)]:
                 job.result, job.done = result, True
 
 
@@ -1011,6 +1301,7 @@ class _GroupCommit:
 class _Job:
     event: GatewayEvent
     gateway: str
+    queue: bool = False
     result: WebhookResult | None = None
     error: BaseException | None = None
     done: bool = False
@@ -1038,6 +1329,7 @@ def donation_message_moderate(*, donation: Donation, approve: bool, actor: Any) 
         raise ValidationError("donation: this gift has no message to moderate.", field="donation")
     locked.message_status = MessageStatus.APPROVED if approve else MessageStatus.REJECTED
     locked.save(update_fields=["message_status"])
+    campaign_public_cache_invalidate(campaign_id=locked.campaign_id)  # the page shows it (now and again on commit)
     audit_record(actor=actor, action="donation.message_moderate", target=locked, summary=locked.message_status)
     return locked
 

@@ -44,3 +44,10 @@ def receipt_send(*, donation_id: int) -> bool:
         recipient_list=[donation.donor_email],
     )
     return True
+
+
+@task()
+def receipts_send(*, donation_ids: list[int]) -> int:
+    """The receipts of a batch of gifts confirmed together (one task instead of one per gift); returns how many
+    were sent. Each is sent as `receipt_send` sends it."""
+    return sum(1 for donation_id in donation_ids if receipt_send.call(donation_id=donation_id))

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 
 from carefund.core import clock
 from carefund.core.models import AuditEvent
+
+_COLUMNS = "occurred_at, actor_id, action, target_type, target_id, summary, details"
+
+
+@lru_cache(maxsize=32)
+def _insert_sql(n_rows: int) -> str:
+    """The INSERT of `n_rows` audit events (built once per size; only placeholders are formatted into it)."""
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * n_rows)
+    return f"INSERT INTO core_auditevent ({_COLUMNS}) VALUES {rows}"  # noqa: S608
 
 
 def audit_record(
@@ -34,11 +44,11 @@ def audit_record(
         details=details or {},
     )
     # One plain INSERT (no ORM compilation: this runs on every state change, including each confirmed gift).
-    ops = connection.ops
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    ops = db.ops
+    with db.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO core_auditevent (occurred_at, actor_id, action, target_type, target_id, summary, details)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            _insert_sql(1) + " RETURNING id",
             [
                 ops.adapt_datetimefield_value(event.occurred_at),
                 user.pk if user is not None else None,
@@ -51,7 +61,7 @@ def audit_record(
         )
         event.pk = int(cursor.fetchone()[0])
     event._state.adding = False
-    event._state.db = connection.alias
+    event._state.db = db.alias
     return event
 
 
@@ -61,25 +71,24 @@ def audit_record_many(
     events: Sequence[tuple[str, models.Model | None, str, dict[str, Any]]],
 ) -> None:
     """Write several audit events by one actor in one INSERT: (action, target, summary, details) each. The same
-    rows as calling audit_record for each, for writers that act on many records at once (a batch of gifts)."""
+    rows as calling audit_record for each, for writers that act on many records at once (a batch of gifts), and
+    for writers on a hot path that do not need the AuditEvent instance back (no model instance is built)."""
     if not events:
         return
-    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    ops = connection.ops
+    actor_id = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
+    db = connections[DEFAULT_DB_ALIAS]  # resolved once (each attribute of the `connection` proxy is a lookup)
+    ops = db.ops
     when = ops.adapt_datetimefield_value(clock.now())
     params: list[Any] = []
     for action, target, summary, details in events:
         params += [
             when,
-            user.pk if user is not None else None,
+            actor_id,
             action,
             target._meta.label_lower if target is not None else "",
             str(target.pk) if target is not None else "",
             summary[:300],
             ops.adapt_json_value(details or {}, None),
         ]
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(events))
-    with connection.cursor() as cursor:
-        # only placeholders are formatted into the text
-        sql = "INSERT INTO core_auditevent (occurred_at, actor_id, action, target_type, target_id, summary, details)"
-        cursor.execute(f"{sql} VALUES {rows}", params)
+    with db.cursor() as cursor:
+        cursor.execute(_insert_sql(len(events)), params)

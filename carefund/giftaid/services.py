@@ -8,7 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from carefund.campaigns.models import Donation
+from carefund.campaigns.cache import campaign_public_cache_invalidate
+from carefund.campaigns.models import Donation, DonationStatus
 from carefund.core import clock
 from carefund.core.errors import ConflictError, PermissionDeniedError, StateTransitionError, ValidationError
 from carefund.core.money import format_pence
@@ -100,6 +101,12 @@ def declaration_record(
             )
     except IntegrityError as exc:  # a concurrent declaration for the same gift won the race
         raise ConflictError(f"gift {donation.pk} already has a Gift Aid declaration", field="donation") from exc
+    if donation.status != DonationStatus.PENDING:
+        # A declaration added to a gift already received changes the campaign page's Gift Aid to come at once. One
+        # made while giving (the gift still pending) counts when the gift is confirmed: the page shows it, and the
+        # donor's other gifts it covers, within CAMPAIGN_PAGE_CACHE_SECONDS (docs/campaigns.md), so a burst of
+        # gifts does not empty the page's cache at every gift.
+        campaign_public_cache_invalidate(campaign_id=donation.campaign_id)  # now and again on commit
     audit_record(
         actor=actor,
         action="giftaid.declaration_record",
@@ -150,6 +157,8 @@ def declaration_cancel(*, declaration: Declaration, on_date: dt.date, reason: st
     locked.cancellation_reason = reason
     locked.cancelled_by = actor
     locked.save(update_fields=["cancelled_on", "cancellation_reason", "cancelled_by"])
+    # The donor's gifts may be on any campaign: every campaign page recomputes its Gift Aid to come.
+    campaign_public_cache_invalidate(campaign_id=None)  # now and again on commit
     audit_record(
         actor=actor,
         action="giftaid.declaration_cancel",

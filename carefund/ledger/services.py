@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 
 from carefund.core import clock
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 _MAX_KEY = 200
+_KINDS = frozenset(TransactionKind.values)  # TransactionKind.values builds a new list on every access
 
 
 def _open_account_row(*, name: str, description: str, child_id: int | None, on_date: dt.date) -> Account:
@@ -138,7 +142,7 @@ def _find_existing(*, idempotency_key: str, fingerprint: str) -> Transaction | N
     return existing
 
 
-@dataclass
+@dataclass(slots=True)
 class _Locked:
     """The fields of a locked account row that ledger_post needs (read with one query, no model instances)."""
 
@@ -158,57 +162,56 @@ def _as_date(value: object) -> dt.date | None:
 
 def _row_to_locked(row: Sequence[Any], delta: int) -> _Locked:
     """An account row as returned by the balance UPDATE (new balance), turned back into the state before it."""
-    return _Locked(
-        id=int(row[0]),
-        name=row[1],
-        is_restricted=bool(row[2]),
-        closed_on=_as_date(row[3]),
-        balance_pence=int(row[4]) - delta,
-        last_day=_as_date(row[5]),
-    )
+    return _Locked(int(row[0]), row[1], bool(row[2]), _as_date(row[3]), int(row[4]) - delta, _as_date(row[5]))
 
 
-def _move_balances(net: dict[str, int], *, on_date: dt.date) -> dict[str, _Locked]:
+@lru_cache(maxsize=64)
+def _balance_sql(vendor: str, n_names: int, n_moved: int) -> str:
+    """The text of _move_balances's statement for `n_names` accounts of which `n_moved` move (built once per shape:
+    only placeholders are formatted into it; names and amounts are parameters)."""
+    cases = " ".join(["WHEN %s THEN %s"] * n_names)
+    sets = f"balance_pence = balance_pence + (CASE name {cases} END)"
+    if n_moved:
+        # when every account moves (the common case) the names need not be listed again
+        sets += ", last_day = CASE WHEN "
+        if n_moved < n_names:
+            sets += f"name IN ({', '.join(['%s'] * n_moved)}) AND "
+        sets += "(last_day IS NULL OR last_day < %s) THEN %s ELSE last_day END"
+    marks = ", ".join(["%s"] * n_names)
+    returning = " RETURNING id, name, is_restricted, closed_on, balance_pence, last_day"
+    if vendor == "postgresql":
+        return (
+            f"WITH locked AS (SELECT id FROM ledger_account WHERE name IN ({marks}) ORDER BY name FOR UPDATE) "  # noqa: S608
+            f"UPDATE ledger_account SET {sets} FROM locked WHERE ledger_account.id = locked.id"
+            + returning.replace(" id,", " ledger_account.id,")
+        )
+    return f"UPDATE ledger_account SET {sets} WHERE name IN ({marks})" + returning  # noqa: S608
+
+
+def _move_balances(cursor: CursorWrapper, net: dict[str, int], *, on_date: dt.date) -> dict[str, _Locked]:
     """Lock the accounts and move their maintained balances in one statement (balance = balance + delta),
     returning each account as it was before the move. On PostgreSQL the rows are locked in name order first (in the
     same statement) so that concurrent writers cannot deadlock; on SQLite the IMMEDIATE transaction already holds
     the write lock. `last_day` moves forward to `on_date` for accounts the transaction moves."""
     names = sorted(net)
     moved = [name for name in names if net[name] != 0]
-    day = connection.ops.adapt_datefield_value(on_date)
-    cases = " ".join(["WHEN %s THEN %s"] * len(names))
+    db = cursor.db
     params: list[Any] = []
     for name in names:
         params += [name, net[name]]
-    sets = f"balance_pence = balance_pence + (CASE name {cases} END)"
     if moved:
-        sets += f", last_day = CASE WHEN name IN ({', '.join(['%s'] * len(moved))})"
-        sets += " AND (last_day IS NULL OR last_day < %s) THEN %s ELSE last_day END"
-        params += [*moved, day, day]
-    marks = ", ".join(["%s"] * len(names))
-    returning = " RETURNING id, name, is_restricted, closed_on, balance_pence, last_day"
-    # only placeholders are formatted into the text; names and amounts are parameters
-    if connection.vendor == "postgresql":
-        sql = (
-            f"WITH locked AS (SELECT id FROM ledger_account WHERE name IN ({marks}) ORDER BY name FOR UPDATE) "  # noqa: S608
-            f"UPDATE ledger_account SET {sets} FROM locked WHERE ledger_account.id = locked.id"
-        )
-        sql += returning.replace(" id,", " ledger_account.id,")
-        params = [*names, *params]
-    else:
-        sql = f"UPDATE ledger_account SET {sets} WHERE name IN ({marks})" + returning  # noqa: S608
-        params = [*params, *names]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return {row[1]: _row_to_locked(row, net[row[1]]) for row in rows}
+        day = db.ops.adapt_datefield_value(on_date)
+        params += [*moved, day, day] if len(moved) < len(names) else [day, day]
+    params = [*names, *params] if db.vendor == "postgresql" else [*params, *names]
+    cursor.execute(_balance_sql(db.vendor, len(names), len(moved)), params)
+    return {row[1]: _row_to_locked(row, net[row[1]]) for row in cursor.fetchall()}
 
 
-def _lock_accounts(net: dict[str, int], *, on_date: dt.date) -> dict[str, _Locked]:
+def _lock_accounts(cursor: CursorWrapper, net: dict[str, int], *, on_date: dt.date) -> dict[str, _Locked]:
     """Move the maintained balances of the accounts (opening chart accounts on first use) and return them as they
     were before; refuse a closed account. Everything happens inside ledger_post's atomic block, so a refusal
     afterwards undoes the move."""
-    found = _move_balances(net, on_date=on_date)
+    found = _move_balances(cursor, net, on_date=on_date)
     missing = [name for name in sorted(net) if name not in found]
     if missing:
         for name in missing:
@@ -225,7 +228,7 @@ def _lock_accounts(net: dict[str, int], *, on_date: dt.date) -> dict[str, _Locke
                 )
         for name in missing:
             _open_account_row(name=name, description="", child_id=None, on_date=on_date)
-        found.update(_move_balances({name: net[name] for name in missing}, on_date=on_date))
+        found.update(_move_balances(cursor, {name: net[name] for name in missing}, on_date=on_date))
     for name in sorted(net):
         if found[name].closed_on is not None:
             raise ClosedAccountError(
@@ -235,22 +238,27 @@ def _lock_accounts(net: dict[str, int], *, on_date: dt.date) -> dict[str, _Locke
     return found
 
 
-def _apply_day_balances(accounts: Sequence[_Locked], on_date: dt.date, moved: dict[str, int]) -> None:
+@lru_cache(maxsize=64)
+def _day_balance_sql(n_rows: int) -> str:
+    rows = ", ".join(["(%s, %s, %s)"] * n_rows)
+    sql = f"INSERT INTO ledger_accountdaybalance (account_id, on_date, closing_pence) VALUES {rows}"  # noqa: S608
+    return sql + " ON CONFLICT (account_id, on_date) DO UPDATE SET closing_pence = excluded.closing_pence"
+
+
+def _apply_day_balances(
+    cursor: CursorWrapper, accounts: Sequence[_Locked], on_date: dt.date, moved: dict[str, int]
+) -> None:
     """Move the maintained closing balances from `on_date` onwards. The account rows are locked and fresh, so
     `last_day` and `balance_pence` are exact. In the common case (a posting on or after an account's latest day)
     the day's closing balance is simply the new balance: one upsert for all such accounts."""
     current = [a for a in accounts if a.last_day is None or on_date >= a.last_day]
     if current:
-        day = connection.ops.adapt_datefield_value(on_date)
+        day = cursor.db.ops.adapt_datefield_value(on_date)
         params: list[Any] = []
         for account in current:
             params += [account.id, day, account.balance_pence + moved[account.name]]
             account.last_day = on_date
-        rows = ", ".join(["(%s, %s, %s)"] * len(current))
-        sql = f"INSERT INTO ledger_accountdaybalance (account_id, on_date, closing_pence) VALUES {rows}"  # noqa: S608
-        sql += " ON CONFLICT (account_id, on_date) DO UPDATE SET closing_pence = excluded.closing_pence"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        cursor.execute(_day_balance_sql(len(current)), params)
     done = {a.id for a in current}
     for account in accounts:
         if account.id not in done:
@@ -328,7 +336,7 @@ def _prepare(
     reverses: Transaction | None,
 ) -> tuple[list[PostingSpec], str]:
     """Validate one transaction's input (no database); return its postings and content fingerprint."""
-    if kind not in TransactionKind.values:
+    if kind not in _KINDS:
         raise UnbalancedTransactionError(
             f"kind {kind!r} is not a transaction kind; use one of {', '.join(TransactionKind.values)}.", field="kind"
         )
@@ -423,6 +431,31 @@ def ledger_post(
         raise
 
 
+_INSERT_TRANSACTION = (
+    "INSERT INTO ledger_transaction (kind, on_date, memo, group_id, reverses_id, idempotency_key, content_hash,"
+    " metadata, is_posted, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (idempotency_key) DO NOTHING"
+)
+_MARK_POSTED = "UPDATE ledger_transaction SET is_posted = %s WHERE id = %s"
+
+
+@lru_cache(maxsize=64)
+def _postings_sql(n_rows: int) -> str:
+    rows = ", ".join(["(%s, %s, %s)"] * n_rows)
+    return f"INSERT INTO ledger_posting (transaction_id, account_id, amount_pence) VALUES {rows}"  # noqa: S608
+
+
+def _transaction_row(db: BaseDatabaseWrapper, values: list[Any]) -> Transaction:
+    """A Transaction instance for a row just written, without a query. The values are in the order of the model's
+    concrete fields (id, kind, on_date, memo, group_id, reverses_id, idempotency_key, content_hash, metadata,
+    is_posted, created_at): positional construction, as Django builds instances from query rows, is the fast path
+    of Model.__init__."""
+    txn = Transaction(*values)
+    txn._state.adding = False
+    txn._state.db = db.alias
+    return txn
+
+
 def _post(
     *,
     kind: str,
@@ -436,28 +469,32 @@ def _post(
     metadata: dict[str, Any],
     reverses: Transaction | None,
 ) -> Transaction:
-    ops = connection.ops
+    db = connections[DEFAULT_DB_ALIAS]  # resolved once: each attribute of the `connection` proxy is a lookup
+    ops = db.ops
     created_at = clock.now()
-    # Lock the accounts and move their balances first, so that transaction ids follow the order in which writers
-    # hold the accounts (the book's order is date, then id; the restricted-fund check relies on it).
+    reverses_id = reverses.pk if reverses is not None else None
     net = net_by_account(specs)
-    accounts = _lock_accounts(net, on_date=on_date)
-    for name in sorted(net):
-        _check_restricted(accounts[name], on_date, net[name])
-    with connection.cursor() as cursor:
+    # One cursor for all of the statements below (each cursor costs Django's wrapping and checks).
+    with db.cursor() as cursor:
+        # Lock the accounts and move their balances first, so that transaction ids follow the order in which
+        # writers hold the accounts (the book's order is date, then id; the restricted-fund check relies on it).
+        accounts = _lock_accounts(cursor, net, on_date=on_date)
+        for name in sorted(net):
+            if net[name] > 0 and accounts[name].is_restricted:  # money out of a restricted fund: check it
+                _check_restricted(accounts[name], on_date, net[name])
         # The unique idempotency key decides: a second post of the same key inserts nothing (a concurrent one waits
         # on the unique index for the first to commit); ledger_post then rolls this attempt back and returns the
         # existing transaction, or refuses different content. This replaces a separate lookup before the insert.
+        day = ops.adapt_datefield_value(on_date)
+        sqlite = db.vendor == "sqlite"
         cursor.execute(
-            "INSERT INTO ledger_transaction (kind, on_date, memo, group_id, reverses_id, idempotency_key,"
-            " content_hash, metadata, is_posted, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            _INSERT_TRANSACTION if sqlite else _INSERT_TRANSACTION + " RETURNING id",
             [
                 kind,
-                ops.adapt_datefield_value(on_date),
+                day,
                 memo,
                 group_id,
-                reverses.pk if reverses is not None else None,
+                reverses_id,
                 idempotency_key,
                 fingerprint,
                 ops.adapt_json_value(metadata, None),
@@ -465,45 +502,31 @@ def _post(
                 ops.adapt_datetimefield_value(created_at),
             ],
         )
-        inserted = cursor.fetchone()
-    if inserted is None:
-        raise _KeyExistsError
-    txn_id = int(inserted[0])
-
-    with connection.cursor() as cursor:
-        rows = ", ".join(["(%s, %s, %s)"] * len(specs))
+        if sqlite:  # one row inserted or none; SQLite tells its id without a RETURNING row to fetch
+            txn_id = int(cursor.lastrowid) if cursor.rowcount == 1 else None
+        else:
+            inserted = cursor.fetchone()
+            txn_id = int(inserted[0]) if inserted is not None else None
+        if txn_id is None:
+            raise _KeyExistsError
         params: list[Any] = []
         for p in specs:
             params += [txn_id, accounts[p.account].id, p.amount_pence]
-        sql = f"INSERT INTO ledger_posting (transaction_id, account_id, amount_pence) VALUES {rows}"  # noqa: S608
-        cursor.execute(sql, params)
+        cursor.execute(_postings_sql(len(specs)), params)
         # marking it posted is where SQLite's trigger checks the sum; after this nothing of it may change
-        cursor.execute("UPDATE ledger_transaction SET is_posted = %s WHERE id = %s", [True, txn_id])
-    moved = {name: delta for name, delta in net.items() if delta != 0}
-    _apply_day_balances([accounts[name] for name in sorted(moved)], on_date, moved)
+        cursor.execute(_MARK_POSTED, [True, txn_id])
+        moved = {name: delta for name, delta in net.items() if delta != 0}
+        _apply_day_balances(cursor, [accounts[name] for name in sorted(moved)], on_date, moved)
 
-    txn = Transaction(
-        id=txn_id,
-        kind=kind,
-        on_date=on_date,
-        memo=memo,
-        group_id=group_id,
-        reverses=reverses,
-        idempotency_key=idempotency_key,
-        content_hash=fingerprint,
-        metadata=metadata,
-        is_posted=True,
-        created_at=created_at,
+    txn = _transaction_row(
+        db,
+        [txn_id, kind, on_date, memo, group_id, reverses_id, idempotency_key, fingerprint, metadata, True, created_at],
     )
-    txn._state.adding = False
-    txn._state.db = connection.alias
-    audit_record(
-        actor=actor,
-        action="ledger.post",
-        target=txn,
-        summary=f"{kind} {on_date}: {memo}"[:300],
-        details={"postings": [[p.account, p.amount_pence] for p in specs], "group_id": group_id},
-    )
+    if reverses is not None:
+        txn.reverses = reverses  # the instance the caller passed, as before (no query on txn.reverses)
+    # audit_record_many writes the same row as audit_record without building an AuditEvent instance nobody reads
+    details = {"postings": [[p.account, p.amount_pence] for p in specs], "group_id": group_id}
+    audit_record_many(actor=actor, events=[("ledger.post", txn, f"{kind} {on_date}: {memo}"[:300], details)])
     return txn
 
 
@@ -582,64 +605,48 @@ def _post_many(
             total[name] = total.get(name, 0) + delta
             if delta > 0 and chart.child_id_of(name) is not None:
                 raise _NotSimpleError  # money out of a restricted fund: checked entry by entry
-    accounts = _lock_accounts(total, on_date=on_date)
-    if any(a.last_day is not None and a.last_day > on_date for a in accounts.values()):
-        raise _NotSimpleError  # back-dated for some account
-    for name in sorted(total):
-        _check_restricted(accounts[name], on_date, total[name])
-    ops = connection.ops
-    created_at = clock.now()
-    day = ops.adapt_datefield_value(on_date)
-    when = ops.adapt_datetimefield_value(created_at)
-    params: list[Any] = []  # the transactions, inserted once the accounts are held (ids follow the lock order)
-    for e, (_, fingerprint) in zip(entries, prepared, strict=True):
-        params += [e.kind, day, e.memo.strip()[:300], e.group_id, e.idempotency_key, fingerprint]
-        params += [ops.adapt_json_value(e.metadata or {}, None), False, when]
-    rows = ", ".join(["(%s, %s, %s, %s, NULL, %s, %s, %s, %s, %s)"] * len(entries))
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    ops = db.ops
+    with db.cursor() as cursor:
+        accounts = _lock_accounts(cursor, total, on_date=on_date)
+        if any(a.last_day is not None and a.last_day > on_date for a in accounts.values()):
+            raise _NotSimpleError  # back-dated for some account
+        for name in sorted(total):
+            _check_restricted(accounts[name], on_date, total[name])
+        created_at = clock.now()
+        day = ops.adapt_datefield_value(on_date)
+        when = ops.adapt_datetimefield_value(created_at)
+        params: list[Any] = []  # the transactions, inserted once the accounts are held (ids follow the lock order)
+        for e, (_, fingerprint) in zip(entries, prepared, strict=True):
+            params += [e.kind, day, e.memo.strip()[:300], e.group_id, e.idempotency_key, fingerprint]
+            params += [ops.adapt_json_value(e.metadata or {}, None), False, when]
+        rows = ", ".join(["(%s, %s, %s, %s, NULL, %s, %s, %s, %s, %s)"] * len(entries))
         sql = "INSERT INTO ledger_transaction (kind, on_date, memo, group_id, reverses_id, idempotency_key,"
         sql += f" content_hash, metadata, is_posted, created_at) VALUES {rows}"
         sql += " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
         cursor.execute(sql, params)
         ids = {key: int(txn_id) for txn_id, key in cursor.fetchall()}
-    if len(ids) != len(entries):
-        raise _NotSimpleError  # a key already posted: ledger_post returns it or refuses it
-    params = []
-    for e, (specs, _) in zip(entries, prepared, strict=True):
-        for p in specs:
-            params += [ids[e.idempotency_key], accounts[p.account].id, p.amount_pence]
-    rows = ", ".join(["(%s, %s, %s)"] * (len(params) // 3))
-    marks = ", ".join(["%s"] * len(entries))
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO ledger_posting (transaction_id, account_id, amount_pence) VALUES {rows}", params)  # noqa: S608
+        if len(ids) != len(entries):
+            raise _NotSimpleError  # a key already posted: ledger_post returns it or refuses it
+        params = []
+        for e, (specs, _) in zip(entries, prepared, strict=True):
+            for p in specs:
+                params += [ids[e.idempotency_key], accounts[p.account].id, p.amount_pence]
+        cursor.execute(_postings_sql(len(params) // 3), params)
         # marking them posted is where SQLite's trigger checks each one's sum; after this nothing of them may change
-        cursor.execute(
-            f"UPDATE ledger_transaction SET is_posted = %s WHERE id IN ({marks})",  # noqa: S608
-            [True, *ids.values()],
-        )
-    moved = {name: delta for name, delta in total.items() if delta != 0}
-    _apply_day_balances([accounts[name] for name in sorted(moved)], on_date, moved)
+        marks = ", ".join(["%s"] * len(entries))
+        cursor.execute(f"UPDATE ledger_transaction SET is_posted = %s WHERE id IN ({marks})", [True, *ids.values()])  # noqa: S608
+        moved = {name: delta for name, delta in total.items() if delta != 0}
+        _apply_day_balances(cursor, [accounts[name] for name in sorted(moved)], on_date, moved)
     out: list[Transaction] = []
     audits: list[tuple[str, Any, str, dict[str, Any]]] = []
     for e, (specs, fingerprint) in zip(entries, prepared, strict=True):
-        txn = Transaction(
-            id=ids[e.idempotency_key],
-            kind=e.kind,
-            on_date=on_date,
-            memo=e.memo.strip()[:300],
-            group_id=e.group_id,
-            reverses=None,
-            idempotency_key=e.idempotency_key,
-            content_hash=fingerprint,
-            metadata=e.metadata or {},
-            is_posted=True,
-            created_at=created_at,
-        )
-        txn._state.adding = False
-        txn._state.db = connection.alias
+        memo = e.memo.strip()[:300]
+        values = [ids[e.idempotency_key], e.kind, on_date, memo, e.group_id, None, e.idempotency_key, fingerprint]
+        txn = _transaction_row(db, [*values, e.metadata or {}, True, created_at])
         out.append(txn)
         details = {"postings": [[p.account, p.amount_pence] for p in specs], "group_id": e.group_id}
-        audits.append(("ledger.post", txn, f"{e.kind} {on_date}: {txn.memo}"[:300], details))
+        audits.append(("ledger.post", txn, f"{e.kind} {on_date}: {memo}"[:300], details))
     audit_record_many(actor=actor, events=audits)
     return out
 

@@ -1,10 +1,12 @@
 """On PostgreSQL: 50 concurrent webhook deliveries for distinct gifts, and 50 concurrent duplicates of one gift,
-each through the real endpoint and verification, ending with exact totals."""
+each through the real endpoint and verification, ending with exact totals: applied before the answer, and answered
+at once then posted by two confirmers running at the same time (as the server does, docs/adr/0020)."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -14,8 +16,35 @@ from carefund.campaigns.models import Donation, WebhookEvent
 from carefund.campaigns.tests.factories import completed_event, deliver, make_campaign, make_pending
 from carefund.ledger.models import Transaction
 from carefund.ledger.selectors import account_balance_pence, fund_balance_pence
+from carefund.web.campaigns import confirmer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(params=["apply-on-arrival", "confirm-after-answer"])
+def mode(request: pytest.FixtureRequest, settings: Any) -> str:
+    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = request.param == "confirm-after-answer"
+    return str(request.param)
+
+
+def _confirm_concurrently(mode: str) -> None:
+    """In confirm-after-answer mode: two confirmers drain the queue at the same time, in small batches."""
+    if mode != "confirm-after-answer":
+        return
+    assert WebhookEvent.objects.filter(state="queued").exists()
+
+    def run() -> None:
+        try:
+            confirmer.drain(limit=7)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not WebhookEvent.objects.filter(state="queued").exists()
 
 
 def _run_concurrently(payloads: list[bytes]) -> Counter[int]:
@@ -40,10 +69,11 @@ def _run_concurrently(payloads: list[bytes]) -> Counter[int]:
     return statuses
 
 
-def test_fifty_distinct_gifts_concurrently() -> None:
+def test_fifty_distinct_gifts_concurrently(mode: str) -> None:
     campaign = make_campaign(target_pence=0)
     gifts = [make_pending(campaign, amount_pence=100 + i, costs=i % 3) for i in range(50)]
     statuses = _run_concurrently([completed_event(g, event_id=f"evt_distinct_{g.pk}", fee_pence=20) for g in gifts])
+    _confirm_concurrently(mode)
     assert statuses == Counter({200: 50})
     expected_fund = sum(100 + i for i in range(50))
     expected_total = expected_fund + sum(i % 3 for i in range(50))
@@ -55,11 +85,12 @@ def test_fifty_distinct_gifts_concurrently() -> None:
     assert WebhookEvent.objects.count() == 50
 
 
-def test_fifty_duplicates_of_one_gift_concurrently() -> None:
+def test_fifty_duplicates_of_one_gift_concurrently(mode: str) -> None:
     campaign = make_campaign(target_pence=0)
     gift = make_pending(campaign, amount_pence=2500)
     payload = completed_event(gift, event_id="evt_dup", fee_pence=58)
     statuses = _run_concurrently([payload] * 50)
+    _confirm_concurrently(mode)
     assert statuses == Counter({200: 50})
     assert fund_balance_pence(child_id=campaign.child_id) == 2500
     assert account_balance_pence(name="Assets:Clearing:TestGateway") == 2500 - 58
@@ -67,10 +98,11 @@ def test_fifty_duplicates_of_one_gift_concurrently() -> None:
     assert WebhookEvent.objects.count() == 1
 
 
-def test_fifty_deliveries_of_one_gift_under_distinct_event_ids() -> None:
+def test_fifty_deliveries_of_one_gift_under_distinct_event_ids(mode: str) -> None:
     campaign = make_campaign(target_pence=0)
     gift = make_pending(campaign, amount_pence=2500)
     statuses = _run_concurrently([completed_event(gift, event_id=f"evt_retry_{i}") for i in range(50)])
+    _confirm_concurrently(mode)
     assert statuses == Counter({200: 50})
     assert fund_balance_pence(child_id=campaign.child_id) == 2500
     assert Transaction.objects.count() == 1

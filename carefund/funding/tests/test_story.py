@@ -114,10 +114,14 @@ def test_demo_is_idempotent(settings: Any) -> None:
     from carefund.ledger.models import Transaction
 
     settings.DEBUG = True
+    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = True  # as `make run` serves: the demo's gifts are still applied at once
     sync_groups()
     out = io.StringIO()
     call_command("demo", stdout=out)
     assert "Played the story" in out.getvalue()
+    from carefund.campaigns.models import WebhookEvent
+
+    assert WebhookEvent.objects.exists() and not WebhookEvent.objects.filter(state="queued").exists()
     assert "demo-caseworker-carefund" in out.getvalue()
     counts = (Transaction.objects.count(), WaterfallRun.objects.count(), AuditEvent.objects.count())
     out2 = io.StringIO()

@@ -138,3 +138,37 @@ def test_a_refused_payment_keeps_no_waterfall_run(world: World, client: Any, dja
     assert (again.status_code, wrong.status_code) == (200, 400)
     assert callbacks == []
     assert list(WaterfallRun.objects.values_list("pk", flat=True)) == kept
+
+
+def test_a_recomputation_waiting_for_the_child_is_not_enqueued_again(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """With the database queue (as the server runs): a burst of changes to one child brings one waiting
+    recomputation; once a worker has started it, the next change enqueues a new one (the started one may have read
+    the book before that change)."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    james = world.care.children["james"]
+    other = world.care.children["noah"]
+
+    def enqueue(child_id: int) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            waterfall_recompute_after_commit(child_id=child_id, reason="a gift was confirmed online")
+
+    def waiting(child_id: int) -> int:
+        return sum(
+            1
+            for a in DBTaskResult.objects.filter(status=TaskResultStatus.READY).values_list("args_kwargs", flat=True)
+            if a["kwargs"]["child_id"] == child_id
+        )
+
+    for _ in range(5):
+        enqueue(james.pk)
+    enqueue(other.pk)
+    assert (waiting(james.pk), waiting(other.pk)) == (1, 1)
+    DBTaskResult.objects.filter(status=TaskResultStatus.READY).update(status=TaskResultStatus.RUNNING)  # started
+    enqueue(james.pk)
+    assert waiting(james.pk) == 1
+    assert DBTaskResult.objects.count() == 3

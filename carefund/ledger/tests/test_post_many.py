@@ -157,3 +157,14 @@ def test_a_spend_the_fund_can_cover_posts_in_order() -> None:
         ledger_post_many(entries=[spend.__class__(**{**spend.__dict__, "idempotency_key": "s2"}), gift("g2", 1, 500)])
     assert fund_balance_pence(child_id=1) == 100
     assert ledger_check() == []
+
+
+def test_the_returned_transactions_are_the_rows_as_stored() -> None:
+    account_open(name=STRIPE)
+    txns = ledger_post_many(entries=ENTRIES)  # the set-based path: no query builds the instances
+
+    def fields(txn: Transaction) -> list[object]:
+        return [getattr(txn, f.attname) for f in Transaction._meta.concrete_fields]
+
+    assert [fields(t) for t in txns] == [fields(Transaction.objects.get(pk=t.pk)) for t in txns]
+    assert all(t._state.adding is False and t._state.db == "default" for t in txns)

@@ -408,3 +408,50 @@ def test_a_back_dated_spend_may_not_leave_a_later_refund_unfunded():
 
     assert counts() == before
     assert ledger_check() == []
+
+
+# --- what ledger_post returns and how many statements it takes (regression guards for its fast path) -----------
+
+
+def _fields(txn: Transaction) -> list[object]:
+    return [getattr(txn, f.attname) for f in Transaction._meta.concrete_fields]
+
+
+def test_the_returned_transaction_is_the_row_as_stored(django_assert_num_queries):
+    books.gift(1, 100, D)  # opens the accounts
+    txn = ledger_post(
+        kind="donation",
+        postings=[PostingSpec(books.STRIPE, 2500), PostingSpec(FUND, -2500)],
+        memo="  Gift from Aunt Jo  ",
+        on_date=D,
+        idempotency_key="returned-row-1",  # books.gift's keys are "donation-<n>"
+        group_id="donation-77",
+        metadata={"donation": 77},
+    )
+    # built without a query, field by field as a fresh read of the row (the instance is saved, not "adding")
+    assert _fields(txn) == _fields(Transaction.objects.get(pk=txn.pk))
+    assert txn.memo == "Gift from Aunt Jo" and txn.metadata == {"donation": 77} and txn.is_posted is True
+    assert (txn._state.adding, txn._state.db) == (False, "default")
+    refund = ledger_reverse(transaction=txn, memo="Refund", on_date=D, kind="refund")
+    assert _fields(refund) == _fields(Transaction.objects.get(pk=refund.pk))
+    with django_assert_num_queries(0):
+        assert refund.reverses is not None and refund.reverses.pk == txn.pk
+
+
+def test_one_gift_takes_six_statements_in_its_savepoint(django_assert_num_queries):
+    books.gift(1, 100, D)  # opens the accounts
+    # savepoint set and released = 2; balances update (locks the accounts), transaction insert, postings insert,
+    # mark posted, day balances upsert, audit event = 6
+    with django_assert_num_queries(8):
+        txn = books.gift(1, 2500, D)
+    event = AuditEvent.objects.get(action="ledger.post", target_id=str(txn.pk))
+    assert (event.target_type, event.summary, event.actor_id) == (
+        "ledger.transaction",
+        "donation 2026-03-02: Gift",
+        None,
+    )
+    assert event.details == {
+        "postings": [["Assets:Clearing:Stripe", 2500], ["Equity:Fund:Restricted:Child-1", -2500]],
+        "group_id": "donation-Gift",
+    }
+    assert ledger_check() == []

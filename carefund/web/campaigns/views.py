@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from carefund.campaigns import rules, selectors, services
+from carefund.campaigns.cache import campaign_public_cache_get_or_compute
 from carefund.campaigns.gateways import active_gateway
 from carefund.campaigns.gateways.test import TestGateway, checkout_completed_object, event_payload
 from carefund.campaigns.models import Campaign, Donation, DonationStatus
@@ -61,8 +63,35 @@ def _public_campaign(slug: str) -> Campaign:
         raise Http404("No such campaign.") from None
 
 
+@dataclass(frozen=True)
+class CampaignPageParts:
+    """The parts of the public campaign page that may lag a few seconds, as plain picklable values: computed at
+    most once per `CAMPAIGN_PAGE_CACHE_SECONDS` per campaign and server process (`campaigns.cache`; the rule is in
+    docs/campaigns.md). The money raised is not among them: the page reads it live."""
+
+    gift_aid_to_come_pence: int
+    gifts: tuple[dict[str, str], ...]
+    updates: tuple[selectors.PublicUpdate, ...]
+    surplus_policy_text: str
+
+
+def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
+    """Compute the cacheable parts afresh (the Gift Aid query is the costly one: it grows with the gifts)."""
+    return CampaignPageParts(
+        gift_aid_to_come_pence=gift_aid_to_come(campaign.pk),
+        gifts=tuple(
+            {"donor": g.donor, "amount": format_pence(g.amount_pence), "message": g.message}
+            for g in selectors.recent_gifts_public(campaign=campaign)
+        ),
+        updates=tuple(selectors.updates_public(campaign=campaign)),
+        surplus_policy_text=surplus_policy_text(),
+    )
+
+
 def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]:
-    progress = selectors.campaign_progress(campaign=campaign, gift_aid_to_come_pence=gift_aid_to_come(campaign.pk))
+    """The campaign page's context: the money raised read live (one indexed SUM), the rest from the cache."""
+    parts = campaign_public_cache_get_or_compute(campaign_id=campaign.pk, compute=lambda: campaign_page_parts(campaign))
+    progress = selectors.campaign_progress(campaign=campaign, gift_aid_to_come_pence=parts.gift_aid_to_come_pence)
     url = request.build_absolute_uri(reverse("campaigns:page", kwargs={"slug": campaign.slug}))
     raised_share = min(100, progress.raised_pence * 100 // progress.target_pence) if progress.target_pence else 0
     return {
@@ -76,12 +105,9 @@ def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]
         "target": format_pence(progress.target_pence),
         "nhs_covers": format_pence(progress.nhs_covers_pence),
         "remaining": format_pence(progress.remaining_pence),
-        "gifts": [
-            {"donor": g.donor, "amount": format_pence(g.amount_pence), "message": g.message}
-            for g in selectors.recent_gifts_public(campaign=campaign)
-        ],
-        "updates": selectors.updates_for_campaign(campaign=campaign),
-        "surplus_policy_text": surplus_policy_text(),
+        "gifts": parts.gifts,
+        "updates": parts.updates,
+        "surplus_policy_text": parts.surplus_policy_text,
         "share_url": url,
         "can_give": campaign.state in rules.GIVING_STATES,
         "can_post_update": _may_post_update(request, campaign),
@@ -209,7 +235,10 @@ def test_gateway_checkout(request: HttpRequest, session_id: str) -> HttpResponse
                 fee_pence=rules.test_gateway_fee_pence(donation.total_pence),
             ),
         )
-        result = services.webhook_receive(payload=payload, signature_header=gateway.sign(payload), gateway=gateway)
+        # applied before the redirect, so the thank-you page can say the gift is confirmed
+        result = services.webhook_receive(
+            payload=payload, signature_header=gateway.sign(payload), gateway=gateway, confirm_now=True
+        )
         _recompute_waterfalls(result)
         if result.status_code != 200:
             messages.error(request, f"The test payment was not accepted: {result.outcome}")
@@ -472,6 +501,7 @@ def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
 def staff_reconciliation(request: HttpRequest) -> HttpResponse:
     try:
         lines = selectors.reconciliation(user=request.user)
+        webhooks = selectors.webhook_queue_status(user=request.user)
     except PermissionDeniedError:
         raise PermissionDenied("You may not see the reconciliation.") from None
     rows = [
@@ -488,6 +518,7 @@ def staff_reconciliation(request: HttpRequest) -> HttpResponse:
         "web/campaigns/staff_reconciliation.html",
         {
             "rows": rows,
+            "webhooks": webhooks,
             "test_gateway": isinstance(active_gateway(), TestGateway),
             "show_gateway_banner": isinstance(active_gateway(), TestGateway),
             "site_url": settings.SITE_URL,

@@ -1,0 +1,93 @@
+"""The webhook confirmer: applies the checkout completions the webhook answered at once
+(`campaigns.services.webhook_confirm_queued`), then has the children's funding waterfalls recomputed (campaigns
+cannot call funding, so this edge does, as the webhook view does for the events it applies itself).
+
+Two ways it runs (docs/adr/0020-payment-webhooks.md, "Confirm after answering"):
+- `carefund webhooks confirm --watch 0.1`, a process of its own beside the server (`make run` starts it): it looks
+  for queued events every 100 ms (one read of a partial index) and posts what it finds in one transaction. A process
+  rather than a thread of the server: the work needs the interpreter lock, which the server's request threads would
+  otherwise wait for (measured: docs/benchmarks.md, "Giving");
+- a fallback thread in every server worker (started by config/gunicorn.conf.py) that posts events left queued for
+  more than `WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS`, so gifts are still confirmed within seconds if the process
+  above is not running. Both may run at once: an event is applied once (the database decides)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+
+from carefund.campaigns import services
+from carefund.funding.tasks import waterfall_recompute_after_commit
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500  # events per database transaction
+
+
+def drain(*, limit: int = BATCH, older_than: dt.timedelta | None = None) -> services.ConfirmReport:
+    """Apply every queued event (received before `older_than` ago, if given) in transactions of up to `limit`, and
+    enqueue the affected children's waterfall recomputations; returns the totals."""
+    total = services.ConfirmReport()
+    while True:
+        report = services.webhook_confirm_queued(limit=limit, older_than=older_than)
+        for child_id in sorted(report.child_ids):
+            try:
+                waterfall_recompute_after_commit(child_id=child_id, reason="gifts were confirmed online")
+            except DatabaseError:
+                # the gifts are committed; the next change to the child's fund or plan recomputes anyway
+                logger.exception("could not enqueue the waterfall recomputation of child %s", child_id)
+        total.applied += report.applied
+        total.refused += report.refused
+        total.child_ids |= report.child_ids
+        if report.count < limit:
+            return total
+
+
+def _pass(older_than: dt.timedelta | None) -> None:
+    """One pass that never raises: a failure is logged, the events stay queued and the next pass retries them."""
+    try:
+        drain(older_than=older_than)
+    except Exception:
+        logger.exception("webhook confirmer: a pass failed; the events stay queued and are retried")
+        connection.close()
+        time.sleep(1)
+    else:
+        if not connection.in_atomic_block:  # a caller's transaction (a test) keeps its connection
+            close_old_connections()
+
+
+def watch(*, interval: float, passes: int | None = None) -> None:
+    """The confirmer process's loop: a pass, then sleep `interval` seconds; for ever (or `passes` times)."""
+    done = 0
+    while passes is None or done < passes:
+        _pass(None)
+        done += 1
+        time.sleep(interval)
+
+
+class FallbackConfirmer:
+    """A daemon thread that confirms events left queued for a while (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name="carefund-webhook-fallback", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(settings.WEBHOOK_CONFIRM_POLL_SECONDS)
+            _pass(dt.timedelta(seconds=settings.WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS))
+
+
+FALLBACK = FallbackConfirmer()
