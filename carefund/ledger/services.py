@@ -518,15 +518,33 @@ def _post(
         moved = {name: delta for name, delta in net.items() if delta != 0}
         _apply_day_balances(cursor, [accounts[name] for name in sorted(moved)], on_date, moved)
 
-    txn = _transaction_row(
-        db,
-        [txn_id, kind, on_date, memo, group_id, reverses_id, idempotency_key, fingerprint, metadata, True, created_at],
-    )
-    if reverses is not None:
-        txn.reverses = reverses  # the instance the caller passed, as before (no query on txn.reverses)
-    # audit_record_many writes the same row as audit_record without building an AuditEvent instance nobody reads
-    details = {"postings": [[p.account, p.amount_pence] for p in specs], "group_id": group_id}
-    audit_record_many(actor=actor, events=[("ledger.post", txn, f"{kind} {on_date}: {memo}"[:300], details)])
+        txn = _transaction_row(
+            db,
+            [
+                txn_id,
+                kind,
+                on_date,
+                memo,
+                group_id,
+                reverses_id,
+                idempotency_key,
+                fingerprint,
+                metadata,
+                True,
+                created_at,
+            ],
+        )
+        if reverses is not None:
+            txn.reverses = reverses  # the instance the caller passed, as before (no query on txn.reverses)
+        # the same row as audit_record, without an AuditEvent instance nobody reads, on this cursor, stamped with the
+        # transaction's own instant
+        details = {"postings": [[p.account, p.amount_pence] for p in specs], "group_id": group_id}
+        audit_record_many(
+            actor=actor,
+            events=[("ledger.post", txn, f"{kind} {on_date}: {memo}"[:300], details)],
+            cursor=cursor,
+            at=created_at,
+        )
     return txn
 
 
