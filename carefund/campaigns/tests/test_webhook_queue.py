@@ -319,3 +319,16 @@ def test_the_reconciliation_page_shows_waiting_and_refused_events(client: Client
     assert "the provider took 1500 pence but the gift was for 1600 pence" in page
     client.logout()
     assert client.get("/staff/reconciliation/").status_code in (302, 403)
+
+
+def test_the_thank_you_page_looks_again_until_the_queued_gift_is_confirmed(client: Client) -> None:
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
+    deliver(completed_event(gift, event_id="evt_thanks"))
+    waiting = client.get(f"/gifts/{gift.receipt_token}/thanks/").content.decode()
+    assert "is being confirmed" in waiting and '<meta http-equiv="refresh" content="2">' in waiting
+    confirmer.drain()
+    done = client.get(f"/gifts/{gift.receipt_token}/thanks/").content.decode()
+    assert "is confirmed" in done and "http-equiv" not in done
+    Donation.objects.filter(pk=gift.pk).update(status=DonationStatus.REFUNDED)
+    refunded = client.get(f"/gifts/{gift.receipt_token}/thanks/").content.decode()
+    assert "was not completed" in refunded and "http-equiv" not in refunded

@@ -261,6 +261,8 @@ def thanks(request: HttpRequest, token: str) -> HttpResponse:
         {
             "donation": donation,
             "confirmed": donation.status == DonationStatus.SUCCEEDED,
+            # the webhook may still be on its way, or queued for the confirmer: the page looks again until it is
+            "pending": donation.status == DonationStatus.PENDING,
             "amount": format_pence(donation.amount_pence),
             "show_gateway_banner": donation.gateway == "test",
         },
