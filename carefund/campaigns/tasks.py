@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
@@ -9,6 +11,8 @@ from django_tasks import task
 
 from carefund.campaigns.models import Donation
 from carefund.core.money import format_pence
+
+logger = logging.getLogger(__name__)
 
 
 def receipt_body(donation: Donation) -> str:
@@ -49,5 +53,17 @@ def receipt_send(*, donation_id: int) -> bool:
 @task()
 def receipts_send(*, donation_ids: list[int]) -> int:
     """The receipts of a batch of gifts confirmed together (one task instead of one per gift); returns how many
-    were sent. Each is sent as `receipt_send` sends it."""
-    return sum(1 for donation_id in donation_ids if receipt_send.call(donation_id=donation_id))
+    were sent. Each is sent as `receipt_send` sends it; one that fails does not stop the others, and the task then
+    fails naming the gifts whose receipt was not sent (so the queue shows it)."""
+    sent, failed = 0, []
+    first_error: Exception | None = None
+    for donation_id in donation_ids:
+        try:
+            sent += 1 if receipt_send.call(donation_id=donation_id) else 0
+        except Exception as exc:  # e.g. the mail server refused one address
+            logger.exception("the receipt of gift #%s was not sent", donation_id)
+            failed.append(donation_id)
+            first_error = first_error or exc
+    if failed:
+        raise RuntimeError(f"receipts not sent for gifts {failed} ({sent} sent)") from first_error
+    return sent

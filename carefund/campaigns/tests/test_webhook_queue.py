@@ -332,3 +332,25 @@ def test_the_thank_you_page_looks_again_until_the_queued_gift_is_confirmed(clien
     Donation.objects.filter(pk=gift.pk).update(status=DonationStatus.REFUNDED)
     refunded = client.get(f"/gifts/{gift.receipt_token}/thanks/").content.decode()
     assert "was not completed" in refunded and "http-equiv" not in refunded
+
+
+def test_one_failing_receipt_does_not_stop_the_others_in_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from carefund.campaigns import tasks
+
+    campaign = make_campaign(target_pence=0)
+    gifts = [make_pending(campaign, amount_pence=500 + i, donor_email=f"r{i}@example.org") for i in range(3)]
+    for g in gifts:
+        deliver(completed_event(g, event_id=f"evt_mail_{g.pk}"))
+    confirmer.drain()  # (its receipts wait for a commit that a test transaction never makes)
+    assert mail.outbox == []
+    real = tasks.send_mail
+
+    def flaky(**kwargs: Any) -> int:
+        if kwargs["recipient_list"] == ["r1@example.org"]:
+            raise ConnectionRefusedError("mail server refused")
+        return int(real(**kwargs))
+
+    monkeypatch.setattr(tasks, "send_mail", flaky)
+    with pytest.raises(RuntimeError, match=rf"receipts not sent for gifts \[{gifts[1].pk}\] \(2 sent\)"):
+        tasks.receipts_send.call(donation_ids=[g.pk for g in gifts])
+    assert sorted(m.to[0] for m in mail.outbox) == ["r0@example.org", "r2@example.org"]
