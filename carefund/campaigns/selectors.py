@@ -90,10 +90,6 @@ def recent_gifts_public(*, campaign: Campaign, limit: int = 20) -> list[PublicGi
     ]
 
 
-def updates_for_campaign(*, campaign: Campaign) -> QuerySet[CampaignUpdate]:
-    return campaign.updates.select_related("author").all()
-
-
 @dataclass(frozen=True)
 class PublicUpdate:
     posted_at: Any

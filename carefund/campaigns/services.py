@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils.text import slugify
 
 from carefund.campaigns import rules, selectors
@@ -55,6 +56,8 @@ from carefund.ledger import chart
 from carefund.ledger.errors import FundOverdrawnError
 from carefund.ledger.models import TransactionKind
 from carefund.ledger.services import LedgerEntry, PostingSpec, ledger_post, ledger_post_many, ledger_reverse
+
+logger = logging.getLogger(__name__)
 
 
 def _require_perm(actor: Any, perm: str, what: str) -> None:
@@ -855,6 +858,20 @@ def _checkout_refusals(events: Sequence[tuple[GatewayEvent, str]]) -> list[Webho
     return out
 
 
+# What a queued checkout completion keeps of the provider's object: only what its confirmation reads. A Stripe
+# Checkout Session also carries the payer's name, email, address and phone (`customer_details`), which carefund
+# takes from its own gift record and does not copy into its event log.
+_CONFIRMATION_KEYS = ("id", "amount_total", "payment_status", "payment_intent", "client_reference_id")
+
+
+def _confirmation_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    kept = {key: obj[key] for key in (*_CONFIRMATION_KEYS, "carefund_fee_pence") if key in obj}
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and "donation_id" in metadata:
+        kept["metadata"] = {"donation_id": metadata["donation_id"]}
+    return kept
+
+
 @dataclass
 class _QueueWork:
     """Checkout completions to record QUEUED: the answers decided so far (refusals) and the one INSERT for the rest,
@@ -876,7 +893,11 @@ def _queue_prepare(events: Sequence[tuple[GatewayEvent, str]]) -> _QueueWork:
     ops = connection.ops
     when = ops.adapt_datetimefield_value(clock.now())
     for event, gateway in accepted:
-        body = {"object": event.data_object, "fee_pence": event.fee_pence, "created": event.created}
+        body = {
+            "object": _confirmation_fields(event.data_object),
+            "fee_pence": event.fee_pence,
+            "created": event.created,
+        }
         work.params += [event.event_id[:255], gateway, event.type[:100], when, "queued for confirmation"]
         work.params += [WebhookEventState.QUEUED, ops.adapt_json_value(body, None)]
     rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(accepted))
@@ -920,18 +941,21 @@ class ConfirmReport:
 
     applied: int = 0
     refused: int = 0
+    left_queued: int = 0  # failed for a reason that is not the gift's (logged): retried at the next pass
     child_ids: set[int] = field(default_factory=set)
 
     @property
     def count(self) -> int:
-        return self.applied + self.refused
+        return self.applied + self.refused + self.left_queued
 
 
 def webhook_confirm_queued(*, limit: int = 500, older_than: dt.timedelta | None = None) -> ConfirmReport:
     """Apply up to `limit` QUEUED events, oldest first, in one database transaction: the same work, rows and
     outcomes as applying them when they arrived (set-based when they are plain, else one by one, each in its own
     savepoint). An event whose confirmation is refused now (the gift changed since it was accepted) is marked
-    REFUSED with the reason and audited for a finance officer: the provider was already answered 200. Safe to
+    REFUSED with the reason and audited for a finance officer: the provider was already answered 200. An event
+    that fails for any other reason (a fault, not the gift) is logged and left QUEUED for the next pass, without
+    holding back the others; a lost connection or a locked database fails the whole pass (nothing written). Safe to
     run from several threads and processes at once (SQLite: the writer lock; PostgreSQL: SKIP LOCKED), and again
     after a crash: an event leaves QUEUED only in the transaction that applies it. With `older_than`, only events
     received at least that long ago (the server's fallback confirmer). Finding nothing costs one read and takes no
@@ -976,22 +1000,30 @@ def webhook_confirm_queued(*, limit: int = 500, older_than: dt.timedelta | None 
                     together = _confirm_checkouts_together(queued, mine, recorded=recorded)
             except _NotPlainError:
                 pass  # rolled back to the savepoint: one by one below
+            except (OperationalError, InterfaceError):
+                raise  # the database itself: the pass fails and nothing is written
+            except Exception:
+                logger.exception("confirming %s queued events together failed; applying them one by one", len(queued))
             else:
                 done = list(together)
                 effects.merge(mine)
         stack: list[_Effects] = _collecting.__dict__.setdefault("stack", [])
         for i, (event, gateway) in enumerate(queued):
-            if done[i] is None:
-                mine = _Effects()
-                stack.append(mine)
-                try:
-                    done[i] = _apply_queued_event(event, gateway, recorded[event.event_id])
-                finally:
-                    stack.pop()
-                if done[i] is not None and done[i].status_code == 200:  # type: ignore[union-attr]
-                    effects.merge(mine)
-        for result in done:
+            if done[i] is not None:
+                continue
+            mine = _Effects()
+            stack.append(mine)
+            try:
+                result = _apply_queued_event(event, gateway, recorded[event.event_id])
+            finally:
+                stack.pop()
+            done[i] = result
             if result is not None and result.status_code == 200:
+                effects.merge(mine)
+        for result in done:
+            if result is None:
+                report.left_queued += 1
+            elif result.status_code == 200:
                 report.applied += 1
                 report.child_ids.update(result.child_ids)
             else:
@@ -1000,9 +1032,10 @@ def webhook_confirm_queued(*, limit: int = 500, older_than: dt.timedelta | None 
     return report
 
 
-def _apply_queued_event(event: GatewayEvent, gateway: str, record_id: int) -> WebhookResult:
+def _apply_queued_event(event: GatewayEvent, gateway: str, record_id: int) -> WebhookResult | None:
     """Apply one queued event in its own savepoint and mark it APPLIED, or REFUSED (audited) if its handler refuses
-    it now."""
+    it now; None (left QUEUED, logged) if it fails for another reason, so that one faulty event never holds back
+    the gifts queued after it."""
     handler = WEBHOOK_HANDLERS[event.type]
     try:
         with transaction.atomic():
@@ -1021,12 +1054,19 @@ def _apply_queued_event(event: GatewayEvent, gateway: str, record_id: int) -> We
             details={"event_id": event.event_id, "type": event.type},
         )
         return WebhookResult(400, exc.message)
+    except (OperationalError, InterfaceError):
+        raise  # the database itself: the pass fails and nothing is written
+    except Exception:
+        logger.exception("queued webhook event %s could not be applied; it stays queued", event.event_id)
+        return None
 
 
 def _webhook_event_mark(record_id: int, state: str, outcome: str) -> None:
+    """Record a queued event's outcome; an applied event's payload is dropped (a refused one keeps it for review)."""
+    payload = ", payload = NULL" if state == WebhookEventState.APPLIED else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE campaigns_webhookevent SET state = %s, outcome = %s WHERE id = %s",
+            f"UPDATE campaigns_webhookevent SET state = %s, outcome = %s{payload} WHERE id = %s",  # noqa: S608
             [state, outcome[:300], record_id],
         )
 
@@ -1172,7 +1212,10 @@ def _confirm_checkouts_together(
             " fee_pence = %s, ledger_transaction_id = %s WHERE id = %s",
             donation_rows,
         )
-        cursor.executemany("UPDATE campaigns_webhookevent SET outcome = %s, state = %s WHERE id = %s", event_rows)
+        # an applied event's payload is no longer needed (it stays only on refused events, for a finance officer)
+        cursor.executemany(
+            "UPDATE campaigns_webhookevent SET outcome = %s, state = %s, payload = NULL WHERE id = %s", event_rows
+        )
     audit_record_many(actor=None, events=audits)
     return results
 

@@ -65,34 +65,18 @@ def content_hash(
     ASCII only, as `json.dumps(..., sort_keys=True, separators=(",", ":"))` writes it (stored fingerprints depend on
     it; tests pin one)."""
     lines = sorted([(p.account, p.amount_pence) for p in postings])
-    return hashlib.sha256(_canonical_json(kind, on_date.isoformat(), group_id, reverses_id, lines).encode()).hexdigest()
+    payload: dict[str, Any] = {
+        "group_id": group_id,
+        "kind": kind,
+        "on_date": on_date.isoformat(),
+        "postings": lines,
+        "reverses": reverses_id,
+    }
+    return hashlib.sha256(_CANONICAL_JSON.encode(payload).encode()).hexdigest()
 
 
-def _canonical_json(kind: str, on_date: str, group_id: str, reverses_id: int | None, lines: list[Any]) -> str:
-    """The fingerprint's canonical JSON. Written out directly for the types a valid transaction has (strings, whole
-    numbers: ledger_post runs this for every posting, and a JSON encoder costs more than the rest of it); anything
-    else goes through the json module, which the direct form equals byte for byte (a property test checks it)."""
-    plain = (
-        isinstance(kind, str)
-        and isinstance(group_id, str)
-        and (reverses_id is None or type(reverses_id) is int)
-        and all(isinstance(account, str) and type(amount) is int for account, amount in lines)
-    )
-    if not plain:
-        payload = {"group_id": group_id, "kind": kind, "on_date": on_date, "postings": lines, "reverses": reverses_id}
-        return _CANONICAL_JSON.encode(payload)
-    pairs = ",".join(f"[{_json_string(account)},{amount}]" for account, amount in lines)
-    reverses = "null" if reverses_id is None else str(reverses_id)
-    return (
-        f'{{"group_id":{_json_string(group_id)},"kind":{_json_string(kind)},"on_date":{_json_string(on_date)},'
-        f'"postings":[{pairs}],"reverses":{reverses}}}'
-    )
-
-
-# The fingerprint's JSON encoder for anything but plain strings and whole numbers, built once (json.dumps with these
-# arguments builds a new encoder on every call), and the JSON string escaper it uses (ASCII only).
+# The fingerprint's JSON encoder, built once (json.dumps with these arguments builds a new encoder on every call).
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-_json_string = json.encoder.encode_basestring_ascii
 
 
 # --- Traceability -----------------------------------------------------------------------------------------

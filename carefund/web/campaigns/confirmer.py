@@ -43,8 +43,9 @@ def drain(*, limit: int = BATCH, older_than: dt.timedelta | None = None) -> serv
                 logger.exception("could not enqueue the waterfall recomputation of child %s", child_id)
         total.applied += report.applied
         total.refused += report.refused
+        total.left_queued += report.left_queued
         total.child_ids |= report.child_ids
-        if report.count < limit:
+        if report.count < limit or report.left_queued:  # all done, or the rest waits for the next pass
             return total
 
 

@@ -27,5 +27,6 @@ class Command(BaseCommand):
         report = drain()
         self.stdout.write(
             f"{report.applied} queued event(s) applied, {report.refused} refused (see the audit log: "
-            f"webhook.refused_after_accept); waterfalls recomputed for {len(report.child_ids)} child(ren)."
+            f"webhook.refused_after_accept), {report.left_queued} left queued after a fault (see the log); "
+            f"waterfalls recomputed for {len(report.child_ids)} child(ren)."
         )
