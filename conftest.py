@@ -18,6 +18,8 @@ def _test_settings(settings):  # type: ignore[no-untyped-def]
     # webhooks apply events before answering unless a test of the queue (campaigns/tests/test_webhook_queue.py)
     # turns confirming after the answer back on, as the server runs
     settings.WEBHOOK_CONFIRM_AFTER_ANSWER = False
+    # no test writes to or reads from the checkout's var/webhook-spool; tests of the spool give it a folder of its own
+    settings.WEBHOOK_SPOOL_DIR = ""
     yield
 
 

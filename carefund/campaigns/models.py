@@ -205,6 +205,17 @@ class WebhookEvent(models.Model):
         return f"{self.gateway} {self.type} {self.event_id}"
 
 
+class WebhookSpoolSegment(models.Model):
+    """How far the confirmer has read one segment of the webhook spool (carefund/campaigns/spool.py), updated in the
+    transaction that queues the events it read; forgotten once the segment is deleted."""
+
+    name = models.CharField(max_length=200, unique=True)
+    read_to = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} read to byte {self.read_to}"
+
+
 class Payout(models.Model):
     """Money the payment provider paid from its clearing balance into the bank (Stripe's payout.paid)."""
 

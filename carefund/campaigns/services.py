@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils.text import slugify
 
-from carefund.campaigns import rules, selectors
+from carefund.campaigns import rules, selectors, spool
 from carefund.campaigns.cache import campaign_public_cache_invalidate
 from carefund.campaigns.gateways import active_gateway
 from carefund.campaigns.gateways.base import CheckoutRequest, GatewayEvent, PaymentGateway, WebhookVerificationError
@@ -38,6 +38,7 @@ from carefund.campaigns.models import (
     Payout,
     WebhookEvent,
     WebhookEventState,
+    WebhookSpoolSegment,
 )
 from carefund.care.models import Child
 from carefund.core import clock
@@ -421,9 +422,14 @@ def _donations_lock_for_confirmation(donation_ids: Sequence[int]) -> dict[int, D
         rows = cursor.fetchall()
     split = len(_CONFIRM_DONATION_FIELDS)
     out: dict[int, Donation] = {}
+    campaigns: dict[Any, Campaign] = {}  # one instance per campaign row: the batch's gifts mostly share one
     for row in rows:
         donation = Donation.from_db(connection.alias, list(_CONFIRM_DONATION_FIELDS), list(row[:split]))
-        donation.campaign = Campaign.from_db(connection.alias, list(_CONFIRM_CAMPAIGN_FIELDS), list(row[split:]))
+        campaign = campaigns.get(row[split])
+        if campaign is None:
+            campaign = Campaign.from_db(connection.alias, list(_CONFIRM_CAMPAIGN_FIELDS), list(row[split:]))
+            campaigns[row[split]] = campaign
+        donation.campaign = campaign
         out[donation.pk] = donation
     return out
 
@@ -794,6 +800,10 @@ def webhook_receive(
         and event.type in _CHECKOUT_TYPES
         and event.data_object.get("payment_status", "paid") == "paid"
     )
+    if queue and settings.WEBHOOK_SPOOL_DIR and not connection.in_atomic_block:
+        spooled = _spool_checkout(event, gw.name)
+        if spooled is not None:
+            return spooled
     if connection.in_atomic_block:
         # The caller's transaction decides (a test, the demo): record or apply it here, in that transaction.
         return (_queue_events if queue else _apply_events)([(event, gw.name)])[0]
@@ -801,7 +811,7 @@ def webhook_receive(
 
 
 _PRECHECK_FIELDS = _in_model_order(
-    Donation, {"id", "gateway", "checkout_session_id", "amount_pence", "costs_contribution_pence"}
+    Donation, {"id", "gateway", "checkout_session_id", "amount_pence", "costs_contribution_pence", "status"}
 )
 
 
@@ -813,10 +823,13 @@ def _checkout_fields(event: GatewayEvent, gateway: str) -> tuple[int | None, Any
     return _donation_id_from(obj), obj.get("id"), obj.get("amount_total"), fee
 
 
-def _checkout_refusals(events: Sequence[tuple[GatewayEvent, str]]) -> list[WebhookResult | None]:
+def _checkout_refusals(
+    events: Sequence[tuple[GatewayEvent, str]], *, confirmed: list[int] | None = None
+) -> list[WebhookResult | None]:
     """Before checkout completions are queued: the refusal (a 400) each one's confirmation would give, or None; one
     read of all their gifts, no lock. So the provider still sees a 400 for a checkout carefund never created or a
-    wrong amount. A gift already confirmed is not refused (its confirmation answers 200 and posts nothing)."""
+    wrong amount. A gift already confirmed is not refused (its confirmation answers 200 and posts nothing); with
+    `confirmed`, the positions of those events are appended to it."""
     out: list[WebhookResult | None] = []
     wanted: list[tuple[int, str, int, Any]] = []
     for event, gateway in events:
@@ -855,7 +868,39 @@ def _checkout_refusals(events: Sequence[tuple[GatewayEvent, str]]) -> list[Webho
             refusal = ValidationError(f"fee: must be 0 to {donation.total_pence} pence, got {fee!r}.", field="fee")
         if refusal is not None:
             out[i] = WebhookResult(400, refusal.message)
+        elif confirmed is not None and donation is not None and donation.status == DonationStatus.SUCCEEDED:
+            confirmed.append(i)
     return out
+
+
+def _spool_checkout(event: GatewayEvent, gateway: str) -> WebhookResult | None:
+    """Answer a paid checkout completion through the spool (settings.WEBHOOK_SPOOL_DIR; carefund/campaigns/spool.py):
+    the same checks as `_queue_prepare` (a 400 for what its confirmation would refuse), then one line appended to
+    this process's segment, which the confirmer moves into the database queue and posts. A gift already confirmed
+    is answered as such and not spooled. None if the spool cannot be written: the caller queues the event in the
+    database instead (logged)."""
+    confirmed: list[int] = []
+    refusal = _checkout_refusals([(event, gateway)], confirmed=confirmed)[0]
+    if refusal is not None:
+        return refusal
+    donation_id = _donation_id_from(event.data_object)
+    if confirmed:
+        return WebhookResult(200, f"duplicate: gift #{donation_id} is already confirmed")
+    record = {
+        "event_id": event.event_id[:255],
+        "gateway": gateway,
+        "type": event.type[:100],
+        "received_at": clock.now().isoformat(),
+        "created": event.created,
+        "object": _confirmation_fields(event.data_object),
+        "fee_pence": event.fee_pence,
+    }
+    try:
+        spool.writer(settings.WEBHOOK_SPOOL_DIR).append(record)
+    except OSError:
+        logger.exception("webhook spool not writable: event %s is queued in the database instead", event.event_id)
+        return None
+    return WebhookResult(200, f"accepted: gift #{donation_id} is being confirmed", queued=True)
 
 
 # What a queued checkout completion keeps of the provider's object: only what its confirmation reads. A Stripe
@@ -943,6 +988,7 @@ class ConfirmReport:
     refused: int = 0
     left_queued: int = 0  # failed for a reason that is not the gift's (logged): retried at the next pass
     child_ids: set[int] = field(default_factory=set)
+    spooled: int = 0  # lines read from the spool into the queue (duplicates and malformed lines included)
 
     @property
     def count(self) -> int:
@@ -966,11 +1012,18 @@ def webhook_confirm_queued(*, limit: int = 500, older_than: dt.timedelta | None 
     if older_than is not None:
         filters += " AND received_at <= %s"
         params.append(connection.ops.adapt_datetimefield_value(clock.now() - older_than))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM campaigns_webhookevent WHERE {filters} LIMIT 1", params)  # noqa: S608
-        if cursor.fetchone() is None:
-            return report
+    directory = settings.WEBHOOK_SPOOL_DIR
+    spooled = bool(directory) and bool(
+        spool.unread(directory, dict(WebhookSpoolSegment.objects.values_list("name", "read_to")))
+    )
+    if not spooled:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM campaigns_webhookevent WHERE {filters} LIMIT 1", params)  # noqa: S608
+            if cursor.fetchone() is None:
+                return report
     with _sqlite_writer_lock(), transaction.atomic():
+        if spooled:
+            report.spooled = _spool_ingest(directory, limit=limit, older_than=older_than)
         skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
         with connection.cursor() as cursor:
             sql = f"SELECT id, event_id, gateway, type, payload FROM campaigns_webhookevent WHERE {filters}"  # noqa: S608
@@ -1030,6 +1083,69 @@ def webhook_confirm_queued(*, limit: int = 500, older_than: dt.timedelta | None 
                 report.refused += 1
         effects.flush()
     return report
+
+
+def _spool_ingest(directory: str, *, limit: int, older_than: dt.timedelta | None) -> int:
+    """In the confirming transaction: read up to `limit` lines from the spool after the positions recorded (locked
+    on PostgreSQL, so two confirmers take turns), record their events QUEUED as an answer path without the spool
+    would have (an event id already recorded is a duplicate and adds nothing), and record the new positions.
+    With `older_than`, only events received at least that long ago. Returns the lines read."""
+    positions = dict(WebhookSpoolSegment.objects.select_for_update().values_list("name", "read_to"))
+    before = (clock.now() - older_than).isoformat() if older_than is not None else None
+    lines = spool.read(directory, positions, limit=limit, received_before=before)
+    if not lines:
+        return 0
+    ops = connection.ops
+    params: list[Any] = []
+    for line in lines:
+        record = line.record
+        try:
+            assert record is not None
+            row = [
+                str(record["event_id"])[:255],
+                str(record["gateway"]),
+                str(record["type"])[:100],
+                ops.adapt_datetimefield_value(dt.datetime.fromisoformat(record["received_at"])),
+                "queued for confirmation",
+                WebhookEventState.QUEUED,
+                ops.adapt_json_value(
+                    {"object": record["object"], "fee_pence": record["fee_pence"], "created": record["created"]}, None
+                ),
+            ]
+        except (AssertionError, KeyError, TypeError, ValueError):
+            if record is not None:  # a line that is not JSON was logged when it was read
+                logger.error("webhook spool %s: a line before byte %s is not an event; skipped", line.segment, line.end)
+            continue
+        params += row
+    for start in range(0, len(params), 7 * 200):
+        chunk = params[start : start + 7 * 200]
+        rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * (len(chunk) // 7))
+        sql = "INSERT INTO campaigns_webhookevent (event_id, gateway, type, received_at, outcome, state, payload)"
+        sql += f" VALUES {rows} ON CONFLICT (event_id) DO NOTHING"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, chunk)
+    ends: dict[str, int] = {}
+    for line in lines:
+        ends[line.segment] = line.end
+    WebhookSpoolSegment.objects.bulk_create(
+        [WebhookSpoolSegment(name=name, read_to=end) for name, end in ends.items()],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["read_to"],
+    )
+    return len(lines)
+
+
+def webhook_spool_tidy() -> int:
+    """Delete the spool's sealed segments that have been read to their end, and forget their positions; returns how
+    many. Positions are read without a lock: one read a moment too early only keeps a segment until the next call."""
+    directory = settings.WEBHOOK_SPOOL_DIR
+    if not directory:
+        return 0
+    gone = spool.finished(directory, dict(WebhookSpoolSegment.objects.values_list("name", "read_to")))
+    if gone:
+        WebhookSpoolSegment.objects.filter(name__in=gone).delete()
+    return len(gone)
 
 
 def _apply_queued_event(event: GatewayEvent, gateway: str, record_id: int) -> WebhookResult | None:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from carefund.campaigns.models import Donation, WebhookEvent
+from carefund.campaigns import spool
+from carefund.campaigns.models import Donation, WebhookEvent, WebhookSpoolSegment
 from carefund.campaigns.tests.factories import completed_event, deliver, make_campaign, make_pending
 from carefund.ledger.models import Transaction
 from carefund.ledger.selectors import account_balance_pence, fund_balance_pence
@@ -21,17 +24,21 @@ from carefund.web.campaigns import confirmer
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(params=["apply-on-arrival", "confirm-after-answer"])
-def mode(request: pytest.FixtureRequest, settings: Any) -> str:
-    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = request.param == "confirm-after-answer"
+@pytest.fixture(params=["apply-on-arrival", "confirm-after-answer", "spool"])
+def mode(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> str:
+    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = request.param != "apply-on-arrival"
+    settings.WEBHOOK_SPOOL_DIR = str(tmp_path / "spool") if request.param == "spool" else ""
     return str(request.param)
 
 
 def _confirm_concurrently(mode: str) -> None:
-    """In confirm-after-answer mode: two confirmers drain the queue at the same time, in small batches."""
-    if mode != "confirm-after-answer":
+    """Unless applied on arrival: two confirmers drain the queue (or the spool) at the same time, in small batches."""
+    if mode == "apply-on-arrival":
         return
-    assert WebhookEvent.objects.filter(state="queued").exists()
+    if mode == "spool":  # answered from the spool: nothing in the database yet
+        assert spool.segments(settings.WEBHOOK_SPOOL_DIR)
+    else:
+        assert WebhookEvent.objects.filter(state="queued").exists()
 
     def run() -> None:
         try:
@@ -45,6 +52,9 @@ def _confirm_concurrently(mode: str) -> None:
     for t in threads:
         t.join()
     assert not WebhookEvent.objects.filter(state="queued").exists()
+    if mode == "spool":  # every segment read to its end; the writers' segments are still open, so kept
+        positions = dict(WebhookSpoolSegment.objects.values_list("name", "read_to"))
+        assert spool.unread(settings.WEBHOOK_SPOOL_DIR, positions) == {}
 
 
 def _run_concurrently(payloads: list[bytes]) -> Counter[int]:

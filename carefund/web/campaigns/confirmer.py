@@ -1,6 +1,8 @@
 """The webhook confirmer: applies the checkout completions the webhook answered at once
-(`campaigns.services.webhook_confirm_queued`), then has the children's funding waterfalls recomputed (campaigns
-cannot call funding, so this edge does, as the webhook view does for the events it applies itself).
+(`campaigns.services.webhook_confirm_queued`: those in the spool, carefund/campaigns/spool.py, and those queued in
+the database), deletes the spool's segments it has read to the end, then has the children's funding waterfalls
+recomputed (campaigns cannot call funding, so this edge does, as the webhook view does for the events it applies
+itself).
 
 Two ways it runs (docs/adr/0020-payment-webhooks.md, "Confirm after answering"):
 - `carefund webhooks confirm --watch 0.1`, a process of its own beside the server (`make run` starts it): it looks
@@ -45,7 +47,13 @@ def drain(*, limit: int = BATCH, older_than: dt.timedelta | None = None) -> serv
         total.refused += report.refused
         total.left_queued += report.left_queued
         total.child_ids |= report.child_ids
-        if report.count < limit or report.left_queued:  # all done, or the rest waits for the next pass
+        total.spooled += report.spooled
+        # all done, or the rest waits for the next pass
+        if (report.count < limit and report.spooled < limit) or report.left_queued:
+            try:
+                services.webhook_spool_tidy()
+            except (DatabaseError, OSError):
+                logger.exception("webhook confirmer: could not tidy the spool; it is retried at the next pass")
             return total
 
 

@@ -10,7 +10,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("test-gateway/checkout/<str:session_id>/", views.test_gateway_checkout, name="test_gateway_checkout"),
     path("gifts/<str:token>/thanks/", views.thanks, name="thanks"),
     path("gifts/<str:token>/", views.gift_page, name="gift_page"),
-    path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
     path("staff/campaigns/", views.staff_campaigns, name="staff_list"),
     path("staff/campaigns/<slug:slug>/gifts/", views.staff_gifts, name="staff_gifts"),
     path("staff/campaigns/<slug:slug>/offline/", views.staff_offline, name="staff_offline"),

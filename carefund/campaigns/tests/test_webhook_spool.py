@@ -1,0 +1,285 @@
+"""The webhook spool (carefund/campaigns/spool.py; docs/adr/0020-payment-webhooks.md, "The spool"): a server process
+appends the paid checkout completions it answered to its own segment file; the confirmer moves them into the
+database queue, in the transaction that posts them, and deletes the segments it has read to the end. The answer
+through the real endpoint with the spool is tested on PostgreSQL (test_postgres.py), where a test can run outside a
+transaction; here the pieces are called as the server calls them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import OperationalError
+
+from carefund.campaigns import services, spool
+from carefund.campaigns.gateways.test import TestGateway
+from carefund.campaigns.models import Donation, DonationStatus, WebhookEvent, WebhookEventState, WebhookSpoolSegment
+from carefund.campaigns.tests.factories import SECRET, completed_event, make_campaign, make_pending, sign_payload
+from carefund.core import clock
+from carefund.ledger.integrity import ledger_check
+from carefund.ledger.models import Transaction
+from carefund.ledger.selectors import fund_balance_pence
+from carefund.web.campaigns import confirmer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def spool_dir(settings: Any, tmp_path: Path) -> Iterator[Path]:
+    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = True
+    settings.WEBHOOK_SPOOL_DIR = str(tmp_path / "spool")
+    yield tmp_path / "spool"
+    spool.writer(settings.WEBHOOK_SPOOL_DIR).close()
+
+
+def _event(payload: bytes) -> Any:
+    gateway = TestGateway(webhook_secret=SECRET, tolerance_seconds=300)
+    return gateway.verify_webhook(payload=payload, signature_header=sign_payload(payload, secret=SECRET))
+
+
+def _lines(directory: Path) -> list[dict[str, Any]]:
+    out = []
+    for name in spool.segments(directory):
+        out += [json.loads(line) for line in (directory / name).read_bytes().splitlines()]
+    return out
+
+
+# --- the files --------------------------------------------------------------------------------------------------
+
+
+def test_lines_are_read_back_whole_and_a_line_still_being_written_is_left(tmp_path: Path) -> None:
+    writer = spool.SpoolWriter(tmp_path)
+    writer.append({"n": 1})
+    writer.append({"n": 2, "text": "£5 for James"})
+    name = writer.segment
+    with open(tmp_path / name, "ab") as handle:
+        handle.write(b'{"n": 3')  # a write in progress
+    lines = spool.read(tmp_path, {}, limit=10)
+    assert [line.record for line in lines] == [{"n": 1}, {"n": 2, "text": "£5 for James"}]
+    assert lines[-1].end == len(b'{"n":1}\n{"n":2,"text":"\\u00a35 for James"}\n')
+    # from a position: only what follows it; with a limit: no more than it
+    assert [line.record for line in spool.read(tmp_path, {name: lines[0].end}, limit=10)] == [lines[1].record]
+    assert len(spool.read(tmp_path, {}, limit=1)) == 1
+    assert spool.unread(tmp_path, {name: lines[-1].end}) == {name: len(b'{"n": 3')}
+    writer.close()
+
+
+def test_a_malformed_line_is_skipped_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / f"{'0' * 20}-host-1{spool.SUFFIX}").write_bytes(b'not json\n["a list"]\n{"n": 1}\n')
+    lines = spool.read(tmp_path, {}, limit=10)
+    assert [line.record for line in lines] == [None, None, {"n": 1}]
+    assert "is not a JSON object" in caplog.text
+
+
+def test_a_segment_is_sealed_only_when_its_writer_let_go(tmp_path: Path) -> None:
+    writer = spool.SpoolWriter(tmp_path)
+    writer.append({"n": 1})
+    path = tmp_path / writer.segment
+    assert not spool.sealed(path)
+    assert spool.finished(tmp_path, {writer.segment: path.stat().st_size}) == []  # read to the end but still open
+    assert path.exists()
+    writer.close()
+    assert spool.sealed(path)
+    assert spool.finished(tmp_path, {}) == []  # sealed but not read yet
+    assert spool.finished(tmp_path, {path.name: path.stat().st_size}) == [path.name]
+    assert not path.exists()
+    # a position whose segment is gone is reported too, for the caller to forget
+    assert spool.finished(tmp_path, {"gone.jsonl": 10}) == ["gone.jsonl"]
+
+
+def test_a_writer_starts_a_new_segment_after_the_rotation_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spool, "ROTATE_BYTES", 20)
+    writer = spool.SpoolWriter(tmp_path)
+    writer.append({"n": 1, "pad": "x" * 20})
+    first = writer.segment
+    writer.append({"n": 2})
+    assert writer.segment != first
+    assert spool.sealed(tmp_path / first) and not spool.sealed(tmp_path / writer.segment)
+    assert [line.record["n"] for line in spool.read(tmp_path, {}, limit=10)] == [1, 2]  # type: ignore[index]
+    writer.close()
+
+
+def test_a_line_torn_by_a_writer_that_died_is_dropped_with_its_sealed_segment(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / f"{'0' * 20}-host-1{spool.SUFFIX}"
+    path.write_bytes(b'{"n": 1}\n{"n": 2, "ev')  # no process holds it: sealed
+    lines = spool.read(tmp_path, {}, limit=10)
+    assert [line.record for line in lines] == [{"n": 1}]
+    assert spool.finished(tmp_path, {path.name: lines[-1].end}) == [path.name]
+    assert "after the last whole line dropped" in caplog.text
+
+
+def test_a_writer_after_a_fork_writes_to_a_segment_of_its_own(tmp_path: Path) -> None:
+    writer = spool.SpoolWriter(tmp_path)
+    writer.append({"who": "parent"})
+    pid = os.fork()
+    if pid == 0:  # the child: a new segment, the parent's left alone
+        try:
+            writer.append({"who": "child"})
+            os._exit(0 if writer.segment and len(spool.segments(tmp_path)) == 2 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    writer.append({"who": "parent again"})
+    by_segment = {name: (tmp_path / name).read_bytes() for name in spool.segments(tmp_path)}
+    assert sorted(by_segment.values()) == sorted([b'{"who":"parent"}\n{"who":"parent again"}\n', b'{"who":"child"}\n'])
+    writer.close()
+
+
+# --- answering through the spool ----------------------------------------------------------------------------------
+
+
+def test_a_paid_checkout_is_answered_from_the_spool_and_nothing_is_written_to_the_database(spool_dir: Path) -> None:
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500, costs=100)
+    result = services._spool_checkout(_event(completed_event(gift, event_id="evt_s1", fee_pence=58)), "test")
+    assert result is not None and result.status_code == 200 and result.queued
+    assert result.outcome == f"accepted: gift #{gift.pk} is being confirmed"
+    assert not WebhookEvent.objects.exists()
+    assert Donation.objects.get(pk=gift.pk).status == DonationStatus.PENDING
+    [line] = _lines(spool_dir)
+    assert line["event_id"] == "evt_s1" and line["gateway"] == "test"
+    assert line["object"]["carefund_fee_pence"] == 58  # the test gateway states its fee in the event
+    assert line["object"]["amount_total"] == 2600
+    assert line["object"]["metadata"] == {"donation_id": str(gift.pk)}
+    assert "customer_details" not in line["object"]  # only what the confirmation reads
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"amount_total": 999}, "amount_total: the provider took 999 pence"),
+        ({"session_id": "cs_forged"}, "session: this checkout was not created by carefund"),
+    ],
+)
+def test_what_the_confirmation_would_refuse_gets_a_400_and_is_not_spooled(
+    spool_dir: Path, change: dict[str, Any], message: str
+) -> None:
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
+    result = services._spool_checkout(_event(completed_event(gift, **change)), "test")
+    assert result is not None and result.status_code == 400 and message in result.outcome
+    assert _lines(spool_dir) == []
+
+
+def test_a_gift_already_confirmed_is_answered_as_a_duplicate_and_not_spooled(spool_dir: Path) -> None:
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
+    services._spool_checkout(_event(completed_event(gift, event_id="evt_first")), "test")
+    confirmer.drain()
+    result = services._spool_checkout(_event(completed_event(gift, event_id="evt_later")), "test")
+    assert result is not None and (result.status_code, result.queued) == (200, False)
+    assert result.outcome == f"duplicate: gift #{gift.pk} is already confirmed"
+    assert [line["event_id"] for line in _lines(spool_dir)] == ["evt_first"]
+
+
+def test_a_spool_that_cannot_be_written_sends_the_event_to_the_database_queue(settings: Any, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = True
+    settings.WEBHOOK_SPOOL_DIR = str(blocker / "spool")
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
+    event = _event(completed_event(gift, event_id="evt_fallback"))
+    assert services._spool_checkout(event, "test") is None  # the caller queues it in the database instead
+    [result] = services._queue_events([(event, "test")])
+    assert result.queued and WebhookEvent.objects.get(event_id="evt_fallback").state == WebhookEventState.QUEUED
+
+
+# --- confirming from the spool -------------------------------------------------------------------------------------
+
+
+def test_the_confirmer_queues_and_posts_spooled_gifts_in_one_pass_and_records_how_far_it_read(spool_dir: Path) -> None:
+    campaign = make_campaign(target_pence=0)
+    gifts = [make_pending(campaign, amount_pence=1000 + i) for i in range(3)]
+    for gift in gifts:
+        services._spool_checkout(_event(completed_event(gift, event_id=f"evt_p{gift.pk}", fee_pence=30)), "test")
+    report = confirmer.drain()
+    assert (report.applied, report.refused, report.spooled) == (3, 0, 3)
+    assert Donation.objects.filter(pk__in=[g.pk for g in gifts], status=DonationStatus.SUCCEEDED).count() == 3
+    assert fund_balance_pence(child_id=campaign.child_id) == 3003
+    events = WebhookEvent.objects.filter(event_id__startswith="evt_p")
+    assert {(e.state, e.payload) for e in events} == {(WebhookEventState.APPLIED, None)}
+    [segment] = spool.segments(spool_dir)
+    assert WebhookSpoolSegment.objects.get(name=segment).read_to == (spool_dir / segment).stat().st_size
+    assert ledger_check() == []
+    again = confirmer.drain()  # nothing new: nothing read, nothing posted
+    assert (again.count, again.spooled) == (0, 0)
+    assert Transaction.objects.count() == 3
+
+
+def test_an_event_spooled_twice_is_posted_once(spool_dir: Path) -> None:
+    campaign = make_campaign(target_pence=0)
+    gift = make_pending(campaign, amount_pence=2500)
+    payload = completed_event(gift, event_id="evt_twice", fee_pence=58)
+    for _ in range(2):  # a provider's retry that arrived before the first was confirmed
+        services._spool_checkout(_event(payload), "test")
+    report = confirmer.drain()
+    assert (report.applied, report.spooled) == (1, 2)
+    assert WebhookEvent.objects.filter(event_id="evt_twice").count() == 1
+    assert Transaction.objects.count() == 1
+    assert fund_balance_pence(child_id=campaign.child_id) == 2500
+
+
+def test_a_pass_that_fails_writes_nothing_and_the_next_one_reads_the_same_lines(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign = make_campaign(target_pence=0)
+    gifts = [make_pending(campaign, amount_pence=1000 + i) for i in range(2)]
+    for gift in gifts:
+        services._spool_checkout(_event(completed_event(gift, event_id=f"evt_f{gift.pk}")), "test")
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("the database went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "_confirm_checkouts_together", lost)
+        with pytest.raises(OperationalError):
+            services.webhook_confirm_queued()
+    assert not WebhookEvent.objects.exists()
+    assert not WebhookSpoolSegment.objects.exists()
+    assert not Transaction.objects.exists()
+    report = confirmer.drain()
+    assert (report.applied, report.spooled) == (2, 2)
+    assert Transaction.objects.count() == 2
+
+
+def test_the_fallback_takes_only_lines_received_long_enough_ago(spool_dir: Path) -> None:
+    campaign = make_campaign(target_pence=0)
+    old, new = make_pending(campaign, amount_pence=1000), make_pending(campaign, amount_pence=2000)
+    with clock.frozen_at(clock.now() - dt.timedelta(seconds=10)):
+        services._spool_checkout(_event(completed_event(old, event_id="evt_old")), "test")
+    services._spool_checkout(_event(completed_event(new, event_id="evt_new")), "test")
+    report = services.webhook_confirm_queued(older_than=dt.timedelta(seconds=3))
+    assert (report.applied, report.spooled) == (1, 1)
+    assert Donation.objects.get(pk=old.pk).status == DonationStatus.SUCCEEDED
+    assert Donation.objects.get(pk=new.pk).status == DonationStatus.PENDING
+    assert confirmer.drain().applied == 1  # the confirmer process takes the rest at once
+
+
+def test_a_read_segment_is_deleted_once_its_writer_let_go(spool_dir: Path, settings: Any) -> None:
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
+    services._spool_checkout(_event(completed_event(gift)), "test")
+    confirmer.drain()
+    [segment] = spool.segments(spool_dir)
+    assert services.webhook_spool_tidy() == 0  # this process may still write to it
+    spool.writer(settings.WEBHOOK_SPOOL_DIR).close()
+    assert services.webhook_spool_tidy() == 1
+    assert spool.segments(spool_dir) == []
+    assert not WebhookSpoolSegment.objects.filter(name=segment).exists()
+
+
+def test_the_confirm_command_drains_the_spool(spool_dir: Path) -> None:
+    campaign = make_campaign(target_pence=0)
+    for i in range(3):
+        gift = make_pending(campaign, amount_pence=500 + i)
+        services._spool_checkout(_event(completed_event(gift)), "test")
+    out = io.StringIO()
+    call_command("webhooks", "confirm", stdout=out)
+    assert out.getvalue().startswith("3 queued event(s) applied, 0 refused")
+    assert fund_balance_pence(child_id=campaign.child_id) == 1503
