@@ -891,9 +891,7 @@ def _spool_checkout(event: GatewayEvent, gateway: str) -> WebhookResult | None:
         "gateway": gateway,
         "type": event.type[:100],
         "received_at": clock.now().isoformat(),
-        "created": event.created,
-        "object": _confirmation_fields(event.data_object),
-        "fee_pence": event.fee_pence,
+        "body": _queued_body(event),
     }
     try:
         spool.writer(settings.WEBHOOK_SPOOL_DIR).append(record)
@@ -935,20 +933,37 @@ def _queue_prepare(events: Sequence[tuple[GatewayEvent, str]]) -> _QueueWork:
     accepted = [(e, gateway) for (e, gateway), refused in zip(events, work.results, strict=True) if refused is None]
     if not accepted:
         return work
-    ops = connection.ops
-    when = ops.adapt_datetimefield_value(clock.now())
+    when = clock.now()
     for event, gateway in accepted:
-        body = {
-            "object": _confirmation_fields(event.data_object),
-            "fee_pence": event.fee_pence,
-            "created": event.created,
-        }
-        work.params += [event.event_id[:255], gateway, event.type[:100], when, "queued for confirmation"]
-        work.params += [WebhookEventState.QUEUED, ops.adapt_json_value(body, None)]
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(accepted))
-    work.sql = "INSERT INTO campaigns_webhookevent (event_id, gateway, type, received_at, outcome, state, payload)"
-    work.sql += f" VALUES {rows} ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        work.params += _queued_row(event.event_id, gateway, event.type, when, _queued_body(event))
+    work.sql = _queued_insert_sql(len(accepted)) + " RETURNING event_id"
     return work
+
+
+def _queued_body(event: GatewayEvent) -> dict[str, Any]:
+    """What a queued checkout completion keeps (its `payload`, and the spool's line): what its confirmation reads."""
+    return {"object": _confirmation_fields(event.data_object), "fee_pence": event.fee_pence, "created": event.created}
+
+
+def _queued_row(event_id: str, gateway: str, type_: str, received_at: dt.datetime, body: dict[str, Any]) -> list[Any]:
+    """The values of one QUEUED `campaigns_webhookevent` row, in `_queued_insert_sql`'s column order."""
+    ops = connection.ops
+    return [
+        event_id[:255],
+        gateway,
+        type_[:100],
+        ops.adapt_datetimefield_value(received_at),
+        "queued for confirmation",
+        WebhookEventState.QUEUED,
+        ops.adapt_json_value(body, None),
+    ]
+
+
+def _queued_insert_sql(count: int) -> str:
+    """One INSERT of `count` QUEUED events; an event id already recorded is a duplicate and adds nothing."""
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * count)
+    sql = "INSERT INTO campaigns_webhookevent (event_id, gateway, type, received_at, outcome, state, payload)"
+    return sql + f" VALUES {rows} ON CONFLICT (event_id) DO NOTHING"
 
 
 def _queue_insert(work: _QueueWork) -> list[WebhookResult]:
@@ -1095,35 +1110,26 @@ def _spool_ingest(directory: str, *, limit: int, older_than: dt.timedelta | None
     lines = spool.read(directory, positions, limit=limit, received_before=before)
     if not lines:
         return 0
-    ops = connection.ops
     params: list[Any] = []
     for line in lines:
         record = line.record
+        if record is None:
+            continue  # not JSON: logged when it was read
         try:
-            assert record is not None
-            row = [
-                str(record["event_id"])[:255],
-                str(record["gateway"]),
-                str(record["type"])[:100],
-                ops.adapt_datetimefield_value(dt.datetime.fromisoformat(record["received_at"])),
-                "queued for confirmation",
-                WebhookEventState.QUEUED,
-                ops.adapt_json_value(
-                    {"object": record["object"], "fee_pence": record["fee_pence"], "created": record["created"]}, None
-                ),
-            ]
-        except (AssertionError, KeyError, TypeError, ValueError):
-            if record is not None:  # a line that is not JSON was logged when it was read
-                logger.error("webhook spool %s: a line before byte %s is not an event; skipped", line.segment, line.end)
-            continue
-        params += row
-    for start in range(0, len(params), 7 * 200):
-        chunk = params[start : start + 7 * 200]
-        rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * (len(chunk) // 7))
-        sql = "INSERT INTO campaigns_webhookevent (event_id, gateway, type, received_at, outcome, state, payload)"
-        sql += f" VALUES {rows} ON CONFLICT (event_id) DO NOTHING"
+            body = record["body"]
+            if not isinstance(body, dict):
+                raise TypeError("body")
+            received_at = dt.datetime.fromisoformat(record["received_at"])
+            params += _queued_row(
+                str(record["event_id"]), str(record["gateway"]), str(record["type"]), received_at, body
+            )
+        except (KeyError, TypeError, ValueError):
+            logger.error("webhook spool %s: the line before byte %s is not an event; skipped", line.segment, line.end)
+    width = 7  # values a row
+    for start in range(0, len(params), width * 200):
+        chunk = params[start : start + width * 200]
         with connection.cursor() as cursor:
-            cursor.execute(sql, chunk)
+            cursor.execute(_queued_insert_sql(len(chunk) // width), chunk)
     ends: dict[str, int] = {}
     for line in lines:
         ends[line.segment] = line.end

@@ -78,10 +78,12 @@ class SpoolWriter:
             self._close()
 
     def _open(self) -> None:
-        if self._pid == os.getpid():
-            self._close()
-        else:  # inherited through a fork: the parent's segment is the parent's
+        if self._pid != os.getpid() and self._fd is not None:
+            # inherited through a fork: the parent's segment is the parent's. Close this process's copy of the
+            # descriptor, or the shared lock it carries would keep the parent's segment from ever being sealed.
+            os.close(self._fd)
             self._fd = None
+        self._close()
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{socket.gethostname()}-{os.getpid()}"
         temporary = self.directory / f"{name}.tmp"

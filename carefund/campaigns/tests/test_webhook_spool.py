@@ -117,22 +117,35 @@ def test_a_line_torn_by_a_writer_that_died_is_dropped_with_its_sealed_segment(
     assert "after the last whole line dropped" in caplog.text
 
 
-def test_a_writer_after_a_fork_writes_to_a_segment_of_its_own(tmp_path: Path) -> None:
+def test_a_writer_after_a_fork_writes_to_a_segment_of_its_own_and_lets_go_of_the_parents(tmp_path: Path) -> None:
     writer = spool.SpoolWriter(tmp_path)
     writer.append({"who": "parent"})
+    parents = writer.segment
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: a new segment, the parent's left alone
+    if pid == 0:  # the child: a new segment, then it waits while the parent checks
         try:
             writer.append({"who": "child"})
-            os._exit(0 if writer.segment and len(spool.segments(tmp_path)) == 2 else 1)
+            os.write(ready_w, b"1")
+            os.read(done_r, 1)
+            os._exit(0 if writer.segment != parents else 1)
         except BaseException:
             os._exit(2)
-    _, status = os.waitpid(pid, 0)
+    try:
+        assert os.read(ready_r, 1) == b"1"
+        writer.append({"who": "parent again"})
+        writer.close()
+        # the child still runs and holds its own segment, but not the parent's: that one is sealed
+        assert spool.sealed(tmp_path / parents)
+        [childs] = [name for name in spool.segments(tmp_path) if name != parents]
+        assert not spool.sealed(tmp_path / childs)
+    finally:
+        os.write(done_w, b"1")
+        _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    writer.append({"who": "parent again"})
-    by_segment = {name: (tmp_path / name).read_bytes() for name in spool.segments(tmp_path)}
-    assert sorted(by_segment.values()) == sorted([b'{"who":"parent"}\n{"who":"parent again"}\n', b'{"who":"child"}\n'])
-    writer.close()
+    assert (tmp_path / parents).read_bytes() == b'{"who":"parent"}\n{"who":"parent again"}\n'
+    assert (tmp_path / childs).read_bytes() == b'{"who":"child"}\n'
 
 
 # --- answering through the spool ----------------------------------------------------------------------------------
@@ -147,10 +160,10 @@ def test_a_paid_checkout_is_answered_from_the_spool_and_nothing_is_written_to_th
     assert Donation.objects.get(pk=gift.pk).status == DonationStatus.PENDING
     [line] = _lines(spool_dir)
     assert line["event_id"] == "evt_s1" and line["gateway"] == "test"
-    assert line["object"]["carefund_fee_pence"] == 58  # the test gateway states its fee in the event
-    assert line["object"]["amount_total"] == 2600
-    assert line["object"]["metadata"] == {"donation_id": str(gift.pk)}
-    assert "customer_details" not in line["object"]  # only what the confirmation reads
+    assert line["body"]["object"]["carefund_fee_pence"] == 58  # the test gateway states its fee in the event
+    assert line["body"]["object"]["amount_total"] == 2600
+    assert line["body"]["object"]["metadata"] == {"donation_id": str(gift.pk)}
+    assert "customer_details" not in line["body"]["object"]  # only what the confirmation reads
 
 
 @pytest.mark.parametrize(
@@ -211,6 +224,21 @@ def test_the_confirmer_queues_and_posts_spooled_gifts_in_one_pass_and_records_ho
     again = confirmer.drain()  # nothing new: nothing read, nothing posted
     assert (again.count, again.spooled) == (0, 0)
     assert Transaction.objects.count() == 3
+
+
+def test_a_line_that_is_not_an_event_is_skipped_and_the_rest_are_posted(
+    spool_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    campaign = make_campaign(target_pence=0)
+    gift = make_pending(campaign, amount_pence=2500)
+    spool_dir.mkdir(parents=True)
+    (spool_dir / f"{'0' * 20}-elsewhere-1{spool.SUFFIX}").write_bytes(b'{"event_id": "evt_no_body"}\n')
+    services._spool_checkout(_event(completed_event(gift, event_id="evt_good")), "test")
+    report = confirmer.drain()
+    assert (report.applied, report.spooled) == (1, 2)
+    assert list(WebhookEvent.objects.values_list("event_id", flat=True)) == ["evt_good"]
+    assert "is not an event; skipped" in caplog.text
+    assert confirmer.drain().spooled == 0  # read past it: not read again
 
 
 def test_an_event_spooled_twice_is_posted_once(spool_dir: Path) -> None:
