@@ -10,14 +10,18 @@ What it does, all on loopback and bounded in count and time:
 3. starts the production setup as `make run` does: the server with config/gunicorn.conf.py (gunicorn,
    config.wsgi, 2 workers of 16 threads) on a free 127.0.0.1 port, and the webhook confirmer
    (`carefund webhooks confirm --watch 0.1`);
-4. baseline: fires N GETs of `/health/` from a bounded pool of client threads and measures requests per second;
+4. baseline: fires GETs of `/health/` from a bounded pool of client threads and measures requests per second;
 5. fires one signed `checkout.session.completed` event per gift (signed with the test gateway's webhook secret, the
-   real verification path) from the same pool, and measures confirmed gifts per second; one more client reads the
-   campaign page `--page-rate` times a second during both bursts (4 and 5), so both rates are measured under the
-   same background load, and the page's latency percentiles under the webhooks' load are reported.
+   real verification path) from the same pool, and measures confirmed gifts per second; steps 4 and 5 alternate
+   `--rounds` times (3), each round with its share of the gifts and as many `/health/` requests, so that a change
+   in the shared machine's speed during the run weighs on both rates alike; the rates are totals over the rounds,
+   and each round's ratio is printed too. One more client reads the campaign page `--page-rate` times a second
+   during both kinds of burst, so both rates are measured under the same background load, and the page's latency
+   percentiles under the webhooks' load are reported.
    "Confirmed" is posted in the ledger: the webhook answers once the event is recorded and the confirmer posts it
    (docs/adr/0020-payment-webhooks.md), so the clock stops when the database shows every gift succeeded (polled
-   every 10 ms); the answer rate and the lag from an event's arrival to its gift's confirmation are printed too;
+   every 10 ms, per round); the answer rate and the lag from an event's arrival to its gift's confirmation are
+   printed too;
 6. checks that every gift is confirmed exactly once: every response 200, every gift succeeded, one ledger
    transaction per gift, the child's fund equal to the sum of the gifts and the clearing account to the gifts less
    their fees, to the penny; and that every campaign page read answered 200.
@@ -322,7 +326,7 @@ def confirmation_lag_ms(ids: list[int]) -> list[float] | None:
 
 
 def run(
-    *, gifts: int, clients: int, postgres: bool, workers: int, threads: int, page_rate: float = 50
+    *, gifts: int, clients: int, postgres: bool, workers: int, threads: int, page_rate: float = 50, rounds: int = 3
 ) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="carefund-bench-"))
@@ -376,11 +380,15 @@ def run(
     try:
         wait_until_up(port, server)
         client = Client(port)
-        # warm up both workers (imports, first queries)
-        fire([lambda: client.request("GET", "/health/") for _ in range(50)], clients=clients)
-        fire([lambda: client.request("GET", seeded.campaign_path) for _ in range(10)], clients=clients)
+        # warm up both workers and their threads (imports, first queries, connections): without it the first
+        # burst ran a fifth to a third slower than the same burst later in the run
+        fire([lambda: client.request("GET", "/health/") for _ in range(1000)], clients=clients)
+        fire([lambda: client.request("GET", seeded.campaign_path) for _ in range(50)], clients=clients)
 
         stop = threading.Event()
+        statuses: list[int] = []
+        trivial_rounds: list[tuple[int, float]] = []  # (requests, seconds)
+        webhook_rounds: list[tuple[int, float, float]] = []  # (gifts, seconds to answer, seconds to confirm)
         phase = ["trivial"]  # which burst the page reads below belong to
         latencies: dict[str, list[float]] = {"trivial": [], "webhook": []}
         page_statuses: list[int] = []
@@ -405,12 +413,6 @@ def run(
 
         reader = threading.Thread(target=read_campaign_page, daemon=True)
         reader.start()
-        elapsed, statuses = fire([lambda: client.request("GET", "/health/") for _ in range(gifts)], clients=clients)
-        health_rate = gifts / elapsed
-        assert statuses == [200] * gifts, f"/health/ answered {sorted(set(statuses))}"
-        print(f"trivial view /health/: {gifts} requests in {elapsed:.2f} s = {health_rate:.0f}/s", flush=True)
-        phase[0] = "webhook"
-
         secret = env.get("TEST_GATEWAY_WEBHOOK_SECRET") or settings.TEST_GATEWAY_WEBHOOK_SECRET
 
         def deliver(donation_id: int, session_id: str, amount_pence: int) -> Callable[[], int]:
@@ -422,20 +424,31 @@ def run(
 
             return job
 
-        jobs = [deliver(*gift) for gift in seeded.gifts]
-        started = time.perf_counter()
-        answered, statuses = fire(jobs, clients=clients)
-        # A gift counts once it is posted: the webhook answers a paid checkout at once and the server's confirmer
-        # posts it moments later, so wait (bounded) until every gift is confirmed in the database.
-        elapsed = wait_confirmed([g[0] for g in seeded.gifts], started=started)
+        # The bursts alternate, `rounds` times: trivial, webhooks, trivial, webhooks, ... so that a change in the
+        # shared machine's speed during the run falls on both rates alike instead of on whichever burst ran second.
+        for r in range(rounds):
+            share = seeded.gifts[r * len(seeded.gifts) // rounds : (r + 1) * len(seeded.gifts) // rounds]
+            phase[0] = "trivial"
+            elapsed, codes = fire([lambda: client.request("GET", "/health/") for _ in share], clients=clients)
+            assert codes == [200] * len(share), f"/health/ answered {sorted(set(codes))}"
+            trivial_rounds.append((len(share), elapsed))
+            phase[0] = "webhook"
+            started = time.perf_counter()
+            answered, codes = fire([deliver(*gift) for gift in share], clients=clients)
+            statuses += codes
+            # A gift counts once it is posted: the webhook answers a paid checkout at once and the server's
+            # confirmer posts it moments later, so wait (bounded) until every gift of the round is confirmed.
+            confirmed = wait_confirmed([g[0] for g in share], started=started)
+            webhook_rounds.append((len(share), answered, confirmed))
+            print(
+                f"round {r + 1}/{rounds}: trivial view /health/ {len(share)} in {elapsed:.2f} s = "
+                f"{len(share) / elapsed:.0f}/s; webhooks {len(share)} answered in {answered:.2f} s "
+                f"({len(share) / answered:.0f}/s), all confirmed after {confirmed:.2f} s = "
+                f"{len(share) / confirmed:.0f}/s (ratio {(len(share) / confirmed) / (len(share) / elapsed):.2f})",
+                flush=True,
+            )
         stop.set()
         reader.join(timeout=30)
-        gift_rate = gifts / elapsed
-        print(
-            f"webhook /webhooks/stripe/: {gifts} answered in {answered:.2f} s ({gifts / answered:.0f}/s), "
-            f"all confirmed after {elapsed:.2f} s = {gift_rate:.0f}/s",
-            flush=True,
-        )
         lag = confirmation_lag_ms([g[0] for g in seeded.gifts])
     finally:
         os.killpg(side.pid, signal.SIGTERM)
@@ -446,6 +459,9 @@ def run(
             os.killpg(server.pid, signal.SIGKILL)
 
     load_after = os.getloadavg()[0]
+    health_rate = sum(n for n, _ in trivial_rounds) / sum(t for _, t in trivial_rounds)
+    gift_rate = gifts / sum(t for _, _, t in webhook_rounds)
+    answered_rate = gifts / sum(t for _, t, _ in webhook_rounds)
     codes = {code: statuses.count(code) for code in sorted(set(statuses))}
     check = check_books(seeded)
     result = {
@@ -456,10 +472,15 @@ def run(
         "workers": workers,
         "threads": threads,
         "health_per_s": round(health_rate),
-        "answered_per_s": round(gifts / answered),
+        "rounds": rounds,
+        "answered_per_s": round(answered_rate),
         "gifts_per_s": round(gift_rate),
         "confirmation_lag_p50_p99_ms": lag,
         "ratio": round(gift_rate / health_rate, 3),
+        "ratio_by_round": [
+            round((n / confirmed) / (m / t), 3)
+            for (n, _, confirmed), (m, t) in zip(webhook_rounds, trivial_rounds, strict=True)
+        ],
         "webhook_statuses": codes,
         "campaign_page_reads_per_s_asked": page_rate,
         "campaign_page_requests": len(latencies["webhook"]),
@@ -488,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--page-rate", type=float, default=50, help="campaign page reads a second during the webhooks (0: none)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternations of the two bursts, the gifts shared between them (max 20)"
+    )
     args = parser.parse_args(argv)
     gifts = max(1, min(args.gifts, 20_000))
     clients = max(1, min(args.clients, 64))
@@ -498,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         threads=args.threads,
         page_rate=max(0.0, min(args.page_rate, 1000.0)),
+        rounds=max(1, min(args.rounds, 20, gifts)),
     )
     print(json.dumps(result, indent=2))
     ok = (

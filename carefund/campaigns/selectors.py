@@ -3,14 +3,16 @@ permission-checked staff ones."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, QuerySet, Sum
 
-from carefund.campaigns import rules
+from carefund.campaigns import rules, spool
 from carefund.campaigns.models import (
     Campaign,
     CampaignUpdate,
@@ -21,6 +23,7 @@ from carefund.campaigns.models import (
     Payout,
     WebhookEvent,
     WebhookEventState,
+    WebhookSpoolSegment,
 )
 from carefund.core.errors import NotFoundError, PermissionDeniedError
 from carefund.ledger import chart
@@ -251,6 +254,8 @@ class WebhookQueueStatus:
     queued: int
     oldest_queued_at: dt.datetime | None
     refused: list[WebhookEvent]
+    spooled: int = 0  # answered, written to this machine's spool, not yet read by the confirmer
+    oldest_spooled_at: dt.datetime | None = None
 
 
 def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueStatus:
@@ -260,4 +265,14 @@ def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueS
     refused = list(
         WebhookEvent.objects.filter(state=WebhookEventState.REFUSED).order_by("-received_at")[:refused_limit]
     )
-    return WebhookQueueStatus(queued=queued.count(), oldest_queued_at=oldest, refused=refused)
+    status = WebhookQueueStatus(queued=queued.count(), oldest_queued_at=oldest, refused=refused)
+    directory = settings.WEBHOOK_SPOOL_DIR
+    if not directory:
+        return status
+    positions = dict(WebhookSpoolSegment.objects.values_list("name", "read_to"))
+    held = spool.waiting(directory, positions)
+    try:
+        oldest_spooled = dt.datetime.fromisoformat(held.oldest_received_at) if held.oldest_received_at else None
+    except ValueError:
+        oldest_spooled = None
+    return dataclasses.replace(status, spooled=held.lines, oldest_spooled_at=oldest_spooled)

@@ -1037,80 +1037,143 @@ def webhook_confirm_queued(*, limit: int = 500, older_than: dt.timedelta | None 
             if cursor.fetchone() is None:
                 return report
     with _sqlite_writer_lock(), transaction.atomic():
-        if spooled:
-            report.spooled = _spool_ingest(directory, limit=limit, older_than=older_than)
-        skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-        with connection.cursor() as cursor:
-            sql = f"SELECT id, event_id, gateway, type, payload FROM campaigns_webhookevent WHERE {filters}"  # noqa: S608
-            cursor.execute(sql + " ORDER BY id LIMIT %s" + skip, [*params, limit])
-            rows = cursor.fetchall()
-        if not rows:
-            return report
-        queued: list[tuple[GatewayEvent, str]] = []
-        recorded: dict[str, int] = {}
-        for row_id, event_id, gateway, type_, raw in rows:
-            body = (json.loads(raw) if isinstance(raw, str) else raw) or {}
-            event = GatewayEvent(
-                event_id=event_id,
-                type=type_,
-                created=int(body.get("created") or 0),
-                data_object=dict(body.get("object") or {}),
-                fee_pence=body.get("fee_pence"),
-            )
-            queued.append((event, gateway))
-            recorded[event_id] = row_id
         effects = _Effects()
-        done: list[WebhookResult | None] = [None] * len(queued)
-        if len(queued) > 1:
-            mine = _Effects()
-            try:
-                with transaction.atomic():
-                    together = _confirm_checkouts_together(queued, mine, recorded=recorded)
-            except _NotPlainError:
-                pass  # rolled back to the savepoint: one by one below
-            except (OperationalError, InterfaceError):
-                raise  # the database itself: the pass fails and nothing is written
-            except Exception:
-                logger.exception("confirming %s queued events together failed; applying them one by one", len(queued))
-            else:
-                done = list(together)
-                effects.merge(mine)
-        stack: list[_Effects] = _collecting.__dict__.setdefault("stack", [])
-        for i, (event, gateway) in enumerate(queued):
-            if done[i] is not None:
-                continue
-            mine = _Effects()
-            stack.append(mine)
-            try:
-                result = _apply_queued_event(event, gateway, recorded[event.event_id])
-            finally:
-                stack.pop()
-            done[i] = result
-            if result is not None and result.status_code == 200:
-                effects.merge(mine)
-        for result in done:
-            if result is None:
-                report.left_queued += 1
-            elif result.status_code == 200:
-                report.applied += 1
-                report.child_ids.update(result.child_ids)
-            else:
-                report.refused += 1
+        if spooled:
+            report.spooled, fresh = _spool_take(directory, limit=limit, older_than=older_than)
+            if fresh:
+                _confirm_spooled(fresh, report, effects)
+        _confirm_queue_rows(filters, params, limit=limit, report=report, effects=effects)
         effects.flush()
     return report
 
 
-def _spool_ingest(directory: str, *, limit: int, older_than: dt.timedelta | None) -> int:
+def _event_from_body(event_id: str, type_: str, body: dict[str, Any]) -> GatewayEvent:
+    """The event a queued row's payload or a spool line's body describes (`_queued_body`)."""
+    return GatewayEvent(
+        event_id=event_id,
+        type=type_,
+        created=int(body.get("created") or 0),
+        data_object=dict(body.get("object") or {}),
+        fee_pence=body.get("fee_pence"),
+    )
+
+
+def _tally(report: ConfirmReport, results: Sequence[WebhookResult | None]) -> None:
+    for result in results:
+        if result is None:
+            report.left_queued += 1
+        elif result.status_code == 200:
+            report.applied += 1
+            report.child_ids.update(result.child_ids)
+        else:
+            report.refused += 1
+
+
+def _confirm_spooled(fresh: list[_Spooled], report: ConfirmReport, effects: _Effects) -> None:
+    """The spool's events, read in this transaction: the plain case (new event ids, pending gifts that match) is
+    recorded APPLIED and posted at once, set-based; if any of them is not plain (a line read again after a crash, a
+    gift confirmed or changed since), they are all recorded QUEUED instead, for the queue's pass, which answers each
+    one by one, as an answer path without the spool would have recorded them."""
+    done = _confirm_together_or_none(
+        [(s.event, s.gateway) for s in fresh], effects, received={s.event.event_id: s.received_at for s in fresh}
+    )
+    if done is not None:
+        _tally(report, done)
+        return
+    params: list[Any] = []
+    for s in fresh:
+        params += _queued_row(s.event.event_id, s.gateway, s.event.type, s.received_at, s.body)
+    width = 7  # values a row
+    for start in range(0, len(params), width * 200):
+        chunk = params[start : start + width * 200]
+        with connection.cursor() as cursor:
+            cursor.execute(_queued_insert_sql(len(chunk) // width), chunk)
+
+
+def _confirm_together_or_none(
+    events: Sequence[tuple[GatewayEvent, str]],
+    effects: _Effects,
+    *,
+    recorded: dict[str, int] | None = None,
+    received: dict[str, dt.datetime] | None = None,
+) -> list[WebhookResult] | None:
+    """`_confirm_checkouts_together` in a savepoint: its results (its effects merged into `effects`), or None if
+    the batch is not the plain case or failed for a reason that is not the database's (logged), rolled back for
+    the caller to take the events one by one. A lost connection or a locked database propagates."""
+    mine = _Effects()
+    try:
+        with transaction.atomic():
+            done = _confirm_checkouts_together(events, mine, recorded=recorded, received=received)
+    except _NotPlainError:
+        return None
+    except (OperationalError, InterfaceError):
+        raise  # the database itself: the pass fails and nothing is written
+    except Exception:
+        logger.exception("confirming %s webhook events together failed; taking them one by one", len(events))
+        return None
+    effects.merge(mine)
+    return done
+
+
+def _confirm_queue_rows(
+    filters: str, params: list[Any], *, limit: int, report: ConfirmReport, effects: _Effects
+) -> None:
+    """Apply up to `limit` QUEUED events (the database queue's pass of `webhook_confirm_queued`)."""
+    skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    with connection.cursor() as cursor:
+        sql = f"SELECT id, event_id, gateway, type, payload FROM campaigns_webhookevent WHERE {filters}"  # noqa: S608
+        cursor.execute(sql + " ORDER BY id LIMIT %s" + skip, [*params, limit])
+        rows = cursor.fetchall()
+    if not rows:
+        return
+    queued: list[tuple[GatewayEvent, str]] = []
+    recorded: dict[str, int] = {}
+    for row_id, event_id, gateway, type_, raw in rows:
+        body = (json.loads(raw) if isinstance(raw, str) else raw) or {}
+        queued.append((_event_from_body(event_id, type_, body), gateway))
+        recorded[event_id] = row_id
+    done: list[WebhookResult | None] = [None] * len(queued)
+    if len(queued) > 1:
+        together = _confirm_together_or_none(queued, effects, recorded=recorded)
+        if together is not None:
+            done = list(together)
+    stack: list[_Effects] = _collecting.__dict__.setdefault("stack", [])
+    for i, (event, gateway) in enumerate(queued):
+        if done[i] is not None:
+            continue
+        mine = _Effects()
+        stack.append(mine)
+        try:
+            result = _apply_queued_event(event, gateway, recorded[event.event_id])
+        finally:
+            stack.pop()
+        done[i] = result
+        if result is not None and result.status_code == 200:
+            effects.merge(mine)
+    _tally(report, done)
+
+
+@dataclass(frozen=True)
+class _Spooled:
+    """A spool line that is an event: what its queued row would hold."""
+
+    event: GatewayEvent
+    gateway: str
+    received_at: dt.datetime
+    body: dict[str, Any]
+
+
+def _spool_take(directory: str, *, limit: int, older_than: dt.timedelta | None) -> tuple[int, list[_Spooled]]:
     """In the confirming transaction: read up to `limit` lines from the spool after the positions recorded (locked
-    on PostgreSQL, so two confirmers take turns), record their events QUEUED as an answer path without the spool
-    would have (an event id already recorded is a duplicate and adds nothing), and record the new positions.
-    With `older_than`, only events received at least that long ago. Returns the lines read."""
+    on PostgreSQL, so two confirmers take turns) and record the new positions; the caller records their events in
+    the same transaction. With `older_than`, only events received at least that long ago. Returns the number of
+    lines read and their events (distinct event ids: a line written twice counts once)."""
     positions = dict(WebhookSpoolSegment.objects.select_for_update().values_list("name", "read_to"))
     before = (clock.now() - older_than).isoformat() if older_than is not None else None
     lines = spool.read(directory, positions, limit=limit, received_before=before)
     if not lines:
-        return 0
-    params: list[Any] = []
+        return 0, []
+    fresh: dict[str, _Spooled] = {}
     for line in lines:
         record = line.record
         if record is None:
@@ -1119,17 +1182,12 @@ def _spool_ingest(directory: str, *, limit: int, older_than: dt.timedelta | None
             body = record["body"]
             if not isinstance(body, dict):
                 raise TypeError("body")
-            received_at = dt.datetime.fromisoformat(record["received_at"])
-            params += _queued_row(
-                str(record["event_id"]), str(record["gateway"]), str(record["type"]), received_at, body
-            )
+            event = _event_from_body(str(record["event_id"])[:255], str(record["type"])[:100], body)
+            spooled = _Spooled(event, str(record["gateway"]), dt.datetime.fromisoformat(record["received_at"]), body)
         except (KeyError, TypeError, ValueError):
             logger.error("webhook spool %s: the line before byte %s is not an event; skipped", line.segment, line.end)
-    width = 7  # values a row
-    for start in range(0, len(params), width * 200):
-        chunk = params[start : start + width * 200]
-        with connection.cursor() as cursor:
-            cursor.execute(_queued_insert_sql(len(chunk) // width), chunk)
+            continue
+        fresh.setdefault(event.event_id, spooled)
     ends: dict[str, int] = {}
     for line in lines:
         ends[line.segment] = line.end
@@ -1139,7 +1197,7 @@ def _spool_ingest(directory: str, *, limit: int, older_than: dt.timedelta | None
         unique_fields=["name"],
         update_fields=["read_to"],
     )
-    return len(lines)
+    return len(lines), list(fresh.values())
 
 
 def webhook_spool_tidy() -> int:
@@ -1242,13 +1300,18 @@ def _is_whole(value: Any) -> bool:
 
 
 def _confirm_checkouts_together(
-    events: Sequence[tuple[GatewayEvent, str]], effects: _Effects, *, recorded: dict[str, int] | None = None
+    events: Sequence[tuple[GatewayEvent, str]],
+    effects: _Effects,
+    *,
+    recorded: dict[str, int] | None = None,
+    received: dict[str, dt.datetime] | None = None,
 ) -> list[WebhookResult]:
     """The plain case of several checkout completions, with the rows and answers that applying them one by one
     (`_handle_checkout_completed` -> `donation_record_succeeded`) gives, in a constant number of statements: new
     event ids, distinct pending gifts that exist, match their session, amount and gateway, and are paid. Anything
     else (a duplicate, a refusal, a gift already confirmed) raises _NotPlainError and the caller goes one by one,
-    which gives each event its own answer."""
+    which gives each event its own answer. Events already recorded QUEUED are `recorded` ({event id: row id});
+    others are recorded here, APPLIED, received now or when `received` says."""
     parsed: list[tuple[GatewayEvent, str, int, str, int, int | None]] = []
     for event, gateway in events:
         obj = event.data_object
@@ -1279,8 +1342,13 @@ def _confirm_checkouts_together(
             or (fee is not None and not 0 <= fee <= d.total_pence)
         ):
             raise _NotPlainError
-    # queued events are recorded already (`recorded`); events applied on arrival are recorded here
-    record_ids = recorded if recorded is not None else _webhook_events_insert([(p[0], p[1]) for p in parsed])
+    # queued events are recorded already (`recorded`); events applied on arrival or from the spool are recorded
+    # here, with their outcome
+    record_ids = recorded
+    if record_ids is None:
+        record_ids = _webhook_events_insert(
+            [(p[0], p[1]) for p in parsed], outcomes=[f"gift #{p[2]} confirmed" for p in parsed], received=received
+        )
     if len(record_ids) != len(parsed):
         raise _NotPlainError  # an event id already recorded: a duplicate
     today, now = clock.today(), clock.now()
@@ -1334,20 +1402,30 @@ def _confirm_checkouts_together(
             " fee_pence = %s, ledger_transaction_id = %s WHERE id = %s",
             donation_rows,
         )
-        # an applied event's payload is no longer needed (it stays only on refused events, for a finance officer)
-        cursor.executemany(
-            "UPDATE campaigns_webhookevent SET outcome = %s, state = %s, payload = NULL WHERE id = %s", event_rows
-        )
+        if recorded is not None:
+            # an applied event's payload is no longer needed (it stays only on refused events, for a finance officer)
+            cursor.executemany(
+                "UPDATE campaigns_webhookevent SET outcome = %s, state = %s, payload = NULL WHERE id = %s", event_rows
+            )
     audit_record_many(actor=None, events=audits)
     return results
 
 
-def _webhook_events_insert(events: Sequence[tuple[GatewayEvent, str]]) -> dict[str, int]:
-    """Record verified events in one INSERT; returns {event id: row id} of those not recorded before."""
-    when = connection.ops.adapt_datetimefield_value(clock.now())
+def _webhook_events_insert(
+    events: Sequence[tuple[GatewayEvent, str]],
+    *,
+    outcomes: Sequence[str] | None = None,
+    received: dict[str, dt.datetime] | None = None,
+) -> dict[str, int]:
+    """Record verified events (APPLIED) in one INSERT, received now unless `received` gives the time, with their
+    `outcomes` if known (else set once applied); returns {event id: row id} of those not recorded before."""
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(clock.now())
     params: list[Any] = []
-    for event, gateway in events:
-        params += [event.event_id[:255], gateway, event.type[:100], when, ""]
+    for i, (event, gateway) in enumerate(events):
+        at = received.get(event.event_id) if received is not None else None
+        when = now if at is None else ops.adapt_datetimefield_value(at)
+        params += [event.event_id[:255], gateway, event.type[:100], when, outcomes[i][:300] if outcomes else ""]
     rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(events))
     with connection.cursor() as cursor:
         sql = f"INSERT INTO campaigns_webhookevent (event_id, gateway, type, received_at, outcome) VALUES {rows}"  # noqa: S608

@@ -149,6 +149,38 @@ def unread(directory: str | os.PathLike[str], positions: dict[str, int]) -> dict
     return out
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """What the spool holds that the confirmer has not read: whole lines, and when the oldest was received."""
+
+    lines: int
+    oldest_received_at: str | None  # ISO timestamp, as written
+
+
+def waiting(directory: str | os.PathLike[str], positions: dict[str, int]) -> Waiting:
+    """Count the complete lines after each segment's position (reading only the unread parts, a block at a time)
+    and find the earliest `received_at` among each segment's first unread line."""
+    lines = 0
+    oldest: str | None = None
+    for name, _ in unread(directory, positions).items():
+        try:
+            with open(os.path.join(directory, name), "rb") as handle:
+                handle.seek(positions.get(name, 0))
+                first = handle.readline()
+                if not first.endswith(b"\n"):
+                    continue  # only a line still being written
+                lines += 1
+                record = _parse(first, name, positions.get(name, 0))
+                when = record.get("received_at") if record is not None else None
+                if isinstance(when, str) and (oldest is None or when < oldest):
+                    oldest = when
+                while block := handle.read(READ_CHUNK):
+                    lines += block.count(b"\n")
+        except FileNotFoundError:
+            continue
+    return Waiting(lines=lines, oldest_received_at=oldest)
+
+
 def read(
     directory: str | os.PathLike[str], positions: dict[str, int], *, limit: int, received_before: str | None = None
 ) -> list[Line]:

@@ -228,10 +228,12 @@ def test_a_batch_of_confirmations_takes_the_same_number_of_queries_whatever_its_
         results = services._apply_events([_verified(p) for p in _payloads(gifts[2:])])
     assert {r.status_code for r in results} == {200}
     # 4 savepoints set and released (the batch's transaction, the set-based attempt, ledger_post_many and its
-    # set-based attempt) = 8; gifts select, events insert; ledger: transactions insert, balances update, postings
-    # insert, mark posted, day balances upsert, audits; gifts update (one executemany), events outcome (one
-    # executemany), audits = 11: the same 19 for 3 gifts or 8.
-    assert len(queries.captured_queries) == 19, [q["sql"][:80] for q in queries.captured_queries]
+    # set-based attempt) = 8; gifts select, events insert (with their outcomes); ledger: transactions insert,
+    # balances update, postings insert, mark posted, day balances upsert, audits; gifts update (one executemany),
+    # audits = 10: the same 18 for 3 gifts or 8.
+    assert len(queries.captured_queries) == 18, [q["sql"][:80] for q in queries.captured_queries]
+    recorded = set(WebhookEvent.objects.values_list("outcome", "state"))
+    assert {(f"gift #{g.pk} confirmed", "applied") for g in gifts} == recorded
 
 
 # --- the group commit itself (no database: the batch function is replaced) ---------------------------------------

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 
 from carefund.campaigns import services, spool
 from carefund.campaigns.gateways.test import TestGateway
@@ -226,6 +227,48 @@ def test_the_confirmer_queues_and_posts_spooled_gifts_in_one_pass_and_records_ho
     assert Transaction.objects.count() == 3
 
 
+def test_plain_spooled_gifts_are_recorded_applied_at_once_with_the_time_they_were_answered(spool_dir: Path) -> None:
+    campaign = make_campaign(target_pence=0)
+    gifts = [make_pending(campaign, amount_pence=1000 + i) for i in range(2)]
+    answered = clock.now() - dt.timedelta(seconds=5)
+    with clock.frozen_at(answered):
+        for gift in gifts:
+            services._spool_checkout(_event(completed_event(gift, event_id=f"evt_a{gift.pk}", fee_pence=30)), "test")
+    with CaptureQueriesContext(connection) as queries:
+        report = services.webhook_confirm_queued()
+    assert (report.applied, report.spooled) == (2, 2)
+    # never written QUEUED and updated afterwards: one INSERT of the applied events, no UPDATE of them
+    writes = [q["sql"] for q in queries.captured_queries if "campaigns_webhookevent" in q["sql"]]
+    [insert] = [w for w in writes if not w.startswith("SELECT")]
+    assert insert.startswith("INSERT INTO campaigns_webhookevent")
+    assert "state" not in insert.split("VALUES")[0]  # the column's default: applied
+    rows = WebhookEvent.objects.filter(event_id__startswith="evt_a").order_by("pk")
+    assert [(e.state, e.outcome, e.received_at, e.payload) for e in rows] == [
+        (WebhookEventState.APPLIED, f"gift #{g.pk} confirmed", answered, None) for g in gifts
+    ]
+
+
+def test_a_line_read_again_after_its_event_was_posted_sends_the_batch_through_the_queue_and_posts_nothing_twice(
+    spool_dir: Path,
+) -> None:
+    campaign = make_campaign(target_pence=0)
+    first, second = make_pending(campaign, amount_pence=1000), make_pending(campaign, amount_pence=2000)
+    services._spool_checkout(_event(completed_event(first, event_id="evt_first", fee_pence=30)), "test")
+    assert confirmer.drain().applied == 1
+    WebhookSpoolSegment.objects.all().delete()  # the position is lost: the next pass reads the first line again
+    services._spool_checkout(_event(completed_event(second, event_id="evt_second", fee_pence=30)), "test")
+    report = confirmer.drain()
+    assert (report.applied, report.spooled) == (1, 2)  # the second gift; the first line is a duplicate
+    assert Donation.objects.get(pk=second.pk).status == DonationStatus.SUCCEEDED
+    assert Transaction.objects.count() == 2
+    assert fund_balance_pence(child_id=campaign.child_id) == 3000
+    assert set(WebhookEvent.objects.values_list("event_id", "state")) == {
+        ("evt_first", WebhookEventState.APPLIED),
+        ("evt_second", WebhookEventState.APPLIED),
+    }
+    assert ledger_check() == []
+
+
 def test_a_line_that_is_not_an_event_is_skipped_and_the_rest_are_posted(
     spool_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -311,3 +354,33 @@ def test_the_confirm_command_drains_the_spool(spool_dir: Path) -> None:
     call_command("webhooks", "confirm", stdout=out)
     assert out.getvalue().startswith("3 queued event(s) applied, 0 refused")
     assert fund_balance_pence(child_id=campaign.child_id) == 1503
+
+
+def test_the_spool_counts_what_waits_to_be_read_and_when_the_oldest_was_received(tmp_path: Path) -> None:
+    writer = spool.SpoolWriter(tmp_path)
+    for n, when in enumerate(["2026-11-24T10:00:02+00:00", "2026-11-24T10:00:01+00:00", "2026-11-24T10:00:03+00:00"]):
+        writer.append({"n": n, "received_at": when})
+    first_end = spool.read(tmp_path, {}, limit=1)[0].end
+    with open(tmp_path / writer.segment, "ab") as handle:
+        handle.write(b'{"n": 3')  # still being written: not counted
+    assert spool.waiting(tmp_path, {}) == spool.Waiting(lines=3, oldest_received_at="2026-11-24T10:00:02+00:00")
+    # after the first line has been read, the next unread one is the oldest
+    assert spool.waiting(tmp_path, {writer.segment: first_end}) == spool.Waiting(2, "2026-11-24T10:00:01+00:00")
+    assert spool.waiting(tmp_path / "none", {}) == spool.Waiting(0, None)
+    writer.close()
+
+
+def test_the_reconciliation_page_shows_gifts_waiting_in_the_spool(spool_dir: Path, client: Any) -> None:
+    from carefund.campaigns.tests.factories import caseworker
+
+    campaign = make_campaign(target_pence=0)
+    gifts = [make_pending(campaign, amount_pence=1000 + i) for i in range(2)]
+    with clock.frozen_at(dt.datetime(2026, 11, 24, 10, 0, 5, tzinfo=dt.UTC)):
+        for gift in gifts:
+            services._spool_checkout(_event(completed_event(gift, event_id=f"evt_w{gift.pk}")), "test")
+    client.force_login(caseworker())
+    page = client.get("/staff/reconciliation/").content.decode()
+    assert "2 paid checkouts answered and waiting in this server's spool (oldest received 24 Nov 2026 10:00:05)" in page
+    confirmer.drain()
+    page = client.get("/staff/reconciliation/").content.decode()
+    assert "waiting in this server" not in page
