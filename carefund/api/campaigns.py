@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import Http404, HttpRequest
+from django.urls import reverse
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.security import django_auth
@@ -36,10 +37,19 @@ class PublicGiftOut(Schema):
     message: str
 
 
+class PhotoOut(Schema):
+    url: str  # the JPEG, served while the campaign is public
+    alt_text: str
+    caption: str
+    width: int
+    height: int
+
+
 class CampaignDetailOut(CampaignOut):
     story: str
     target_explanation: str
     recent_gifts: list[PublicGiftOut]
+    photos: list[PhotoOut]
 
 
 class StaffGiftOut(Schema):
@@ -95,6 +105,18 @@ def campaign_detail(request: HttpRequest, slug: str) -> dict[str, object]:
         "story": campaign.story,
         "target_explanation": campaign.target_explanation,
         "recent_gifts": gifts,
+        "photos": [
+            {
+                "url": request.build_absolute_uri(
+                    reverse("campaigns:photo", kwargs={"slug": campaign.slug, "token": p.token})
+                ),
+                "alt_text": p.alt_text,
+                "caption": p.caption,
+                "width": p.width,
+                "height": p.height,
+            }
+            for p in selectors.photos_public(campaign=campaign)
+        ],
     }
 
 

@@ -61,6 +61,32 @@ class CampaignUpdate(models.Model):
         return f"update #{self.pk} to {self.campaign_id}"
 
 
+class CampaignPhoto(models.Model):
+    """A photo on a campaign's public page, added by the child's family or a caseworker. Only the re-encoded JPEG
+    is kept (services.campaign_photo_add: upright, at most rules.PHOTO_MAX_SIDE pixels a side, no metadata), in the
+    database with its row, so a photo and its record are written, backed up and removed together. Its address
+    carries `token`, so that a photo removed from a page cannot be found again by counting."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="photos")
+    token = models.CharField(max_length=32, unique=True)
+    image = models.BinaryField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    alt_text = models.CharField(max_length=200)  # what the photo shows, for people who cannot see it
+    caption = models.CharField(max_length=300, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["added_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(width__gt=0) & Q(height__gt=0), name="campaign_photo_has_size"),
+        ]
+
+    def __str__(self) -> str:
+        return f"photo #{self.pk} of campaign {self.campaign_id}"
+
+
 class DonationStatus(models.TextChoices):
     PENDING = "pending", "Pending (waiting for the payment provider)"
     SUCCEEDED = "succeeded", "Succeeded"

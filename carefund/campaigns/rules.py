@@ -14,6 +14,18 @@ MAX_MESSAGE_LENGTH = 500
 # Preset amounts on the giving form (pence); the donor may type any other amount.
 PRESET_AMOUNTS_PENCE = (1000, 2500, 5000, 10000)
 
+# Campaign photos (services.campaign_photo_add, carefund/campaigns/photos.py). What a phone sends is accepted (a
+# 12-megapixel JPEG is 3-8 MB); what is kept is small enough for a page read on a phone: a side of at most 1,600
+# pixels, re-encoded as JPEG. More than 50 million pixels is refused before decoding (a "decompression bomb": a few
+# kilobytes that decode to gigabytes). A dozen photos tell a story; a page of more loads slowly on a phone.
+PHOTO_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+PHOTO_MAX_PIXELS = 50_000_000
+PHOTO_MAX_SIDE = 1600
+PHOTO_JPEG_QUALITY = 85
+PHOTOS_PER_CAMPAIGN = 12
+PHOTO_MAX_ALT_TEXT = 200
+PHOTO_MAX_CAPTION = 300
+
 # The built-in test gateway charges a pretend fee so the demo shows fees as an expense. UNCONFIRMED: modelled on
 # a typical UK card rate (1.5% + 20p); no source in /work/shared/domain gives a provider's fee. Demo only.
 TEST_GATEWAY_FEE_PERCENT_TENTHS = 15  # 1.5%

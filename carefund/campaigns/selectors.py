@@ -15,6 +15,7 @@ from django.db.models import Count, QuerySet, Sum
 from carefund.campaigns import rules, spool
 from carefund.campaigns.models import (
     Campaign,
+    CampaignPhoto,
     CampaignUpdate,
     Donation,
     DonationStatus,
@@ -105,6 +106,33 @@ def updates_public(*, campaign: Campaign) -> list[PublicUpdate]:
         CampaignUpdate.objects.filter(campaign=campaign).order_by("-posted_at", "-pk").values_list("posted_at", "body")
     )
     return [PublicUpdate(posted_at=posted_at, body=body) for posted_at, body in rows]
+
+
+@dataclass(frozen=True)
+class PublicPhoto:
+    token: str
+    alt_text: str  # escaped by the template
+    caption: str
+    width: int
+    height: int
+
+
+def photos_public(*, campaign: Campaign) -> list[PublicPhoto]:
+    """A campaign's photos as its page lists them, oldest first (their descriptions, not their bytes)."""
+    rows = CampaignPhoto.objects.filter(campaign=campaign).order_by("added_at", "pk")
+    return [
+        PublicPhoto(token=t, alt_text=a, caption=c, width=w, height=h)
+        for t, a, c, w, h in rows.values_list("token", "alt_text", "caption", "width", "height")
+    ]
+
+
+def photo_get_public(*, slug: str, token: str) -> bytes:
+    """The JPEG of a photo on a public campaign's page; NotFoundError for any other."""
+    campaign = campaign_get_public(slug=slug)
+    image = CampaignPhoto.objects.filter(campaign=campaign, token=token).values_list("image", flat=True).first()
+    if image is None:
+        raise NotFoundError("photo: this campaign has no such photo.", field="token")
+    return bytes(image)
 
 
 def donation_get_by_receipt_token(*, token: str) -> Donation:

@@ -21,13 +21,14 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils.text import slugify
 
-from carefund.campaigns import rules, selectors, spool
+from carefund.campaigns import photos, rules, selectors, spool
 from carefund.campaigns.cache import campaign_public_cache_invalidate
 from carefund.campaigns.gateways import active_gateway
 from carefund.campaigns.gateways.base import CheckoutRequest, GatewayEvent, PaymentGateway, WebhookVerificationError
 from carefund.campaigns.models import (
     OFFLINE_KINDS,
     Campaign,
+    CampaignPhoto,
     CampaignState,
     CampaignUpdate,
     Donation,
@@ -165,11 +166,16 @@ def _sync_target_state(locked: Campaign, *, actor: Any) -> None:
 
 
 @transaction.atomic
-def campaign_update_post(*, campaign: Campaign, body: str, actor: Any) -> CampaignUpdate:
-    """An update by the child's guardian or a caseworker."""
+def campaign_may_edit_story(*, campaign: Campaign, actor: Any) -> bool:
+    """The child's guardians and caseworkers post updates and photos."""
     actor_pk = getattr(actor, "pk", None)
     is_guardian = actor_pk is not None and campaign.child.guardians.filter(pk=actor_pk).exists()
-    if not (is_guardian or has_role(actor, Role.CASEWORKER)):
+    return is_guardian or has_role(actor, Role.CASEWORKER)
+
+
+def campaign_update_post(*, campaign: Campaign, body: str, actor: Any) -> CampaignUpdate:
+    """An update by the child's guardian or a caseworker."""
+    if not campaign_may_edit_story(campaign=campaign, actor=actor):
         raise PermissionDeniedError("only the child's family or a caseworker may post an update.")
     if not body.strip():
         raise ValidationError("body: write the update.", field="body")
@@ -179,6 +185,77 @@ def campaign_update_post(*, campaign: Campaign, body: str, actor: Any) -> Campai
     campaign_public_cache_invalidate(campaign_id=campaign.pk)  # the page shows it (now and again on commit)
     audit_record(actor=actor, action="campaign.update_post", target=campaign, summary=body[:100])
     return update
+
+
+def campaign_photo_add(
+    *, campaign: Campaign, data: bytes, alt_text: str, caption: str = "", actor: Any
+) -> CampaignPhoto:
+    """A photo for the campaign's page, by the child's guardian or a caseworker: kept re-encoded, upright and
+    without metadata (photos.prepare_photo), with a description for people who cannot see it. At most
+    rules.PHOTOS_PER_CAMPAIGN a campaign (the campaign row is locked while they are counted)."""
+    if not campaign_may_edit_story(campaign=campaign, actor=actor):
+        raise PermissionDeniedError("only the child's family or a caseworker may add a photo.")
+    alt_text, caption = alt_text.strip(), caption.strip()
+    if not alt_text:
+        raise ValidationError(
+            "alt_text: say in a few words what the photo shows (read aloud to people who cannot see it).",
+            field="alt_text",
+        )
+    for name, value, most in (
+        ("alt_text", alt_text, rules.PHOTO_MAX_ALT_TEXT),
+        ("caption", caption, rules.PHOTO_MAX_CAPTION),
+    ):
+        if len(value) > most:
+            raise ValidationError(f"{name}: at most {most} characters, got {len(value)}.", field=name)
+        if problem := rules.message_problem(value):
+            raise ValidationError(f"{name}:{problem.split(':', 1)[1]}", field=name)
+    prepared = photos.prepare_photo(data)  # before the transaction: decoding a large photo takes a moment
+    with transaction.atomic():
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        if CampaignPhoto.objects.filter(campaign=campaign).count() >= rules.PHOTOS_PER_CAMPAIGN:
+            raise ValidationError(
+                f"image: a campaign shows at most {rules.PHOTOS_PER_CAMPAIGN} photos; remove one first.", field="image"
+            )
+        photo = CampaignPhoto.objects.create(
+            campaign=campaign,
+            token=secrets.token_urlsafe(16),
+            image=prepared.jpeg,
+            width=prepared.width,
+            height=prepared.height,
+            alt_text=alt_text,
+            caption=caption,
+            added_by=actor,
+            added_at=clock.now(),
+        )
+        campaign_public_cache_invalidate(campaign_id=campaign.pk)
+        audit_record(
+            actor=actor,
+            action="campaign.photo_add",
+            target=campaign,
+            summary=f"photo {photo.token[:6]}: {alt_text[:80]}",
+            details={"token": photo.token, "width": photo.width, "height": photo.height, "bytes": len(prepared.jpeg)},
+        )
+    return photo
+
+
+@transaction.atomic
+def campaign_photo_remove(*, campaign: Campaign, token: str, actor: Any) -> None:
+    """Take a photo off the campaign's page and delete it (its address answers 404 from then on)."""
+    if not campaign_may_edit_story(campaign=campaign, actor=actor):
+        raise PermissionDeniedError("only the child's family or a caseworker may remove a photo.")
+    photo = CampaignPhoto.objects.filter(campaign=campaign, token=token).only("pk", "alt_text").first()
+    if photo is None:
+        raise NotFoundError("photo: this campaign has no such photo (already removed?).", field="token")
+    alt_text = photo.alt_text
+    photo.delete()
+    campaign_public_cache_invalidate(campaign_id=campaign.pk)
+    audit_record(
+        actor=actor,
+        action="campaign.photo_remove",
+        target=campaign,
+        summary=f"photo {token[:6]}: {alt_text[:80]}",
+        details={"token": token},
+    )
 
 
 # --- Online giving ----------------------------------------------------------------------------------------------

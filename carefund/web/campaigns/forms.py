@@ -161,3 +161,19 @@ class CampaignCreateForm(forms.Form):
 
 class CampaignUpdateForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=5000, label="Update")
+
+
+class CampaignPhotoForm(forms.Form):
+    image = forms.FileField(
+        label="Photo",
+        help_text="JPEG, PNG or WebP, up to 10 MB. It is shown at most 1,600 pixels wide, with its location and "
+        "camera details removed.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+    alt_text = forms.CharField(
+        max_length=rules.PHOTO_MAX_ALT_TEXT,
+        label="What the photo shows",
+        help_text="A few words read aloud to people who cannot see the photo, e.g. “James in his walking frame at "
+        "physio”.",
+    )
+    caption = forms.CharField(max_length=rules.PHOTO_MAX_CAPTION, required=False, label="Caption (optional)")

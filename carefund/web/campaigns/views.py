@@ -26,10 +26,12 @@ from carefund.campaigns.gateways.test import TestGateway, checkout_completed_obj
 from carefund.campaigns.models import Campaign, Donation, DonationStatus
 from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
+from carefund.core.errors import ValidationError as DomainValidationError
 from carefund.core.money import format_pence
 from carefund.funding.tasks import waterfall_recompute_after_commit
 from carefund.web.campaigns.forms import (
     CampaignCreateForm,
+    CampaignPhotoForm,
     CampaignUpdateForm,
     GiveForm,
     OfflineBatchForm,
@@ -73,6 +75,7 @@ class CampaignPageParts:
     gifts: tuple[dict[str, str], ...]
     updates: tuple[selectors.PublicUpdate, ...]
     surplus_policy_text: str
+    photos: tuple[selectors.PublicPhoto, ...] = ()
 
 
 def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
@@ -85,6 +88,7 @@ def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
         ),
         updates=tuple(selectors.updates_public(campaign=campaign)),
         surplus_policy_text=surplus_policy_text(),
+        photos=tuple(selectors.photos_public(campaign=campaign)),
     )
 
 
@@ -108,6 +112,14 @@ def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]
         "gifts": parts.gifts,
         "updates": parts.updates,
         "surplus_policy_text": parts.surplus_policy_text,
+        "photos": parts.photos,
+        "share_image_url": (
+            request.build_absolute_uri(
+                reverse("campaigns:photo", kwargs={"slug": campaign.slug, "token": parts.photos[0].token})
+            )
+            if parts.photos
+            else ""
+        ),
         "share_url": url,
         "can_give": campaign.state in rules.GIVING_STATES,
         "can_post_update": _may_post_update(request, campaign),
@@ -115,13 +127,8 @@ def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]
 
 
 def _may_post_update(request: HttpRequest, campaign: Campaign) -> bool:
-    from carefund.core.permissions import has_role
-    from carefund.core.roles import Role
-
     user = request.user
-    if not user.is_authenticated:
-        return False
-    return has_role(user, Role.CASEWORKER) or campaign.child.guardians.filter(pk=user.pk).exists()
+    return user.is_authenticated and services.campaign_may_edit_story(campaign=campaign, actor=user)
 
 
 def campaign_page(request: HttpRequest, slug: str) -> HttpResponse:
@@ -374,6 +381,72 @@ def staff_transition(request: HttpRequest, slug: str) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("campaigns:staff_list")
+
+
+def campaign_photo(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """GET /campaigns/<slug>/photos/<token>.jpg: a photo of a public campaign (kept re-encoded: always a JPEG)."""
+    try:
+        image = selectors.photo_get_public(slug=slug, token=token)
+    except NotFoundError:
+        raise Http404("No such photo.") from None
+    response = HttpResponse(image, content_type="image/jpeg")
+    # an hour: a removed photo leaves browsers and shares soon, and its address is never reused
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@login_required
+def campaign_photos(request: HttpRequest, slug: str) -> HttpResponse:
+    """The child's family or a caseworker adds photos to the campaign's page, or removes them."""
+    campaign = Campaign.objects.select_related("child").filter(slug=slug).first()
+    if campaign is None or not services.campaign_may_edit_story(campaign=campaign, actor=request.user):
+        raise Http404("No such campaign.")
+    form = CampaignPhotoForm()
+    status = 200
+    if request.method == "POST" and request.POST.get("remove"):
+        try:
+            services.campaign_photo_remove(campaign=campaign, token=request.POST["remove"], actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "The photo is removed from the page.")
+        return redirect("campaigns:photos", slug=campaign.slug)
+    if request.method == "POST":
+        form = CampaignPhotoForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["image"]
+            try:
+                if upload.size > rules.PHOTO_MAX_UPLOAD_BYTES:  # refused before it is read into memory
+                    raise DomainValidationError(
+                        f"image: at most {rules.PHOTO_MAX_UPLOAD_BYTES // 1048576} MB; this file is "
+                        f"{upload.size / 1048576:.1f} MB.",
+                        field="image",
+                    )
+                services.campaign_photo_add(
+                    campaign=campaign,
+                    data=upload.read(),
+                    alt_text=form.cleaned_data["alt_text"],
+                    caption=form.cleaned_data["caption"],
+                    actor=request.user,
+                )
+            except DomainError as exc:
+                field = exc.field if exc.field in form.fields else None
+                form.add_error(field, exc.message.split(": ", 1)[-1] if field else exc.message)
+            else:
+                messages.success(request, "The photo is on the page.")
+                return redirect("campaigns:photos", slug=campaign.slug)
+        status = 400
+    return render(
+        request,
+        "web/campaigns/photos.html",
+        {
+            "campaign": campaign,
+            "form": form,
+            "photos": selectors.photos_public(campaign=campaign),
+            "room": rules.PHOTOS_PER_CAMPAIGN,
+        },
+        status=status,
+    )
 
 
 @login_required

@@ -1,0 +1,71 @@
+"""Campaign photos as they are kept: an upload is proved to be a photo, turned upright, scaled down and re-encoded
+as a JPEG with no metadata (no camera, time or GPS position of where a child lives). Pure: bytes in, bytes out."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from carefund.campaigns import rules
+from carefund.core.errors import ValidationError
+
+ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
+
+
+@dataclass(frozen=True)
+class PreparedPhoto:
+    jpeg: bytes
+    width: int
+    height: int
+
+
+def prepare_photo(data: bytes) -> PreparedPhoto:
+    """The photo to keep, or a ValidationError (field "image") that says what to send instead."""
+    if not data:
+        raise ValidationError("image: choose a photo to upload.", field="image")
+    if len(data) > rules.PHOTO_MAX_UPLOAD_BYTES:
+        mb = rules.PHOTO_MAX_UPLOAD_BYTES // (1024 * 1024)
+        raise ValidationError(f"image: at most {mb} MB; this file is {len(data) / 1048576:.1f} MB.", field="image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                kind = probe.format or ""
+                if kind not in ACCEPTED_FORMATS:
+                    names = ", ".join(ACCEPTED_FORMATS.values())
+                    raise ValidationError(
+                        f"image: a {kind or 'file of this kind'} is not accepted; send a {names} photo "
+                        "(on an iPhone, a HEIC photo can be shared or exported as JPEG).",
+                        field="image",
+                    )
+                if probe.width * probe.height > rules.PHOTO_MAX_PIXELS:
+                    raise ValidationError(
+                        f"image: {probe.width} x {probe.height} pixels is more than "
+                        f"{rules.PHOTO_MAX_PIXELS // 1_000_000} million; send a smaller photo.",
+                        field="image",
+                    )
+                probe.verify()  # the file's structure, before decoding it
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+    except ValidationError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationError(
+            "image: this file is not a photo carefund can read (JPEG, PNG or WebP).", field="image"
+        ) from None
+    except (OSError, SyntaxError, ValueError):
+        raise ValidationError("image: this photo is damaged or cut short; send it again.", field="image") from None
+    if upright.mode != "RGB":
+        # transparency becomes white, as the page's background
+        rgba = upright.convert("RGBA")
+        upright = Image.new("RGB", rgba.size, (255, 255, 255))
+        upright.paste(rgba, mask=rgba.getchannel("A"))
+    upright.thumbnail((rules.PHOTO_MAX_SIDE, rules.PHOTO_MAX_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    # saved without exif, icc or comment: nothing of the original file but its pixels
+    upright.save(out, format="JPEG", quality=rules.PHOTO_JPEG_QUALITY, optimize=True, progressive=True)
+    return PreparedPhoto(jpeg=out.getvalue(), width=upright.width, height=upright.height)
