@@ -12,7 +12,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from carefund.campaigns import rules
 from carefund.core.errors import ValidationError
 
-ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
+# Pillow's names of what is accepted. Many phones write a JPEG with a second, smaller picture after the first
+# (Multi-Picture Format), which Pillow names MPO: it is a JPEG to the person sending it, and only the first picture
+# is kept.
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
+ACCEPTED_NAMES = "JPEG, PNG or WebP"
 
 
 @dataclass(frozen=True)
@@ -35,9 +39,8 @@ def prepare_photo(data: bytes) -> PreparedPhoto:
             with Image.open(io.BytesIO(data)) as probe:
                 kind = probe.format or ""
                 if kind not in ACCEPTED_FORMATS:
-                    names = ", ".join(ACCEPTED_FORMATS.values())
                     raise ValidationError(
-                        f"image: a {kind or 'file of this kind'} is not accepted; send a {names} photo "
+                        f"image: a {kind or 'file of this kind'} is not accepted; send a {ACCEPTED_NAMES} photo "
                         "(on an iPhone, a HEIC photo can be shared or exported as JPEG).",
                         field="image",
                     )
@@ -55,17 +58,24 @@ def prepare_photo(data: bytes) -> PreparedPhoto:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValidationError(
-            "image: this file is not a photo carefund can read (JPEG, PNG or WebP).", field="image"
+            f"image: this file is not a photo carefund can read ({ACCEPTED_NAMES}).", field="image"
         ) from None
     except (OSError, SyntaxError, ValueError):
         raise ValidationError("image: this photo is damaged or cut short; send it again.", field="image") from None
-    if upright.mode != "RGB":
-        # transparency becomes white, as the page's background
-        rgba = upright.convert("RGBA")
-        upright = Image.new("RGB", rgba.size, (255, 255, 255))
-        upright.paste(rgba, mask=rgba.getchannel("A"))
-    upright.thumbnail((rules.PHOTO_MAX_SIDE, rules.PHOTO_MAX_SIDE), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    # saved without exif, icc or comment: nothing of the original file but its pixels
-    upright.save(out, format="JPEG", quality=rules.PHOTO_JPEG_QUALITY, optimize=True, progressive=True)
+    try:
+        if upright.mode != "RGB":
+            # transparency becomes white, as the page's background
+            rgba = upright.convert("RGBA")
+            upright = Image.new("RGB", rgba.size, (255, 255, 255))
+            upright.paste(rgba, mask=rgba.getchannel("A"))
+        upright.thumbnail((rules.PHOTO_MAX_SIDE, rules.PHOTO_MAX_SIDE), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        # saved without exif, icc or comment: nothing of the original file but its pixels
+        upright.save(out, format="JPEG", quality=rules.PHOTO_JPEG_QUALITY, optimize=True, progressive=True)
+    except (OSError, ValueError):
+        raise ValidationError(
+            f"image: this photo's colours could not be converted for the web; save it as an ordinary {ACCEPTED_NAMES} "
+            "photo and send it again.",
+            field="image",
+        ) from None
     return PreparedPhoto(jpeg=out.getvalue(), width=upright.width, height=upright.height)

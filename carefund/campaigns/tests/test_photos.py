@@ -66,6 +66,16 @@ def test_a_photo_taken_sideways_is_turned_upright() -> None:
     assert bottom[2] > 200 and bottom[0] < 60
 
 
+def test_a_phones_multi_picture_jpeg_is_accepted_and_only_its_first_picture_kept() -> None:
+    first, second = Image.new("RGB", (30, 20), (0, 200, 0)), Image.new("RGB", (8, 6), (0, 0, 0))
+    out = io.BytesIO()
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    assert _open(out.getvalue()).format == "MPO"
+    kept = photos.prepare_photo(out.getvalue())
+    image = _open(kept.jpeg)
+    assert (image.format, image.size, getattr(image, "n_frames", 1)) == ("JPEG", (30, 20), 1)
+
+
 def test_a_large_photo_is_scaled_down_and_keeps_its_shape() -> None:
     kept = photos.prepare_photo(_jpeg(3200, 2400))
     assert (kept.width, kept.height) == (rules.PHOTO_MAX_SIDE, 1200)
@@ -93,10 +103,20 @@ def test_what_is_not_a_readable_photo_is_refused_with_what_to_do(data: bytes, sa
     assert says in caught.value.message and caught.value.field == "image"
 
 
+def test_a_photo_that_cannot_be_converted_is_refused_not_a_server_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def cannot(*args: Any, **kwargs: Any) -> None:
+        raise OSError("encoder error -2")
+
+    upload = _jpeg()
+    monkeypatch.setattr(Image.Image, "save", cannot)
+    with pytest.raises(ValidationError, match="colours could not be converted for the web"):
+        photos.prepare_photo(upload)
+
+
 def test_a_gif_is_refused_by_name() -> None:
     out = io.BytesIO()
     Image.new("RGB", (4, 4)).save(out, format="GIF")
-    with pytest.raises(ValidationError, match="a GIF is not accepted; send a JPEG, PNG, WebP photo"):
+    with pytest.raises(ValidationError, match="a GIF is not accepted; send a JPEG, PNG or WebP photo"):
         photos.prepare_photo(out.getvalue())
 
 
