@@ -142,11 +142,15 @@ def waterfall(inp: WaterfallInput) -> WaterfallResult:
             )  # fmt: skip
             continue
         nhs = 0
+        # What the child's fund has already paid for the item stays stated as paid, whoever covers the rest: money
+        # paid before an NHS approval is spent (the ledger shows it), and the NHS covers what is still to pay.
+        paid_before = min(max(0, item.paid_pence), item.cost_pence)
+        still_to_pay = item.cost_pence - paid_before
         prog = inp.programme if inp.programme is not None and inp.programme.covers_plan(item.plan_id) else None
         if prog is not None and item.category in prog.categories:
-            nhs = item.cost_pence
+            nhs = still_to_pay
         elif prog is not None and prog.capped_category and item.category == prog.capped_category and cap_left > 0:
-            nhs = min(cap_left, item.cost_pence)
+            nhs = min(cap_left, still_to_pay)
             cap_left -= nhs
         if nhs == item.cost_pence:
             lines.append(
@@ -158,7 +162,7 @@ def waterfall(inp: WaterfallInput) -> WaterfallResult:
             )  # fmt: skip
             continue
         charity_part = item.cost_pence - nhs
-        paid = min(item.paid_pence, charity_part)
+        paid = paid_before  # never more than charity_part: the NHS covers only what was still to pay
         need = charity_part - paid
         remaining_need += need
         from_fund = min(need, fund_left)
@@ -171,6 +175,11 @@ def waterfall(inp: WaterfallInput) -> WaterfallResult:
             parts.append(f"{format_pence(nhs)} by the NHS ({prog.name if prog else ''}, capped allowance)")
         if paid:
             parts.append(f"{format_pence(paid)} already paid from the child's fund")
+            if prog is not None and item.category in prog.categories:
+                parts.append(
+                    "the NHS programme covers this item, so the commissioner may be asked to reimburse what the "
+                    "child's fund paid before it was approved"
+                )
         if from_fund:
             parts.append(f"{format_pence(from_fund)} from the child's fund")
         if from_grant:

@@ -325,6 +325,8 @@ def test_waterfall_adds_up_in_every_state_and_under_a_capped_programme(
     assert r.plan_cost_pence == sum(i.cost_pence for i in items if i.state != "cancelled")
     assert r.funded_pence + r.unfunded_pence == r.plan_cost_pence
     assert r.nhs_pence <= sum(i.cost_pence for i in items if i.state != "cancelled")
+    # money already paid from the child's fund is always stated as spent, even where the NHS covers the item
+    assert r.spent_pence == sum(min(i.paid_pence, i.cost_pence) for i in items if i.state != "cancelled")
     if programme is NHSE18:
         capped = sum(
             line.nhs_pence
@@ -352,3 +354,14 @@ def test_the_nhs_pays_only_for_the_plans_it_approved() -> None:
         ("mixed", 0, 300_000, 500_000),
     ]
     assert (r.nhs_pence, r.charity_share_pence) == (1_000_000, 800_000)
+
+
+def test_what_the_fund_paid_before_the_nhs_approved_stays_spent_and_the_nhs_covers_the_rest() -> None:
+    # the fund paid £2,000 of the surgery's £10,000 before the NHS programme approved it
+    paid_early = WaterfallItem(1, "SDR surgery", "surgery", 1_000_000, "paid", D(2016, 3, 1), 200_000)
+    r = waterfall(WaterfallInput((paid_early,), 0, 0, CTE, 0))
+    [line] = r.lines
+    assert (line.nhs_pence, line.paid_pence, line.fund_pence, line.unfunded_pence) == (800_000, 200_000, 0, 0)
+    assert (r.spent_pence, r.nhs_pence, r.funded_pence) == (200_000, 800_000, 1_000_000)
+    assert "£2,000.00 already paid from the child's fund" in line.explanation
+    assert "commissioner may be asked to reimburse" in line.explanation
