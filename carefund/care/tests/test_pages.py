@@ -291,3 +291,76 @@ def test_consent_is_the_guardians_or_caseworkers_only(client, demo):
     james.refresh_from_db()
     assert james.publicity_consent is True
     assert not AuditEvent.objects.filter(action__startswith="child.publicity_consent").exists()
+
+
+def test_caseworker_adds_an_item_by_hand_and_re_costs_it(client, demo):
+    client.force_login(demo.users["caseworker"])
+    plan = demo.plans["james"]
+    when = plan.start_date + dt.timedelta(days=30)
+    response = client.post(
+        f"/care-plans/{plan.pk}/items/new/",
+        {"category": "orthotics", "description": "Ankle-foot orthoses, second pair", "planned_date": when,
+         "cost": "1,250.50"},
+        follow=True,
+    )  # fmt: skip
+    assert "is added to the plan" in response.content.decode()
+    item = plan.items.get(description="Ankle-foot orthoses, second pair")
+    assert (item.category, item.cost_pence, item.planned_date, item.state) == ("orthotics", 125_050, when, "planned")
+    assert AuditEvent.objects.filter(action="care_plan_item.added", target_id=str(item.pk)).exists()
+    response = client.post(f"/care-plans/items/{item.pk}/cost/", {"cost": "1300"}, follow=True)
+    item.refresh_from_db()
+    assert item.cost_pence == 130_000
+    assert "now costs £1,300.00" in response.content.decode()
+    assert AuditEvent.objects.get(action="care_plan_item.cost_changed").details == {
+        "from_pence": 125_050,
+        "to_pence": 130_000,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("cost", "12.345", "use digits with at most two decimals"),
+        ("cost", "-5", "is not an amount in pounds"),
+        ("planned_date", "2001-01-01", "planned_date"),
+        ("description", "", "This field is required."),
+    ],
+)
+def test_an_item_added_with_bad_input_says_what_to_fix_and_saves_nothing(client, demo, field, value, message):
+    client.force_login(demo.users["caseworker"])
+    plan = demo.plans["james"]
+    before = plan.items.count()
+    form = {"category": "orthotics", "description": "Orthoses", "cost": "450",
+            "planned_date": plan.start_date + dt.timedelta(days=30)} | {field: value}  # fmt: skip
+    response = client.post(f"/care-plans/{plan.pk}/items/new/", form)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert plan.items.count() == before
+
+
+def test_an_item_that_is_paid_or_cancelled_cannot_be_re_costed_and_says_why(client, demo):
+    client.force_login(demo.users["caseworker"])
+    item = demo.plans["james"].items.get(category="assessment")
+    client.post(f"/care-plans/items/{item.pk}/state/", {"to_state": "cancelled"})
+    response = client.post(f"/care-plans/items/{item.pk}/cost/", {"cost": "10"}, follow=True)
+    before = item.cost_pence
+    item.refresh_from_db()
+    assert item.cost_pence == before
+    assert "only planned, booked or delivered items may be re-costed" in response.content.decode()
+    response = client.post(f"/care-plans/items/{item.pk}/cost/", {"cost": "ten pounds"}, follow=True)
+    assert "is not an amount in pounds" in response.content.decode()
+
+
+def test_guardians_may_not_add_or_re_cost_items_and_others_plans_are_404(client, demo):
+    client.force_login(demo.users["guardian"])
+    plan = demo.plans["james"]
+    form = {"category": "travel", "description": "Taxi", "cost": "40",
+            "planned_date": plan.start_date + dt.timedelta(days=30)}  # fmt: skip
+    assert client.post(f"/care-plans/{plan.pk}/items/new/", form).status_code == 403
+    item = plan.items.first()
+    assert client.post(f"/care-plans/items/{item.pk}/cost/", {"cost": "1"}).status_code == 403
+    assert "Add an item by hand" not in client.get(f"/care-plans/{plan.pk}/").content.decode()
+    other = demo.plans["amelia"]
+    assert client.post(f"/care-plans/{other.pk}/items/new/", form).status_code == 404
+    assert client.post(f"/care-plans/items/{other.items.first().pk}/cost/", {"cost": "1"}).status_code == 404
+    assert plan.items.filter(description="Taxi").count() == 0

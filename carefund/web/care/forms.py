@@ -6,7 +6,9 @@ from typing import Any
 
 from django import forms
 
-from carefund.care.models import PathwayTemplate, Provider
+from carefund.care.models import ItemCategory, PathwayTemplate, Provider
+from carefund.core.errors import ValidationError as DomainValidationError
+from carefund.core.money import parse_pounds
 
 
 class ChildRegisterForm(forms.Form):
@@ -39,6 +41,33 @@ class CarePlanFromTemplateForm(forms.Form):
 
 class ItemTransitionForm(forms.Form):
     to_state = forms.CharField(max_length=20)
+
+
+def _pence(text: str, field: str) -> int:
+    try:
+        return parse_pounds(text, field=field)
+    except DomainValidationError as exc:
+        raise forms.ValidationError(exc.message) from None
+
+
+class CarePlanItemAddForm(forms.Form):
+    """An item added by hand (a second orthotic, a private physio block): its cost in pounds, its date within the
+    plan's dates (checked by the service)."""
+
+    category = forms.ChoiceField(choices=ItemCategory.choices)
+    description = forms.CharField(max_length=200, help_text="What it is, e.g. 'Ankle-foot orthoses, second pair'.")
+    planned_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Within the plan's dates.")
+    cost = forms.CharField(max_length=20, label="Cost (£)", help_text="For example 450 or 450.50.")
+
+    def clean_cost(self) -> int:
+        return _pence(self.cleaned_data["cost"], "cost")
+
+
+class ItemCostForm(forms.Form):
+    cost = forms.CharField(max_length=20, label="New cost (£)")
+
+    def clean_cost(self) -> int:
+        return _pence(self.cleaned_data["cost"], "cost")
 
 
 class SdrAssessmentForm(forms.Form):

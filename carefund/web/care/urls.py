@@ -13,6 +13,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("children/<int:pk>/plans/new/", views.care_plan_create, name="plan_create"),
     path("care-plans/<int:pk>/", views.care_plan_detail, name="plan"),
     path("care-plans/items/<int:pk>/state/", views.care_plan_item_transition, name="item_transition"),
+    path("care-plans/<int:pk>/items/new/", views.care_plan_item_add, name="item_add"),
+    path("care-plans/items/<int:pk>/cost/", views.care_plan_item_set_cost, name="item_cost"),
     path("children/<int:pk>/assessments/new/", views.sdr_assessment_record, name="assessment_record"),
     path("assessments/<int:pk>/", views.sdr_assessment_detail, name="assessment"),
 ]

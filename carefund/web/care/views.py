@@ -18,7 +18,14 @@ from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.core.money import format_pence
 from carefund.funding.tasks import waterfall_recompute_after_commit
-from carefund.web.care.forms import CarePlanFromTemplateForm, ChildRegisterForm, ItemTransitionForm, SdrAssessmentForm
+from carefund.web.care.forms import (
+    CarePlanFromTemplateForm,
+    CarePlanItemAddForm,
+    ChildRegisterForm,
+    ItemCostForm,
+    ItemTransitionForm,
+    SdrAssessmentForm,
+)
 
 
 def _domain_error_to_form(form: Any, exc: DomainError) -> None:
@@ -133,12 +140,18 @@ def care_plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         plan = selectors.care_plan_get_for_user(user=request.user, pk=pk)
     except NotFoundError:
         raise Http404("No such care plan.") from None
+    return _plan_page(request, plan)
+
+
+def _plan_page(request: HttpRequest, plan: Any, add_form: CarePlanItemAddForm | None = None) -> HttpResponse:
     can_change = request.user.has_perm("care.change_careplanitem")
+    can_add = request.user.has_perm("care.add_careplanitem")
     items = [
         {
             "item": item,
             "cost": format_pence(item.cost_pence),
             "next_states": rules.manual_next_states(item.state) if can_change else [],
+            "can_recost": can_change and item.state in rules.COST_EDITABLE_STATES,
         }
         for item in plan.items.all()
     ]
@@ -150,8 +163,74 @@ def care_plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "items": items,
             "total": format_pence(plan.total_pence),
             "state_labels": dict(ItemState.choices),
+            "add_form": (add_form or CarePlanItemAddForm()) if can_add else None,
         },
+        status=400 if add_form is not None and add_form.errors else 200,
     )
+
+
+@login_required
+@require_POST
+def care_plan_item_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """An item added to a care plan by hand; the child's waterfall is recomputed once it is saved."""
+    try:
+        plan = selectors.care_plan_get_for_user(user=request.user, pk=pk, audit=False)
+    except NotFoundError:
+        raise Http404("No such care plan.") from None
+    form = CarePlanItemAddForm(request.POST)
+    if form.is_valid():
+        try:
+            item = services.care_plan_item_add(
+                plan=plan,
+                category=form.cleaned_data["category"],
+                description=form.cleaned_data["description"],
+                planned_date=form.cleaned_data["planned_date"],
+                cost_pence=form.cleaned_data["cost"],
+                actor=request.user,
+            )
+        except PermissionDeniedError as exc:
+            raise PermissionDenied(exc.message) from None
+        except DomainError as exc:
+            field = {"cost_pence": "cost"}.get(exc.field or "", exc.field)
+            form.add_error(field if field in form.fields else None, exc.message)
+        else:
+            waterfall_recompute_after_commit(
+                child_id=plan.child_id, reason=f"'{item.description}' added to the care plan"
+            )
+            messages.success(request, f"'{item.description}' is added to the plan.")
+            return redirect("care:plan", pk=plan.pk)
+    return _plan_page(request, plan, add_form=form)
+
+
+@login_required
+@require_POST
+def care_plan_item_set_cost(request: HttpRequest, pk: int) -> HttpResponse:
+    """Re-cost an item that is planned, booked or delivered; the child's waterfall is recomputed."""
+    item = CarePlanItem.objects.select_related("plan").filter(pk=pk).first()
+    if item is None:
+        raise Http404("No such item.")
+    try:
+        plan = selectors.care_plan_get_for_user(user=request.user, pk=item.plan_id, audit=False)
+    except NotFoundError:
+        raise Http404("No such item.") from None
+    form = ItemCostForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"'{item.description}': {form.errors['cost'][0]}")
+        return redirect("care:plan", pk=plan.pk)
+    before = item.cost_pence
+    try:
+        services.care_plan_item_set_cost(item=item, cost_pence=form.cleaned_data["cost"], actor=request.user)
+    except PermissionDeniedError as exc:
+        raise PermissionDenied(exc.message) from None
+    except DomainError as exc:
+        messages.error(request, f"'{item.description}': {exc.message}")
+        return redirect("care:plan", pk=plan.pk)
+    waterfall_recompute_after_commit(
+        child_id=plan.child_id,
+        reason=f"'{item.description}' re-costed from {format_pence(before)} to {format_pence(item.cost_pence)}",
+    )
+    messages.success(request, f"'{item.description}' now costs {format_pence(item.cost_pence)}.")
+    return redirect("care:plan", pk=plan.pk)
 
 
 @login_required
