@@ -140,6 +140,29 @@ def pathway_template_upsert(
 # Children
 
 
+def _child_details(
+    *, first_name: str, last_name: str, date_of_birth: dt.date, home_postcode: str, diagnosis: str, gmfcs_level: int
+) -> dict[str, Any]:
+    """A child's details checked and normalised (registration and correction), in the order of the form."""
+    first_name, last_name, diagnosis = first_name.strip(), last_name.strip(), diagnosis.strip()
+    if not first_name:
+        raise ValidationError("first_name: enter the child's first name.", field="first_name")
+    if not last_name:
+        raise ValidationError("last_name: enter the child's last name.", field="last_name")
+    rules.check_date_of_birth(date_of_birth, today=clock.today())
+    postcode = rules.normalise_postcode(home_postcode)
+    if not diagnosis:
+        raise ValidationError("diagnosis: enter the diagnosis, for example 'spastic diplegia'.", field="diagnosis")
+    return {
+        "first_name": first_name,
+        "last_name": last_name,
+        "date_of_birth": date_of_birth,
+        "home_postcode": postcode,
+        "diagnosis": diagnosis,
+        "gmfcs_level": rules.check_gmfcs_level(gmfcs_level),
+    }
+
+
 @transaction.atomic
 def child_register(
     *,
@@ -156,17 +179,15 @@ def child_register(
 ) -> Child:
     """Register a child. Validates every field first, so a refusal writes nothing."""
     _require_perm(actor, "care.add_child", "register children")
-    first_name, last_name, diagnosis = first_name.strip(), last_name.strip(), diagnosis.strip()
-    if not first_name:
-        raise ValidationError("first_name: enter the child's first name.", field="first_name")
-    if not last_name:
-        raise ValidationError("last_name: enter the child's last name.", field="last_name")
-    rules.check_date_of_birth(date_of_birth, today=clock.today())
-    postcode = rules.normalise_postcode(home_postcode)
+    details = _child_details(
+        first_name=first_name,
+        last_name=last_name,
+        date_of_birth=date_of_birth,
+        home_postcode=home_postcode,
+        diagnosis=diagnosis,
+        gmfcs_level=gmfcs_level,
+    )
     digits = rules.normalise_nhs_number(nhs_number)
-    if not diagnosis:
-        raise ValidationError("diagnosis: enter the diagnosis, for example 'spastic diplegia'.", field="diagnosis")
-    level = rules.check_gmfcs_level(gmfcs_level)
     lookup = identifier_hash(digits)
     if Child.objects.filter(nhs_number_hash=lookup).exists():
         raise ConflictError(
@@ -174,15 +195,10 @@ def child_register(
             field="nhs_number",
         )
     child = Child.objects.create(
-        first_name=first_name,
-        last_name=last_name,
-        date_of_birth=date_of_birth,
-        home_postcode=postcode,
+        **details,
         nhs_number_encrypted=encrypt_identifier(digits),
         nhs_number_hash=lookup,
         nhs_number_last3=digits[-3:],
-        diagnosis=diagnosis,
-        gmfcs_level=level,
         publicity_consent=publicity_consent,
     )
     guardian_list = list(guardians)
@@ -196,6 +212,63 @@ def child_register(
         details={"guardians": [g.pk for g in guardian_list], "publicity_consent": publicity_consent},
     )
     return child
+
+
+@transaction.atomic
+def child_update(
+    *,
+    child: Child,
+    first_name: str,
+    last_name: str,
+    date_of_birth: dt.date,
+    home_postcode: str,
+    diagnosis: str,
+    gmfcs_level: int,
+    nhs_number: str = "",
+    actor: Any,
+) -> list[str]:
+    """Correct a child's details (a caseworker or trustee). Validates every field as registration does, so a
+    refusal writes nothing. An empty `nhs_number` keeps the one on record; another is checked, encrypted and must not
+    belong to another child. Returns the names of the fields that changed; the audit records those names, not the
+    values (health data is not copied into the audit log)."""
+    _require_perm(actor, "care.change_child", "change a child's details")
+    locked = Child.objects.select_for_update().get(pk=child.pk)
+    _require_child_access(actor, locked)
+    new = _child_details(
+        first_name=first_name,
+        last_name=last_name,
+        date_of_birth=date_of_birth,
+        home_postcode=home_postcode,
+        diagnosis=diagnosis,
+        gmfcs_level=gmfcs_level,
+    )
+    changed = [name for name, value in new.items() if getattr(locked, name) != value]
+    for name in changed:
+        setattr(locked, name, new[name])
+    if nhs_number.strip():
+        digits = rules.normalise_nhs_number(nhs_number)
+        lookup = identifier_hash(digits)
+        if lookup != locked.nhs_number_hash:
+            if Child.objects.filter(nhs_number_hash=lookup).exclude(pk=locked.pk).exists():
+                raise ConflictError(
+                    "nhs_number: another child is registered with this NHS number; check the number.",
+                    field="nhs_number",
+                )
+            locked.nhs_number_encrypted = encrypt_identifier(digits)
+            locked.nhs_number_hash = lookup
+            locked.nhs_number_last3 = digits[-3:]
+            changed.append("nhs_number")
+    if not changed:
+        return []
+    locked.save()
+    audit_record(
+        actor=actor,
+        action="child.updated",
+        target=locked,
+        summary=f"Changed {', '.join(changed)} of {locked.public_name}",
+        details={"fields": changed},
+    )
+    return changed
 
 
 def child_find_by_nhs_number(*, nhs_number: str) -> Child | None:

@@ -364,3 +364,79 @@ def test_guardians_may_not_add_or_re_cost_items_and_others_plans_are_404(client,
     assert client.post(f"/care-plans/{other.pk}/items/new/", form).status_code == 404
     assert client.post(f"/care-plans/items/{other.items.first().pk}/cost/", {"cost": "1"}).status_code == 404
     assert plan.items.filter(description="Taxi").count() == 0
+
+
+def _edit_form(child, **changes):
+    return {
+        "first_name": child.first_name,
+        "last_name": child.last_name,
+        "date_of_birth": child.date_of_birth.isoformat(),
+        "home_postcode": child.home_postcode,
+        "diagnosis": child.diagnosis,
+        "gmfcs_level": str(child.gmfcs_level),
+        "nhs_number": "",
+    } | changes
+
+
+def test_caseworker_corrects_a_childs_details_and_the_audit_names_the_fields_not_the_values(client, demo):
+    client.force_login(demo.users["caseworker"])
+    james = demo.children["james"]
+    assert f'href="/children/{james.pk}/edit/"' in client.get(f"/children/{james.pk}/").content.decode()
+    page = client.get(f"/children/{james.pk}/edit/").content.decode()
+    assert f'value="{james.first_name}"' in page
+    level = 2 if james.gmfcs_level != 2 else 3
+    response = client.post(
+        f"/children/{james.pk}/edit/", _edit_form(james, home_postcode="ng7 2uh", gmfcs_level=str(level)), follow=True
+    )
+    assert "Saved: home postcode, gmfcs level." in response.content.decode()
+    james.refresh_from_db()
+    assert (james.home_postcode, james.gmfcs_level) == ("NG7 2UH", level)
+    audit = AuditEvent.objects.get(action="child.updated")
+    assert audit.details == {"fields": ["home_postcode", "gmfcs_level"]}
+    assert "NG7" not in str(audit.details) + audit.summary
+
+
+def test_an_nhs_number_is_corrected_only_to_a_valid_number_of_no_other_child(client, demo):
+    client.force_login(demo.users["caseworker"])
+    james, amelia = demo.children["james"], demo.children["amelia"]
+    before = (james.nhs_number_hash, james.nhs_number_last3)
+    response = client.post(f"/children/{james.pk}/edit/", _edit_form(james, nhs_number="943 476 5918"))
+    assert response.status_code == 400 and "check digit" in response.content.decode().lower()
+    from carefund.care.services import child_reveal_nhs_number
+
+    taken = child_reveal_nhs_number(child=amelia, actor=demo.users["caseworker"])
+    response = client.post(f"/children/{james.pk}/edit/", _edit_form(james, nhs_number=taken))
+    assert response.status_code == 400 and "another child is registered with this NHS number" in (
+        response.content.decode()
+    )
+    james.refresh_from_db()
+    assert (james.nhs_number_hash, james.nhs_number_last3) == before
+    response = client.post(f"/children/{james.pk}/edit/", _edit_form(james, nhs_number="401 023 2137"), follow=True)
+    james.refresh_from_db()
+    assert james.nhs_number_last3 == "137"
+    assert child_reveal_nhs_number(child=james, actor=demo.users["caseworker"]) == "401 023 2137"
+    assert AuditEvent.objects.filter(action="child.updated").last().details == {"fields": ["nhs_number"]}
+
+
+def test_a_bad_correction_says_what_to_fix_and_saves_nothing(client, demo):
+    client.force_login(demo.users["caseworker"])
+    james = demo.children["james"]
+    response = client.post(
+        f"/children/{james.pk}/edit/", _edit_form(james, first_name="Jim", date_of_birth="2030-01-01")
+    )
+    assert response.status_code == 400
+    james.refresh_from_db()
+    assert james.first_name != "Jim"
+    assert not AuditEvent.objects.filter(action="child.updated").exists()
+
+
+def test_only_caseworkers_and_trustees_correct_a_child_and_only_one_they_may_see(client, demo):
+    james = demo.children["james"]
+    client.force_login(demo.users["guardian"])
+    assert client.get(f"/children/{james.pk}/edit/").status_code == 403
+    assert client.post(f"/children/{james.pk}/edit/", _edit_form(james, first_name="X")).status_code == 403
+    assert f'href="/children/{james.pk}/edit/"' not in client.get(f"/children/{james.pk}/").content.decode()
+    client.force_login(demo.users["caseworker"])
+    assert client.get("/children/999999/edit/").status_code == 404
+    james.refresh_from_db()
+    assert james.first_name != "X"

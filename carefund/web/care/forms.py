@@ -26,6 +26,21 @@ class ChildRegisterForm(forms.Form):
     publicity_consent = forms.BooleanField(required=False, label="The guardians consent to a public campaign page")
 
 
+class ChildEditForm(forms.Form):
+    first_name = forms.CharField(max_length=100)
+    last_name = forms.CharField(max_length=100)
+    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Not in the future.")
+    home_postcode = forms.CharField(max_length=10, help_text="A UK postcode, for example CT21 5AB.")
+    diagnosis = forms.CharField(max_length=200)
+    gmfcs_level = ChildRegisterForm.base_fields["gmfcs_level"]
+    nhs_number = forms.CharField(
+        max_length=14,
+        required=False,
+        label="Correct the NHS number",
+        help_text="Leave empty to keep the number on record; a new one is checked and the change is audited.",
+    )
+
+
 class CarePlanFromTemplateForm(forms.Form):
     template = forms.ModelChoiceField(queryset=PathwayTemplate.objects.all(), empty_label=None)
     provider = forms.ModelChoiceField(

@@ -8,6 +8,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("children/", views.child_list, name="children"),
     path("children/new/", views.child_register, name="child_register"),
     path("children/<int:pk>/", views.child_detail, name="child"),
+    path("children/<int:pk>/edit/", views.child_edit, name="child_edit"),
     path("children/<int:pk>/nhs-number/", views.child_reveal_nhs_number, name="child_nhs_number"),
     path("children/<int:pk>/consent/", views.child_set_publicity_consent, name="child_consent"),
     path("children/<int:pk>/plans/new/", views.care_plan_create, name="plan_create"),

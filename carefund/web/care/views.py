@@ -21,6 +21,7 @@ from carefund.funding.tasks import waterfall_recompute_after_commit
 from carefund.web.care.forms import (
     CarePlanFromTemplateForm,
     CarePlanItemAddForm,
+    ChildEditForm,
     ChildRegisterForm,
     ItemCostForm,
     ItemTransitionForm,
@@ -84,10 +85,39 @@ def child_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_reveal": selectors.can_reveal_nhs_number(user=request.user),
             "can_plan": request.user.has_perm("care.add_careplan"),
             "can_assess": request.user.has_perm("care.add_sdrassessment"),
+            "can_edit": request.user.has_perm("care.change_child"),
             "can_consent": request.user.has_perm("care.change_child")
             or child.guardians.filter(pk=request.user.pk or 0).exists(),
             "nhs_number": None,
         },
+    )
+
+
+@login_required
+def child_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a child's details (caseworkers and trustees)."""
+    if not request.user.has_perm("care.change_child"):
+        raise PermissionDenied("Only caseworkers and trustees may change a child's details.")
+    try:
+        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=request.method != "POST")
+    except NotFoundError:
+        raise Http404("No such child.") from None
+    fields = ["first_name", "last_name", "date_of_birth", "home_postcode", "diagnosis", "gmfcs_level"]
+    form = ChildEditForm(request.POST or None, initial={name: getattr(child, name) for name in fields})
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = services.child_update(child=child, **form.cleaned_data, actor=request.user)
+        except DomainError as exc:
+            _domain_error_to_form(form, exc)
+        else:
+            if changed:
+                waterfall_recompute_after_commit(child_id=child.pk, reason="the child's details were corrected")
+                messages.success(request, f"Saved: {', '.join(name.replace('_', ' ') for name in changed)}.")
+            else:
+                messages.info(request, "Nothing changed.")
+            return redirect("care:child", pk=child.pk)
+    return render(
+        request, "web/care/child_edit.html", {"form": form, "child": child}, status=400 if form.errors else 200
     )
 
 
