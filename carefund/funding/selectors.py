@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Sum
@@ -218,6 +218,7 @@ class ChildFunding:
     transfers_out: list[SurplusTransfer]
     transfers_in: list[SurplusTransferLine]
     policy_text: str
+    grants: list[Grant] = field(default_factory=list)
 
 
 def child_funding_for_user(*, user: Any, child_id: int) -> ChildFunding:
@@ -245,6 +246,7 @@ def child_funding_for_user(*, user: Any, child_id: int) -> ChildFunding:
         transfers_out=list(SurplusTransfer.objects.filter(source_child=child).prefetch_related("lines__recipient")),
         transfers_in=list(SurplusTransferLine.objects.filter(recipient=child).select_related("transfer__source_child")),
         policy_text=surplus_policy_text(),
+        grants=list(Grant.objects.filter(child=child).select_related("approved_by")),
     )
 
 

@@ -255,3 +255,28 @@ def test_approvers_can_reach_the_proposals_on_the_surplus_page_and_approve(world
     assert transfer.state == SurplusTransfer.State.POSTED
     guardian = world.user("mum", Role.GUARDIAN)
     assert client_for(guardian).get("/funding/surplus/").status_code == 404
+
+
+def test_trustee_approves_a_grant_on_the_funding_page_and_a_refusal_says_why(world: World) -> None:
+    from carefund.funding.models import Grant
+    from carefund.funding.tests.test_services import fund_general
+
+    trustee, caseworker = world.user("trustee", Role.TRUSTEE), world.user("cw", Role.CASEWORKER)
+    james = world.care.children["james"]
+    fund_general(500_000)
+    url = f"/children/{james.pk}/funding/"
+    c = client_for(trustee)
+    assert "Approve a grant towards the £50,110.00 not yet funded" in c.get(url).content.decode()
+    page = c.post(f"{url}grants/", {"amount": "6,000", "reason": "Orthotics gap"}, follow=True).content.decode()
+    assert "general funds hold £5,000.00" in page and not Grant.objects.exists()
+    page = c.post(f"{url}grants/", {"amount": "12.345", "reason": "x"}, follow=True).content.decode()
+    assert "at most two decimals" in page and not Grant.objects.exists()
+    page = c.post(f"{url}grants/", {"amount": "2,000", "reason": "Orthotics gap"}, follow=True).content.decode()
+    assert "Grant of £2,000.00 from general funds approved" in page
+    grant = Grant.objects.get()
+    assert (grant.amount_pence, grant.reason, grant.approved_by) == (200_000, "Orthotics gap", trustee)
+    assert "£2,000.00 approved by" in page and ": Orthotics gap" in page
+    other = client_for(caseworker)
+    assert "Approve a grant" not in other.get(url).content.decode()
+    other.post(f"{url}grants/", {"amount": "100", "reason": "mine"})
+    assert Grant.objects.count() == 1

@@ -7,6 +7,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("children/<int:child_id>/funding/request/", views.request_create, name="funding-request-create"),
     path("children/<int:child_id>/funding/invoices/", views.invoice_enter, name="funding-invoice-enter"),
     path("children/<int:child_id>/funding/recompute/", views.recompute, name="funding-recompute"),
+    path("children/<int:child_id>/funding/grants/", views.grant_approve, name="funding-grant-approve"),
     path("funding/requests/<int:pk>/decide/", views.request_decide, name="funding-request-decide"),
     path("funding/requests/<int:pk>/wait/", views.request_wait, name="funding-request-wait"),
     path("funding/programmes/", views.programme_list, name="funding-programmes"),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from carefund.care.models import CarePlan, CarePlanItem, Child
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
-from carefund.core.money import parse_pounds
+from carefund.core.money import format_pence, parse_pounds
 from carefund.core.permissions import is_staff_reader, restrict_children
 from carefund.funding import selectors, services
 from carefund.funding.models import Allocation, FundingRequest, Invoice, Programme, SurplusTransfer
@@ -72,9 +72,31 @@ def child_funding(request: HttpRequest, child_id: int) -> HttpResponse:
             "can_pay": user.has_perm("funding.pay_invoice"),
             "can_propose": user.has_perm("funding.add_surplustransfer"),
             "can_approve_transfer": user.has_perm("funding.approve_surplustransfer"),
+            "can_grant": user.has_perm("funding.approve_grant"),
             # A family sees the name of another child only if that child's guardians consented to publicity.
             "staff_reader": is_staff_reader(user),
         },
+    )
+
+
+@login_required
+@require_POST
+def grant_approve(request: HttpRequest, child_id: int) -> HttpResponse:
+    """A trustee approves a grant from general funds towards the child's unfunded gap (the waterfall's third tier)."""
+    child = _child_for(request, child_id)
+    url = reverse("funding-child", args=[child.pk])
+    try:
+        amount = parse_pounds(request.POST.get("amount", ""), field="amount")
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return _back(request, url)
+    return _act(
+        request,
+        url,
+        lambda: services.grant_approve(
+            child=child, amount_pence=amount, reason=request.POST.get("reason", ""), actor=request.user
+        ),
+        f"Grant of {format_pence(amount)} from general funds approved; the waterfall is recomputed.",
     )
 
 
