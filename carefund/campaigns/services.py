@@ -784,6 +784,71 @@ def _handle_reversal(event: GatewayEvent, gateway: str, *, to_status: str, reaso
     return f"gift #{donation.pk} {to_status}"
 
 
+@dataclass(frozen=True)
+class FeesFilled:
+    looked_up: int  # confirmed gifts without a fee whose fee was asked for
+    recorded: int  # fees now posted
+    recorded_pence: int
+
+
+def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None) -> bool:
+    """Post the provider's fee of a gift confirmed before its fee was known (Dr payment fees / Cr the gateway's
+    clearing account) and note it on the gift; once: a gift that has its fee, or is no longer confirmed, is left
+    as it is (False)."""
+    if isinstance(fee_pence, bool) or not isinstance(fee_pence, int) or fee_pence < 0:
+        raise ValidationError(f"fee: a fee is a whole number of pence, zero or more; got {fee_pence!r}.", field="fee")
+    with transaction.atomic():
+        donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
+        if donation is None:
+            raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
+        if donation.status != DonationStatus.SUCCEEDED or donation.fee_pence is not None:
+            return False
+        if fee_pence > donation.total_pence:
+            raise ValidationError(
+                f"fee: {fee_pence} pence is more than gift #{donation.pk} ({donation.total_pence} pence).", field="fee"
+            )
+        if fee_pence:
+            ledger_post(
+                kind=TransactionKind.FEE,
+                postings=[
+                    PostingSpec(account=chart.PAYMENT_FEES, amount_pence=fee_pence),
+                    PostingSpec(account=chart.clearing_account(donation.gateway), amount_pence=-fee_pence),
+                ],
+                memo=f"Payment fee of gift #{donation.pk}, known after it was confirmed",
+                on_date=clock.today(),
+                idempotency_key=f"donation-fee-late-{donation.pk}",
+                group_id=f"donation-{donation.pk}",
+                actor=actor,
+            )
+        Donation.objects.filter(pk=donation.pk).update(fee_pence=fee_pence)
+        audit_record(actor=actor, action="donation.fee_recorded", target=donation, summary=f"{fee_pence} pence")
+    return True
+
+
+def donation_fees_fill(*, gateway: PaymentGateway | None = None, limit: int = 200, actor: Any = None) -> FeesFilled:
+    """Ask the provider again for the fees of confirmed gifts that were posted without one (Stripe had not yet made
+    the charge's balance transaction when the webhook came) and post those it now knows. Each lookup is made outside
+    any database transaction; a fee still unknown is left for the next run. Only a gateway that can look fees up
+    (Stripe) has any to fill: the test gateway states its fee in the event."""
+    gw = gateway or active_gateway()
+    lookup = getattr(gw, "payment_intent_fee_pence", None)
+    if lookup is None:
+        return FeesFilled(0, 0, 0)
+    missing = list(
+        Donation.objects.filter(status=DonationStatus.SUCCEEDED, gateway=gw.name, fee_pence__isnull=True)
+        .exclude(payment_intent_id="")
+        .order_by("pk")
+        .values_list("pk", "payment_intent_id", "amount_pence", "costs_contribution_pence")[:limit]
+    )
+    recorded = recorded_pence = 0
+    for donation_id, intent_id, amount, costs in missing:
+        fee = lookup(intent_id, amount + costs)
+        if fee is not None and donation_fee_record(donation_id=donation_id, fee_pence=fee, actor=actor):
+            recorded += 1
+            recorded_pence += fee
+    return FeesFilled(looked_up=len(missing), recorded=recorded, recorded_pence=recorded_pence)
+
+
 @transaction.atomic
 def payout_record(*, payout_id: str, gateway: str, amount_pence: int, arrived_on: dt.date, actor: Any = None) -> Payout:
     """The provider paid money from its clearing balance into the bank: Dr bank / Cr clearing, once per payout."""

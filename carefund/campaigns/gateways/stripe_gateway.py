@@ -98,6 +98,14 @@ class StripeGateway:
         if not isinstance(intent_id, str) or not intent_id:
             logger.warning("stripe fee: event %s names no PaymentIntent; the gift posts without a fee", event.event_id)
             return None
+        amount = obj.get("amount_total")
+        return self.payment_intent_fee_pence(intent_id, amount if isinstance(amount, int) else -1)
+
+    def payment_intent_fee_pence(self, intent_id: str, amount_pence: int) -> int | None:
+        """Stripe's fee in pence for a PaymentIntent of `amount_pence`, from its latest charge's balance transaction;
+        None (logged) when it is not known yet (no charge or balance transaction), not in pounds, or the lookup
+        fails. Used when a checkout completes and, for gifts confirmed before their fee was known, by
+        `services.donation_fees_fill`."""
         try:
             intent = self._lookups().v1.payment_intents.retrieve(
                 intent_id, {"expand": ["latest_charge.balance_transaction"]}
@@ -107,26 +115,16 @@ class StripeGateway:
             currency: Any = _field(balance_transaction, "currency")
         except Exception:  # network, permissions, an unexpected shape: never fail the webhook for the fee
             logger.warning(
-                "stripe fee: could not look up the fee of %s (event %s); the gift posts without a fee",
-                intent_id,
-                event.event_id,
-                exc_info=True,
+                "stripe fee: could not look up the fee of %s; the gift posts without a fee", intent_id, exc_info=True
             )
             return None
-        amount = obj.get("amount_total")
-        if (
-            isinstance(fee, bool)
-            or not isinstance(fee, int)
-            or currency != "gbp"
-            or not isinstance(amount, int)
-            or not 0 <= fee <= amount
-        ):
+        if isinstance(fee, bool) or not isinstance(fee, int) or currency != "gbp" or not 0 <= fee <= amount_pence:
             logger.warning(
                 "stripe fee: %s has no usable fee in pence (fee %r %r, charge %r); the gift posts without a fee",
                 intent_id,
                 fee,
                 currency,
-                amount,
+                amount_pence,
             )
             return None
         return fee

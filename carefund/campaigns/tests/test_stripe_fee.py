@@ -3,6 +3,7 @@ with a canned HTTP layer (no network), its success and its failures (a failed lo
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Mapping
@@ -262,3 +263,66 @@ def test_stripe_gifts_confirmed_together_post_their_looked_up_fees() -> None:
     assert account_balance_pence(name=chart.PAYMENT_FEES) == 61
     assert account_balance_pence(name=CLEARING) == 3003 - 61
     assert ledger_check() == []
+
+
+# --- a fee known only later ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_fee_unknown_at_confirmation_is_posted_by_a_later_run_once(stripe_mode: CannedHTTP) -> None:
+    from django.core.management import call_command
+
+    from carefund.core.models import AuditEvent
+
+    campaign = make_campaign()
+    gift, other = _stripe_gift(campaign), _stripe_gift(campaign, session_id="cs_live_other")
+    # confirmed before Stripe had made either charge's balance transaction
+    stripe_mode.responses += [(200, _intent(None, with_charge=False))] * 2
+    for g in (gift, other):
+        assert deliver(completed_event(g), secret=WEBHOOK_SECRET).status_code == 200
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 0
+    # the next day: one fee is known, the other still is not
+    stripe_mode.responses += [(200, _intent(50)), (200, _intent(None, with_charge=False))]
+    filled = services.donation_fees_fill()
+    assert (filled.looked_up, filled.recorded, filled.recorded_pence) == (2, 1, 50)
+    gift.refresh_from_db()
+    other.refresh_from_db()
+    assert (gift.fee_pence, other.fee_pence) == (50, None)
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 50
+    assert account_balance_pence(name=CLEARING) == 4000 - 50
+    assert fund_balance_pence(child_id=campaign.child_id) == 4000  # the child's fund is not touched by a fee
+    assert AuditEvent.objects.filter(action="donation.fee_recorded", target_id=str(gift.pk)).count() == 1
+    # the command asks only for the one still missing; a fee already recorded is never posted twice
+    stripe_mode.responses.append((200, _intent(40)))
+    out = io.StringIO()
+    call_command("webhooks", "fees", stdout=out)
+    assert "1 confirmed gift(s) without a fee looked up; 1 fee(s) posted (£0.40)" in out.getvalue()
+    assert services.donation_fee_record(donation_id=gift.pk, fee_pence=50) is False
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 90
+    assert [urlsplit(u).path for _, u in stripe_mode.requests[-3:]] == [
+        f"/v1/payment_intents/pi_test_{gift.pk}",
+        f"/v1/payment_intents/pi_test_{other.pk}",
+        f"/v1/payment_intents/pi_test_{other.pk}",
+    ]
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db
+def test_a_late_fee_is_refused_when_it_is_not_a_fee_of_that_gift() -> None:
+    from carefund.core.errors import ValidationError
+
+    campaign = make_campaign()
+    gift = _stripe_gift(campaign)
+    services.donation_record_succeeded(donation_id=gift.pk, amount_total_pence=2000)
+    for bad in (-1, 2001, True, "5"):
+        with pytest.raises(ValidationError, match="fee:"):
+            services.donation_fee_record(donation_id=gift.pk, fee_pence=bad)  # type: ignore[arg-type]
+    pending = _stripe_gift(campaign, session_id="cs_live_pending")
+    assert services.donation_fee_record(donation_id=pending.pk, fee_pence=10) is False  # not confirmed: nothing
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 0
+
+
+def test_the_test_gateway_has_no_fees_to_fill() -> None:
+    from carefund.campaigns.gateways.test import TestGateway
+
+    assert services.donation_fees_fill(gateway=TestGateway(webhook_secret="x", tolerance_seconds=1)).looked_up == 0
