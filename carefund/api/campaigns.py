@@ -12,6 +12,7 @@ from ninja.errors import HttpError
 from ninja.security import django_auth
 
 from carefund.campaigns import selectors
+from carefund.campaigns.cache import campaign_public_cache_get_or_compute
 from carefund.campaigns.models import Campaign
 from carefund.core.errors import NotFoundError, PermissionDeniedError
 
@@ -65,9 +66,15 @@ class StaffGiftOut(Schema):
 
 
 def _gift_aid(campaign_id: int) -> int:
+    """The Gift Aid to come, as fresh as the public page's (docs/campaigns.md, "The public campaign page"): kept
+    `CAMPAIGN_PAGE_CACHE_SECONDS` per campaign and process, forgotten when a declaration or gift changes it."""
     from carefund.giftaid.selectors import gift_aid_due_for_campaign
 
-    return int(gift_aid_due_for_campaign(campaign_id=campaign_id))
+    return campaign_public_cache_get_or_compute(
+        campaign_id=campaign_id,
+        part="api-gift-aid",
+        compute=lambda: int(gift_aid_due_for_campaign(campaign_id=campaign_id)),
+    )
 
 
 def _out(campaign: Campaign) -> dict[str, object]:

@@ -36,8 +36,8 @@ _locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def _entry_key(campaign_id: int) -> str:
-    return f"{KEY_PREFIX}:{campaign_id}"
+def _entry_key(campaign_id: int, part: str = "page") -> str:
+    return f"{KEY_PREFIX}:{campaign_id}" if part == "page" else f"{KEY_PREFIX}:{campaign_id}:{part}"
 
 
 def _version_key(campaign_id: int) -> str:
@@ -57,10 +57,10 @@ def _lock_for(campaign_id: int) -> threading.Lock:
         return lock
 
 
-def _lookup(campaign_id: int) -> tuple[tuple[int, int], Any]:
+def _lookup(campaign_id: int, part: str = "page") -> tuple[tuple[int, int], Any]:
     """The current (campaign, all-campaigns) versions, and the cached value if it was stored under them (else
     None). One `get_many`: three keys of the in-process cache."""
-    entry_key, version_key = _entry_key(campaign_id), _version_key(campaign_id)
+    entry_key, version_key = _entry_key(campaign_id, part), _version_key(campaign_id)
     found = cache.get_many([entry_key, version_key, ALL_CAMPAIGNS_VERSION_KEY])
     versions = (int(found.get(version_key, 0)), int(found.get(ALL_CAMPAIGNS_VERSION_KEY, 0)))
     entry = found.get(entry_key)
@@ -69,22 +69,23 @@ def _lookup(campaign_id: int) -> tuple[tuple[int, int], Any]:
     return versions, None
 
 
-def campaign_public_cache_get_or_compute(*, campaign_id: int, compute: Callable[[], T]) -> T:
-    """The cached value of a campaign's slow page parts, or `compute()` (stored for `cache_seconds()`) when there
-    is none, it ran out, or the campaign (or every campaign) was invalidated since. `compute` must return a
-    picklable value that is not None."""
+def campaign_public_cache_get_or_compute(*, campaign_id: int, compute: Callable[[], T], part: str = "page") -> T:
+    """The cached value of a campaign's slow public parts, or `compute()` (stored for `cache_seconds()`) when there
+    is none, it ran out, or the campaign (or every campaign) was invalidated since. `part` names what is kept: the
+    page's parts ("page") or another reader's (the JSON API's Gift Aid figure), each invalidated with the campaign.
+    `compute` must return a picklable value that is not None."""
     seconds = cache_seconds()
     if seconds == 0:
         return compute()
-    _, value = _lookup(campaign_id)
+    _, value = _lookup(campaign_id, part)
     if value is not None:
         return value  # type: ignore[no-any-return]
     with _lock_for(campaign_id):
-        versions, value = _lookup(campaign_id)  # another thread may have just computed it
+        versions, value = _lookup(campaign_id, part)  # another thread may have just computed it
         if value is not None:
             return value  # type: ignore[no-any-return]
         value = compute()
-        cache.set(_entry_key(campaign_id), (versions, value), seconds)
+        cache.set(_entry_key(campaign_id, part), (versions, value), seconds)
         return value
 
 

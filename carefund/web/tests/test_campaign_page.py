@@ -196,3 +196,23 @@ def test_no_cache_when_the_time_to_live_is_zero(settings) -> None:  # type: igno
     assert len(queries_of_a_view(campaign)) == len(queries_of_a_view(campaign)) > 2
     confirmed(campaign, 700, donor_name="Bob Jones", donor_email="bob@example.org")
     assert "Bob Jones" in page(campaign)
+
+
+def test_the_apis_gift_aid_is_kept_like_the_pages_and_forgotten_with_it(cache_clock: Callable[[float], None]) -> None:
+    from django.test import Client
+
+    campaign = make_campaign()
+    gift = confirmed(campaign, 4000)
+    api = f"/api/campaigns/{campaign.slug}"
+    assert Client().get(api).json()["gift_aid_to_come_pence"] == 0
+    declaration_record(donation=gift, scope="this_and_future", declared_on=dt.date(2026, 6, 1), **DONOR)
+    assert Client().get(api).json()["gift_aid_to_come_pence"] == 1000  # the declaration forgot the kept figure
+    confirmed(campaign, 2000)  # covered by the same declaration; a confirmation forgets nothing
+    listing = {c["slug"]: c for c in Client().get("/api/campaigns/").json()}
+    assert (Client().get(api).json()["gift_aid_to_come_pence"], listing[campaign.slug]["gift_aid_to_come_pence"]) == (
+        1000,
+        1000,
+    )
+    assert Client().get(api).json()["raised_pence"] == 6000  # the money raised is live
+    cache_clock(6)
+    assert Client().get(api).json()["gift_aid_to_come_pence"] == 1500
