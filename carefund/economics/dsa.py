@@ -1,10 +1,12 @@
 """One-way deterministic sensitivity analysis (DSA) and the tornado (as data; plotting is elsewhere).
 
 Each parameter is set to its low and then its high value, the others held at base: `Parameter.low`/`high` when
-given, else the 2.5% and 97.5% quantiles of its distribution; fixed parameters without a range and Dirichlet
-members (varying one alone would break its row) are skipped. All 2P + 1 parameter sets are evaluated in one
-vectorised batch. The outcome is the net monetary benefit of `strategy` against `comparator` at `threshold`
-(always defined, unlike an ICER whose sign flips), with the incremental cost and QALYs and the ICER reported too.
+given, else the 2.5% and 97.5% quantiles of its distribution; fixed parameters without a range are skipped. A
+Dirichlet member is varied over the 2.5% and 97.5% quantiles of its marginal, Beta(alpha_k, sum - alpha_k), and the
+other members of its row are rescaled in proportion to their base values so that the row still sums to 1 (varying
+one alone would break the row). All 2P + 1 parameter sets are evaluated in one vectorised batch. The outcome is
+the net monetary benefit of `strategy` against `comparator` at `threshold` (always defined, unlike an ICER whose
+sign flips), with the incremental cost and QALYs and the ICER reported too.
 Bars are sorted by the width of their NMB range, widest first. Pure numpy: no Django.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from carefund.economics.distributions import beta
 from carefund.economics.engine import compile_model
 from carefund.economics.model import Model, ModelError
 
@@ -68,6 +71,7 @@ def one_way(model: Model, *, strategy: str, comparator: str, threshold: float) -
     compiled = compile_model(model)
     base = model.base_values()
     varied: list[tuple[str, float, float]] = []
+    rows: dict[str, tuple[str, ...]] = {}  # a Dirichlet member -> its row's other members, rescaled with it
     for p in model.parameters:
         if p.low is not None and p.high is not None:
             low, high = float(p.low), float(p.high)
@@ -76,11 +80,22 @@ def one_way(model: Model, *, strategy: str, comparator: str, threshold: float) -
         else:
             continue
         varied.append((p.name, low, high))
+    for g in model.dirichlet:
+        total = float(sum(g.alphas))
+        for name, alpha in zip(g.names, g.alphas, strict=True):
+            marginal = beta(float(alpha), total - float(alpha))
+            varied.append((name, marginal.quantile(0.025), marginal.quantile(0.975)))
+            rows[name] = tuple(other for other in g.names if other != name)
     n = 1 + 2 * len(varied)
     values = {k: np.full(n, v) for k, v in base.items()}
     for i, (name, low, high) in enumerate(varied):
-        values[name][1 + 2 * i] = low
-        values[name][2 + 2 * i] = high
+        for row, value in ((1 + 2 * i, low), (2 + 2 * i, high)):
+            values[name][row] = value
+            others = rows.get(name, ())
+            if others:
+                rest = 1.0 - base[name]  # > 0: a row has two or more members, each alpha > 0
+                for other in others:
+                    values[other][row] = base[other] * (1.0 - value) / rest
     batch, _ = compiled.evaluate(values)
     a, b = names.index(strategy), names.index(comparator)
 

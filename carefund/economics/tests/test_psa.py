@@ -208,6 +208,29 @@ def test_one_way_tornado_varies_each_uncertain_parameter_and_sorts_by_width() ->
     assert bar.high.icer == pytest.approx(bar.high.incremental_cost / bar.high.incremental_qalys)
 
 
+def test_one_way_varies_each_dirichlet_member_over_its_marginal_and_keeps_its_row_summing_to_one() -> None:
+    model = hiv_model()  # transitions from each state are Dirichlet rows (Briggs 2006 table 2.1 counts)
+    tornado = one_way(model, strategy="comb", comparator="mono", threshold=20000.0)
+    members = [n for g in model.dirichlet for n in g.names]
+    assert set(members) <= {bar.parameter for bar in tornado.bars}
+    group = model.dirichlet[0]
+    name, alpha, total = group.names[0], group.alphas[0], sum(group.alphas)
+    bar = next(x for x in tornado.bars if x.parameter == name)
+    marginal = stats.beta(alpha, total - alpha)
+    assert (bar.low_value, bar.high_value) == pytest.approx((marginal.ppf(0.025), marginal.ppf(0.975)))
+    # the bar's outcome is the model run with that member at its high value and the rest of its row rescaled
+    base = model.base_values()
+    rest = 1.0 - base[name]
+    overrides = {name: bar.high_value} | {
+        other: base[other] * (1.0 - bar.high_value) / rest for other in group.names if other != name
+    }
+    assert sum(overrides.values()) == pytest.approx(1.0)
+    high = run_model(model, overrides)
+    expected = high.strategy("comb").cost - high.strategy("mono").cost
+    assert bar.high.incremental_cost == pytest.approx(expected)
+    assert bar.width > 0
+
+
 def test_one_way_uses_explicit_ranges_and_refuses_bad_strategies() -> None:
     model = hiv_model()
     model = dataclasses.replace(
