@@ -284,6 +284,45 @@ class WebhookQueueStatus:
     refused: list[WebhookEvent]
     spooled: int = 0  # answered, written to this machine's spool, not yet read by the confirmer
     oldest_spooled_at: dt.datetime | None = None
+    partial_refunds: tuple[PartialRefundSeen, ...] = ()
+
+
+@dataclass(frozen=True)
+class PartialRefundSeen:
+    """A partial refund the provider reported, which carefund does not post: a finance officer books it."""
+
+    seen_at: dt.datetime
+    donation_id: int
+    refunded_pence: int | None  # what the provider says has been refunded of the gift so far
+    gift_pence: int | None  # the gift and its costs contribution, None if the gift is gone
+
+
+def _partial_refunds_seen(limit: int = 50) -> tuple[PartialRefundSeen, ...]:
+    """The newest partial refunds seen (audit action `donation.partial_refund_seen`), with their gifts' totals."""
+    from carefund.core.models import AuditEvent
+
+    seen = list(
+        AuditEvent.objects.filter(action="donation.partial_refund_seen", target_type="campaigns.donation")
+        .order_by("-occurred_at", "-pk")
+        .values_list("occurred_at", "target_id", "summary")[:limit]
+    )
+    ids = [int(target) for _, target, _ in seen if target.isdigit()]
+    totals = {
+        pk: amount + costs
+        for pk, amount, costs in Donation.objects.filter(pk__in=ids).values_list(
+            "pk", "amount_pence", "costs_contribution_pence"
+        )
+    }
+    return tuple(
+        PartialRefundSeen(
+            seen_at=when,
+            donation_id=int(target),
+            refunded_pence=int(summary) if summary.isdigit() else None,
+            gift_pence=totals.get(int(target)),
+        )
+        for when, target, summary in seen
+        if target.isdigit()
+    )
 
 
 def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueStatus:
@@ -293,7 +332,9 @@ def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueS
     refused = list(
         WebhookEvent.objects.filter(state=WebhookEventState.REFUSED).order_by("-received_at")[:refused_limit]
     )
-    status = WebhookQueueStatus(queued=queued.count(), oldest_queued_at=oldest, refused=refused)
+    status = WebhookQueueStatus(
+        queued=queued.count(), oldest_queued_at=oldest, refused=refused, partial_refunds=_partial_refunds_seen()
+    )
     directory = settings.WEBHOOK_SPOOL_DIR
     if not directory:
         return status
