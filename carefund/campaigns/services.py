@@ -165,7 +165,6 @@ def _sync_target_state(locked: Campaign, *, actor: Any) -> None:
         _transition(locked, CampaignState.PUBLISHED, actor)
 
 
-@transaction.atomic
 def campaign_may_edit_story(*, campaign: Campaign, actor: Any) -> bool:
     """The child's guardians and caseworkers post updates and photos."""
     actor_pk = getattr(actor, "pk", None)
@@ -173,6 +172,7 @@ def campaign_may_edit_story(*, campaign: Campaign, actor: Any) -> bool:
     return is_guardian or has_role(actor, Role.CASEWORKER)
 
 
+@transaction.atomic
 def campaign_update_post(*, campaign: Campaign, body: str, actor: Any) -> CampaignUpdate:
     """An update by the child's guardian or a caseworker."""
     if not campaign_may_edit_story(campaign=campaign, actor=actor):
@@ -352,6 +352,15 @@ def _gift_postings(donation: Donation, debit_account: str, fee_pence: int = 0) -
         PostingSpec(account=chart.GENERAL_FUND, amount_pence=-donation.costs_contribution_pence),
     ]
     return [p for p in postings if p.amount_pence != 0]
+
+
+def _fee_postings(gateway: str, fee_pence: int) -> list[PostingSpec]:
+    """A provider's fee on its own: Dr payment fees / Cr the gateway's clearing account (a fee learnt after the gift
+    was posted, or kept by the provider on a refund or dispute)."""
+    return [
+        PostingSpec(account=chart.PAYMENT_FEES, amount_pence=fee_pence),
+        PostingSpec(account=chart.clearing_account(gateway), amount_pence=-fee_pence),
+    ]
 
 
 class _Effects:
@@ -627,10 +636,7 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
         # The provider keeps its fee on a refund or dispute: post it again as an expense.
         fee_kept = ledger_post(
             kind=TransactionKind.FEE,
-            postings=[
-                PostingSpec(account=chart.PAYMENT_FEES, amount_pence=donation.fee_pence),
-                PostingSpec(account=chart.clearing_account(donation.gateway), amount_pence=-donation.fee_pence),
-            ],
+            postings=_fee_postings(donation.gateway, donation.fee_pence),
             memo=f"Payment fee kept by the provider on {reason.lower()} of gift #{donation.pk}",
             on_date=clock.today(),
             idempotency_key=f"donation-fee-kept-{donation.pk}",
@@ -810,10 +816,7 @@ def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None) 
         if fee_pence:
             ledger_post(
                 kind=TransactionKind.FEE,
-                postings=[
-                    PostingSpec(account=chart.PAYMENT_FEES, amount_pence=fee_pence),
-                    PostingSpec(account=chart.clearing_account(donation.gateway), amount_pence=-fee_pence),
-                ],
+                postings=_fee_postings(donation.gateway, fee_pence),
                 memo=f"Payment fee of gift #{donation.pk}, known after it was confirmed",
                 on_date=clock.today(),
                 idempotency_key=f"donation-fee-late-{donation.pk}",
@@ -1018,7 +1021,7 @@ def _checkout_refusals(
 def _spool_checkout(event: GatewayEvent, gateway: str) -> WebhookResult | None:
     """Answer a paid checkout completion through the spool (settings.WEBHOOK_SPOOL_DIR; carefund/campaigns/spool.py):
     the same checks as `_queue_prepare` (a 400 for what its confirmation would refuse), then one line appended to
-    this process's segment, which the confirmer moves into the database queue and posts. A gift already confirmed
+    this process's segment, which the confirmer records and posts (`_confirm_spooled`). A gift already confirmed
     is answered as such and not spooled. None if the spool cannot be written: the caller queues the event in the
     database instead (logged)."""
     confirmed: list[int] = []
@@ -1145,7 +1148,7 @@ class ConfirmReport:
     refused: int = 0
     left_queued: int = 0  # failed for a reason that is not the gift's (logged): retried at the next pass
     child_ids: set[int] = field(default_factory=set)
-    spooled: int = 0  # lines read from the spool into the queue (duplicates and malformed lines included)
+    spooled: int = 0  # lines read from the spool (duplicates and malformed lines included)
 
     @property
     def count(self) -> int:

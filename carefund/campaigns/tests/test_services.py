@@ -316,6 +316,18 @@ def test_update_by_guardian_or_caseworker_only() -> None:
     ]
 
 
+def test_an_update_whose_audit_fails_is_not_posted(monkeypatch: pytest.MonkeyPatch) -> None:
+    campaign = make_campaign()
+
+    def audit_down(**kwargs: object) -> None:
+        raise RuntimeError("audit log unavailable")
+
+    monkeypatch.setattr(services, "audit_record", audit_down)
+    with pytest.raises(RuntimeError):
+        services.campaign_update_post(campaign=campaign, body="Surgery booked.", actor=caseworker())
+    assert not campaign.updates.exists()  # the update and its audit are one transaction
+
+
 class TestBooksStayExact(HypothesisTestCase):
     """Any sequence of gifts, refunds and offline gifts keeps the child's fund equal to the gifts that stand."""
 

@@ -99,7 +99,7 @@ def child_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.has_perm("care.change_child"):
         raise PermissionDenied("Only caseworkers and trustees may change a child's details.")
     try:
-        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=request.method != "POST")
+        child = selectors.child_get_for_user(user=request.user, pk=pk)
     except NotFoundError:
         raise Http404("No such child.") from None
     fields = ["first_name", "last_name", "date_of_birth", "home_postcode", "diagnosis", "gmfcs_level"]
@@ -232,10 +232,8 @@ def care_plan_item_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _plan_page(request, plan, add_form=form)
 
 
-@login_required
-@require_POST
-def care_plan_item_set_cost(request: HttpRequest, pk: int) -> HttpResponse:
-    """Re-cost an item that is planned, booked or delivered; the child's waterfall is recomputed."""
+def _item_for(request: HttpRequest, pk: int) -> tuple[CarePlanItem, Any]:
+    """A care-plan item and its plan, if the user may see the plan; else 404."""
     item = CarePlanItem.objects.select_related("plan").filter(pk=pk).first()
     if item is None:
         raise Http404("No such item.")
@@ -243,6 +241,14 @@ def care_plan_item_set_cost(request: HttpRequest, pk: int) -> HttpResponse:
         plan = selectors.care_plan_get_for_user(user=request.user, pk=item.plan_id, audit=False)
     except NotFoundError:
         raise Http404("No such item.") from None
+    return item, plan
+
+
+@login_required
+@require_POST
+def care_plan_item_set_cost(request: HttpRequest, pk: int) -> HttpResponse:
+    """Re-cost an item that is planned, booked or delivered; the child's waterfall is recomputed."""
+    item, plan = _item_for(request, pk)
     form = ItemCostForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"'{item.description}': {form.errors['cost'][0]}")
@@ -266,13 +272,7 @@ def care_plan_item_set_cost(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def care_plan_item_transition(request: HttpRequest, pk: int) -> HttpResponse:
-    item = CarePlanItem.objects.select_related("plan").filter(pk=pk).first()
-    if item is None:
-        raise Http404("No such item.")
-    try:
-        plan = selectors.care_plan_get_for_user(user=request.user, pk=item.plan_id, audit=False)
-    except NotFoundError:
-        raise Http404("No such item.") from None
+    item, plan = _item_for(request, pk)
     form = ItemTransitionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "state: choose the state to move the item to.")
