@@ -30,9 +30,8 @@ def prepare_photo(data: bytes) -> PreparedPhoto:
     """The photo to keep, or a ValidationError (field "image") that says what to send instead."""
     if not data:
         raise ValidationError("image: choose a photo to upload.", field="image")
-    if len(data) > rules.PHOTO_MAX_UPLOAD_BYTES:
-        mb = rules.PHOTO_MAX_UPLOAD_BYTES // (1024 * 1024)
-        raise ValidationError(f"image: at most {mb} MB; this file is {len(data) / 1048576:.1f} MB.", field="image")
+    if problem := rules.photo_size_problem(len(data)):
+        raise ValidationError(problem, field="image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

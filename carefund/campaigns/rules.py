@@ -26,6 +26,14 @@ PHOTOS_PER_CAMPAIGN = 12
 PHOTO_MAX_ALT_TEXT = 200
 PHOTO_MAX_CAPTION = 300
 
+
+def photo_size_problem(size_bytes: int) -> str | None:
+    """An upload too large to be a photo carefund keeps, said with its size; checked before it is read."""
+    if size_bytes <= PHOTO_MAX_UPLOAD_BYTES:
+        return None
+    return f"image: at most {PHOTO_MAX_UPLOAD_BYTES // 1048576} MB; this file is {size_bytes / 1048576:.1f} MB."
+
+
 # The built-in test gateway charges a pretend fee so the demo shows fees as an expense. UNCONFIRMED: modelled on
 # a typical UK card rate (1.5% + 20p); no source in /work/shared/domain gives a provider's fee. Demo only.
 TEST_GATEWAY_FEE_PERCENT_TENTHS = 15  # 1.5%

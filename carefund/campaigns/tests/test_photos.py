@@ -268,3 +268,18 @@ def test_the_api_lists_a_public_campaigns_photos_with_their_descriptions() -> No
             "height": 20,
         }
     ]
+
+
+def test_an_upload_too_large_is_refused_on_the_form_before_it_is_read(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rules, "PHOTO_MAX_UPLOAD_BYTES", 100)
+    monkeypatch.setattr(photos, "prepare_photo", lambda data: pytest.fail("the upload was read and decoded"))
+    campaign = make_campaign()
+    client.force_login(caseworker())
+    upload = io.BytesIO(_jpeg())
+    upload.name = "big.jpg"
+    response = client.post(f"/campaigns/{campaign.slug}/photos/", {"image": upload, "alt_text": "Big"})
+    assert response.status_code == 400
+    assert "at most 0 MB; this file is 0.0 MB." in response.content.decode()
+    assert not CampaignPhoto.objects.exists()

@@ -416,12 +416,8 @@ def campaign_photos(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             upload = form.cleaned_data["image"]
             try:
-                if upload.size > rules.PHOTO_MAX_UPLOAD_BYTES:  # refused before it is read into memory
-                    raise DomainValidationError(
-                        f"image: at most {rules.PHOTO_MAX_UPLOAD_BYTES // 1048576} MB; this file is "
-                        f"{upload.size / 1048576:.1f} MB.",
-                        field="image",
-                    )
+                if problem := rules.photo_size_problem(upload.size):  # refused before it is read into memory
+                    raise DomainValidationError(problem, field="image")
                 services.campaign_photo_add(
                     campaign=campaign,
                     data=upload.read(),
