@@ -132,6 +132,28 @@ class Client:
         raise AssertionError("unreachable")
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) of the live processes in one process group, from /proc (Linux)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ... utime (12), stime (13)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(server_pgid: int, confirmer_pgid: int) -> tuple[float, float, float]:
+    """(server, confirmer, this benchmark's own client) CPU seconds so far."""
+    own = os.times()
+    return group_cpu_seconds(server_pgid), group_cpu_seconds(confirmer_pgid), own.user + own.system
+
+
 def fire(jobs: list[Callable[[], int]], *, clients: int) -> tuple[float, list[int]]:
     """Run the jobs from a bounded pool; return (elapsed seconds, status codes in job order)."""
     started = time.perf_counter()
@@ -388,6 +410,13 @@ def run(
         stop = threading.Event()
         statuses: list[int] = []
         trivial_rounds: list[tuple[int, float]] = []  # (requests, seconds)
+        # CPU seconds spent during each kind of burst: server (gunicorn's processes), confirmer, this client
+        cpu: dict[str, list[float]] = {"trivial": [0.0, 0.0, 0.0], "webhook": [0.0, 0.0, 0.0]}
+
+        def charge(which: str, before: tuple[float, float, float]) -> None:
+            after = cpu_snapshot(server.pid, side.pid)
+            cpu[which] = [total + (a - b) for total, a, b in zip(cpu[which], after, before, strict=True)]
+
         webhook_rounds: list[tuple[int, float, float]] = []  # (gifts, seconds to answer, seconds to confirm)
         phase = ["trivial"]  # which burst the page reads below belong to
         latencies: dict[str, list[float]] = {"trivial": [], "webhook": []}
@@ -429,10 +458,13 @@ def run(
         for r in range(rounds):
             share = seeded.gifts[r * len(seeded.gifts) // rounds : (r + 1) * len(seeded.gifts) // rounds]
             phase[0] = "trivial"
+            before = cpu_snapshot(server.pid, side.pid)
             elapsed, codes = fire([lambda: client.request("GET", "/health/") for _ in share], clients=clients)
             assert codes == [200] * len(share), f"/health/ answered {sorted(set(codes))}"
             trivial_rounds.append((len(share), elapsed))
+            charge("trivial", before)
             phase[0] = "webhook"
+            before = cpu_snapshot(server.pid, side.pid)
             started = time.perf_counter()
             answered, codes = fire([deliver(*gift) for gift in share], clients=clients)
             statuses += codes
@@ -440,6 +472,7 @@ def run(
             # confirmer posts it moments later, so wait (bounded) until every gift of the round is confirmed.
             confirmed = wait_confirmed([g[0] for g in share], started=started)
             webhook_rounds.append((len(share), answered, confirmed))
+            charge("webhook", before)
             print(
                 f"round {r + 1}/{rounds}: trivial view /health/ {len(share)} in {elapsed:.2f} s = "
                 f"{len(share) / elapsed:.0f}/s; webhooks {len(share)} answered in {answered:.2f} s "
@@ -481,6 +514,14 @@ def run(
             round((n / confirmed) / (m / t), 3)
             for (n, _, confirmed), (m, t) in zip(webhook_rounds, trivial_rounds, strict=True)
         ],
+        # CPU milliseconds a request (a gift) during each burst, by process: on a 2-core machine the ratio is
+        # bounded by how much CPU a gift costs all of them against a trivial request
+        "cpu_ms_per_request": {
+            which: dict(
+                zip(("server", "confirmer", "client"), (round(1000 * v / gifts, 3) for v in cpu[which]), strict=True)
+            )
+            for which in ("trivial", "webhook")
+        },
         "webhook_statuses": codes,
         "campaign_page_reads_per_s_asked": page_rate,
         "campaign_page_requests": len(latencies["webhook"]),

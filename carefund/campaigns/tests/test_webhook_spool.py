@@ -193,6 +193,22 @@ def test_a_gift_already_confirmed_is_answered_as_a_duplicate_and_not_spooled(spo
     assert [line["event_id"] for line in _lines(spool_dir)] == ["evt_first"]
 
 
+def test_the_read_before_the_answer_finds_the_gifts_and_a_database_error_there_is_djangos(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gifts are read through the driver's cursor (services._gifts_seen): what exists is found, what does not is
+    absent, and a failure there still raises Django's DatabaseError (the view answers 503), with nothing spooled."""
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500, costs=100)
+    seen = services._gifts_seen([gift.pk, gift.pk + 1000])
+    assert set(seen) == {gift.pk}
+    assert (seen[gift.pk].total_pence, seen[gift.pk].status) == (2600, DonationStatus.PENDING)
+    assert seen[gift.pk].checkout_session_id == gift.checkout_session_id
+    monkeypatch.setattr(services, "_PRECHECK_COLUMNS", "id, no_such_column")
+    with pytest.raises(OperationalError):
+        services._spool_checkout(_event(completed_event(gift, event_id="evt_broken")), "test")
+    assert _lines(spool_dir) == []
+
+
 def test_a_spool_that_cannot_be_written_sends_the_event_to_the_database_queue(settings: Any, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
