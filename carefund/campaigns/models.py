@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class CampaignState(models.TextChoices):
@@ -151,6 +151,16 @@ class Donation(models.Model):
     checkout_session_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
     payment_intent_id = models.CharField(max_length=200, blank=True, db_index=True)
     fee_pence = models.BigIntegerField(null=True, blank=True)
+    refunded_pence = models.BigIntegerField(
+        default=0,
+        help_text="Of a confirmed gift's total, what the provider has refunded in part and carefund has posted (a "
+        "refund of the whole gift changes its status instead).",
+    )
+    refunded_gift_pence = models.BigIntegerField(
+        default=0,
+        help_text="The part of refunded_pence taken from the gift to the child (the rest from the contribution to "
+        "costs, in proportion: rules.refund_from_gift_pence).",
+    )
     donor_name = models.CharField(max_length=200, blank=True)
     donor_email = models.EmailField(blank=True)
     is_anonymous = models.BooleanField(default=False)
@@ -187,12 +197,22 @@ class Donation(models.Model):
             # and when its target is checked): the SUM reads this index alone, not the gifts' rows. The id before
             # the amount keeps a campaign's gifts of one status in row order, so queries that go on to read the rows
             # (the Gift Aid to come) read them in order rather than by amount, at random.
-            models.Index(fields=["campaign", "status", "id", "amount_pence"], name="donation_raised"),
+            # The amount refunded in part is in it too, since the money raised is what was given less that.
+            models.Index(
+                fields=["campaign", "status", "id", "amount_pence", "refunded_gift_pence"], name="donation_raised"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount_pence__gt=0), name="donation_amount_positive"),
             models.CheckConstraint(condition=Q(costs_contribution_pence__gte=0), name="donation_costs_not_negative"),
             models.CheckConstraint(condition=Q(fee_pence__isnull=True) | Q(fee_pence__gte=0), name="donation_fee_ok"),
+            models.CheckConstraint(
+                condition=Q(refunded_gift_pence__gte=0)
+                & Q(refunded_gift_pence__lte=F("refunded_pence"))
+                & Q(refunded_gift_pence__lte=F("amount_pence"))
+                & Q(refunded_pence__lte=F("amount_pence") + F("costs_contribution_pence")),
+                name="donation_refunded_in_part_ok",
+            ),
         ]
 
     def __str__(self) -> str:

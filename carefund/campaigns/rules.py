@@ -126,6 +126,18 @@ def test_gateway_fee_pence(total_pence: int) -> int:
     return min(fee, total_pence)
 
 
+def refund_from_gift_pence(*, amount_pence: int, costs_contribution_pence: int, refunded_pence: int) -> int:
+    """How much of `refunded_pence` refunded so far of a gift (its total: the gift to the child plus the
+    contribution to the charity's costs) comes out of the gift to the child. The provider refunds a charge, not its
+    parts, so a partial refund is shared between the two in proportion to what the donor gave to each, rounded down
+    for the child's part; computed on the running total, so refunds in several steps add up to the same split and a
+    refund of everything gives back exactly the gift."""
+    total = amount_pence + costs_contribution_pence
+    if not 0 <= refunded_pence <= total or total <= 0:
+        raise ValueError(f"refunded {refunded_pence} pence of a gift of {total} pence")
+    return amount_pence * refunded_pence // total
+
+
 @dataclass(frozen=True)
 class Progress:
     raised_pence: int

@@ -47,16 +47,17 @@ def campaign_get_public(*, slug: str) -> Campaign:
 
 
 def raised_pence(*, campaign_id: int) -> int:
-    """The money a campaign has raised: the sum of its succeeded gifts, online and offline (refunded and disputed
-    gifts no longer count; money already spent on the child's care still does). Not the child's restricted fund
-    balance, which also moves with spending, surplus transfers and the child's other campaigns.
+    """The money a campaign has raised: the sum of its succeeded gifts, online and offline, less what was refunded of
+    them in part (refunded and disputed gifts no longer count; money already spent on the child's care still does).
+    Not the child's restricted fund balance, which also moves with spending, surplus transfers and the child's other
+    campaigns.
 
     Read live on every view of the public campaign page, so it is one plain SQL statement (no ORM compilation) on
     the index of the gifts' campaign; its cost grows with the campaign's gifts (about 1.3 ms for 10,000 on
     SQLite, docs/benchmarks.md "Campaign page")."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COALESCE(SUM(amount_pence), 0) FROM {Donation._meta.db_table}"  # noqa: S608 (a model's table)
+            f"SELECT COALESCE(SUM(amount_pence - refunded_gift_pence), 0) FROM {Donation._meta.db_table}"  # noqa: S608
             " WHERE campaign_id = %s AND status = %s",
             [campaign_id, DonationStatus.SUCCEEDED.value],
         )
@@ -86,7 +87,7 @@ def recent_gifts_public(*, campaign: Campaign, limit: int = 20) -> list[PublicGi
     return [
         PublicGift(
             donor=d.public_donor_name,
-            amount_pence=d.amount_pence,
+            amount_pence=d.amount_pence - d.refunded_gift_pence,  # what stands of it after a partial refund
             message=d.message if d.message_status == MessageStatus.APPROVED else "",
             received_on=d.received_on,
         )
@@ -230,12 +231,16 @@ def reconciliation(*, user: Any) -> list[ReconciliationLine]:
     for gateway in sorted(gateways):
         qs = Donation.objects.filter(gateway=gateway)
         standing = qs.filter(status=DonationStatus.SUCCEEDED)
-        taken = sum(d.total_pence for d in standing.only("amount_pence", "costs_contribution_pence"))
+        taken = sum(
+            d.total_pence - d.refunded_pence
+            for d in standing.only("amount_pence", "costs_contribution_pence", "refunded_pence")
+        )
         fees = int(qs.exclude(fee_pence=None).aggregate(s=Sum("fee_pence"))["s"] or 0)
         paid_out = int(Payout.objects.filter(gateway=gateway).aggregate(s=Sum("amount_pence"))["s"] or 0)
         out.append(
             ReconciliationLine(
-                label=f"{gateway} clearing ({chart.clearing_account(gateway)}): confirmed gifts less fees and payouts",
+                label=f"{gateway} clearing ({chart.clearing_account(gateway)}): confirmed gifts less refunds, fees and "
+                "payouts",
                 expected_pence=taken - fees - paid_out,
                 ledger_pence=account_balance_pence(name=chart.clearing_account(gateway)),
                 count=standing.count(),
@@ -284,45 +289,6 @@ class WebhookQueueStatus:
     refused: list[WebhookEvent]
     spooled: int = 0  # answered, written to this machine's spool, not yet read by the confirmer
     oldest_spooled_at: dt.datetime | None = None
-    partial_refunds: tuple[PartialRefundSeen, ...] = ()
-
-
-@dataclass(frozen=True)
-class PartialRefundSeen:
-    """A partial refund the provider reported, which carefund does not post: a finance officer books it."""
-
-    seen_at: dt.datetime
-    donation_id: int
-    refunded_pence: int | None  # what the provider says has been refunded of the gift so far
-    gift_pence: int | None  # the gift and its costs contribution, None if the gift is gone
-
-
-def _partial_refunds_seen(limit: int = 50) -> tuple[PartialRefundSeen, ...]:
-    """The newest partial refunds seen (audit action `donation.partial_refund_seen`), with their gifts' totals."""
-    from carefund.core.models import AuditEvent
-
-    seen = list(
-        AuditEvent.objects.filter(action="donation.partial_refund_seen", target_type="campaigns.donation")
-        .order_by("-occurred_at", "-pk")
-        .values_list("occurred_at", "target_id", "summary")[:limit]
-    )
-    ids = [int(target) for _, target, _ in seen if target.isdigit()]
-    totals = {
-        pk: amount + costs
-        for pk, amount, costs in Donation.objects.filter(pk__in=ids).values_list(
-            "pk", "amount_pence", "costs_contribution_pence"
-        )
-    }
-    return tuple(
-        PartialRefundSeen(
-            seen_at=when,
-            donation_id=int(target),
-            refunded_pence=int(summary) if summary.isdigit() else None,
-            gift_pence=totals.get(int(target)),
-        )
-        for when, target, summary in seen
-        if target.isdigit()
-    )
 
 
 def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueStatus:
@@ -332,9 +298,7 @@ def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueS
     refused = list(
         WebhookEvent.objects.filter(state=WebhookEventState.REFUSED).order_by("-received_at")[:refused_limit]
     )
-    status = WebhookQueueStatus(
-        queued=queued.count(), oldest_queued_at=oldest, refused=refused, partial_refunds=_partial_refunds_seen()
-    )
+    status = WebhookQueueStatus(queued=queued.count(), oldest_queued_at=oldest, refused=refused)
     directory = settings.WEBHOOK_SPOOL_DIR
     if not directory:
         return status

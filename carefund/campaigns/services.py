@@ -627,18 +627,22 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
             field="donation",
         )
     kind = TransactionKind.REFUND if to_status == DonationStatus.REFUNDED else TransactionKind.REVERSAL
-    try:
-        reversal = ledger_reverse(
-            transaction=donation.ledger_transaction,
-            memo=f"{reason} of gift #{donation.pk}",
-            on_date=clock.today(),
-            idempotency_key=f"donation-reversal-{donation.pk}",
-            actor=actor,
-            kind=kind,
-        )
-    except FundOverdrawnError:
-        # The provider has already returned the money, so the refund must be booked whatever the fund holds.
-        reversal = _reverse_spent_gift(donation=donation, kind=kind, reason=reason, actor=actor)
+    if donation.refunded_pence:
+        # part of it was refunded already (donation_partial_refund): what is left, not a mirror of the gift
+        reversal = _reverse_rest_of_gift(donation=donation, kind=kind, reason=reason, actor=actor)
+    else:
+        try:
+            reversal = ledger_reverse(
+                transaction=donation.ledger_transaction,
+                memo=f"{reason} of gift #{donation.pk}",
+                on_date=clock.today(),
+                idempotency_key=f"donation-reversal-{donation.pk}",
+                actor=actor,
+                kind=kind,
+            )
+        except FundOverdrawnError:
+            # The provider has already returned the money, so the refund must be booked whatever the fund holds.
+            reversal = _reverse_rest_of_gift(donation=donation, kind=kind, reason=reason, actor=actor)
     fee_kept = None
     if donation.fee_pence:
         # The provider keeps its fee on a refund or dispute: post it again as an expense.
@@ -662,46 +666,155 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
     return donation
 
 
-def _reverse_spent_gift(*, donation: Donation, kind: str, reason: str, actor: Any) -> Any:
-    """Book a refund or dispute of a gift the child's fund has already (partly) spent.
+def _fund_share(*, donation: Donation, lines: dict[str, int], reason: str, actor: Any) -> int:
+    """Take what `lines` would give back from the child's fund out of what the fund still holds; the rest is put on
+    the general (unrestricted) fund, never on another child's fund, and audited for a finance officer to review.
+    Returns what the general fund bears."""
+    from carefund.ledger.selectors import fund_balance_pence
 
-    The money has left the charity's account, so refusing would leave the books wrong. The child's fund gives back
-    what it still holds; the rest is borne by the general (unrestricted) fund, never by another child's fund, and
-    the shortfall is audited for a finance officer to review. The transaction is not an exact reversal, so it is
-    linked to the gift by `refund_of` metadata rather than as a reversal."""
-    from carefund.ledger.selectors import fund_balance_pence, postings_of
-
-    original = donation.ledger_transaction
-    assert original is not None
     fund_account = chart.child_fund(donation.campaign.child_id)
-    lines: dict[str, int] = {}
-    for account, amount in postings_of(original):
-        lines[account] = lines.get(account, 0) - amount
     owed_by_fund = lines.pop(fund_account, 0)  # positive: what the fund would give back
     from_fund = max(0, min(owed_by_fund, fund_balance_pence(child_id=donation.campaign.child_id)))
     from_general = owed_by_fund - from_fund
     if from_fund:
         lines[fund_account] = from_fund
-    lines[chart.GENERAL_FUND] = lines.get(chart.GENERAL_FUND, 0) + from_general
-    transaction_ = ledger_post(
+    if from_general:
+        lines[chart.GENERAL_FUND] = lines.get(chart.GENERAL_FUND, 0) + from_general
+        audit_record(
+            actor=actor,
+            action="donation.refund_shortfall",
+            target=donation,
+            summary=f"{reason} of a gift already spent: the child's fund gave back {from_fund} pence and general "
+            f"funds bore {from_general} pence; a finance officer should review it.",
+            details={"from_fund_pence": from_fund, "from_general_fund_pence": from_general},
+        )
+    return from_general
+
+
+def _partial_refunds_posted(donation: Donation) -> list[Any]:
+    from carefund.ledger.models import Transaction
+
+    return list(
+        Transaction.objects.filter(
+            group_id=f"donation-{donation.pk}",
+            kind=TransactionKind.REFUND,
+            idempotency_key__startswith=f"donation-partial-refund-{donation.pk}-",
+            is_posted=True,
+        ).order_by("pk")
+    )
+
+
+def _reverse_rest_of_gift(*, donation: Donation, kind: str, reason: str, actor: Any) -> Any:
+    """Book the refund or dispute of what is left of a gift: the gift's postings reversed, less what its partial
+    refunds gave back already; the child's fund gives back what it still holds of that and general funds bear the
+    rest (`_fund_share`). The transaction is not an exact reversal, so it is linked to the gift by `refund_of`
+    metadata (the fund's first-in-first-out trace settles it against the gift first, docs/ledger.md)."""
+    from carefund.ledger.selectors import postings_of
+
+    original = donation.ledger_transaction
+    assert original is not None
+    lines: dict[str, int] = {}
+    for account, amount in postings_of(original):
+        lines[account] = lines.get(account, 0) - amount
+    for partial in _partial_refunds_posted(donation):
+        for account, amount in postings_of(partial):
+            lines[account] = lines.get(account, 0) - amount
+    from_general = _fund_share(donation=donation, lines=lines, reason=reason, actor=actor)
+    return ledger_post(
         kind=kind,
         postings=[PostingSpec(account=a, amount_pence=v) for a, v in sorted(lines.items()) if v],
-        memo=f"{reason} of gift #{donation.pk} (already spent: {from_general} pence borne by general funds)",
+        memo=f"{reason} of gift #{donation.pk}"
+        + (f" (less {donation.refunded_pence} pence refunded before)" if donation.refunded_pence else "")
+        + (f" (already spent: {from_general} pence borne by general funds)" if from_general else ""),
         on_date=clock.today(),
         idempotency_key=f"donation-reversal-{donation.pk}",
         group_id=f"donation-{donation.pk}",
         actor=actor,
         metadata={"refund_of": original.pk, "borne_by_general_fund_pence": from_general},
     )
-    audit_record(
-        actor=actor,
-        action="donation.refund_shortfall",
-        target=donation,
-        summary=f"{reason} of a gift already spent: the child's fund gave back {from_fund} pence and general "
-        f"funds bore {from_general} pence; a finance officer should review it.",
-        details={"from_fund_pence": from_fund, "from_general_fund_pence": from_general},
-    )
-    return transaction_
+
+
+@dataclass(frozen=True)
+class PartialRefund:
+    donation: Donation
+    posted_pence: int  # posted by this call: 0 when the provider's running total was posted already
+    from_gift_pence: int  # of that, out of the gift to the child (the rest out of the contribution to costs)
+
+
+def donation_partial_refund(*, donation_id: int, refunded_pence: int, actor: Any = None) -> PartialRefund:
+    """The provider refunded part of a confirmed gift: `refunded_pence` is its running total for the charge (Stripe's
+    `amount_refunded`), less than the gift's total (a refund of all of it is `donation_reverse`). Posts what is new
+    since the total last posted, once: Dr the child's fund and the general fund, shared as the donor shared the gift
+    (rules.refund_from_gift_pence) / Cr the gateway's clearing account; the provider keeps its fee. A total already
+    posted, or smaller (an older event arriving late), posts nothing. If the child's fund has spent the money,
+    general funds bear the rest (audited). The money raised, the Gift Aid due and the reconciliation then count what
+    the donor kept."""
+    if isinstance(refunded_pence, bool) or not isinstance(refunded_pence, int) or refunded_pence <= 0:
+        raise ValidationError(
+            f"amount_refunded: expected a whole number of pence above zero, got {refunded_pence!r}.",
+            field="amount_refunded",
+        )
+    with transaction.atomic():
+        donation = Donation.objects.select_for_update().select_related("campaign").filter(pk=donation_id).first()
+        if donation is None:
+            raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
+        if donation.status in (DonationStatus.REFUNDED, DonationStatus.DISPUTED):
+            return PartialRefund(donation, 0, 0)
+        if donation.status != DonationStatus.SUCCEEDED or donation.ledger_transaction is None:
+            raise ConflictError(
+                f"donation: gift #{donation_id} is not confirmed yet, so it cannot be refunded; try again once the "
+                "payment is confirmed.",
+                field="donation",
+            )
+        if refunded_pence >= donation.total_pence:
+            raise ValidationError(
+                f"amount_refunded: {refunded_pence} pence is all of gift #{donation.pk}; that is a full refund.",
+                field="amount_refunded",
+            )
+        if refunded_pence <= donation.refunded_pence:
+            return PartialRefund(donation, 0, 0)
+        gift_before = donation.refunded_gift_pence
+        gift_after = rules.refund_from_gift_pence(
+            amount_pence=donation.amount_pence,
+            costs_contribution_pence=donation.costs_contribution_pence,
+            refunded_pence=refunded_pence,
+        )
+        posted = refunded_pence - donation.refunded_pence
+        from_gift = gift_after - gift_before
+        reason = f"Partial refund of gift #{donation.pk}"
+        lines = {
+            chart.child_fund(donation.campaign.child_id): from_gift,
+            chart.GENERAL_FUND: posted - from_gift,
+            chart.clearing_account(donation.gateway) if donation.gateway else chart.BANK: -posted,
+        }
+        from_general = _fund_share(donation=donation, lines=lines, reason=reason, actor=actor)
+        ledger_post(
+            kind=TransactionKind.REFUND,
+            postings=[PostingSpec(account=a, amount_pence=v) for a, v in sorted(lines.items()) if v],
+            memo=f"{reason}: {posted} pence, {refunded_pence} pence of {donation.total_pence} refunded so far"
+            + (f" (already spent: {from_general} pence borne by general funds)" if from_general else ""),
+            on_date=clock.today(),
+            idempotency_key=f"donation-partial-refund-{donation.pk}-{refunded_pence}",
+            group_id=f"donation-{donation.pk}",
+            actor=actor,
+            metadata={
+                "refund_of": donation.ledger_transaction_id,
+                "refunded_so_far_pence": refunded_pence,
+                "borne_by_general_fund_pence": from_general,
+            },
+        )
+        donation.refunded_pence, donation.refunded_gift_pence = refunded_pence, gift_after
+        donation.save(update_fields=["refunded_pence", "refunded_gift_pence"])
+        audit_record(
+            actor=actor,
+            action="donation.partially_refunded",
+            target=donation,
+            summary=f"{posted} pence ({refunded_pence} of {donation.total_pence} pence refunded so far)",
+        )
+        _note_fund_changed(donation.campaign.child_id, "partly refunded")
+        campaign = Campaign.objects.select_for_update().select_related("child").get(pk=donation.campaign_id)
+        _sync_target_state(campaign, actor=actor)
+    return PartialRefund(donation, posted, from_gift)
 
 
 # --- Webhooks ---------------------------------------------------------------------------------------------------
@@ -792,8 +905,10 @@ def _handle_reversal(event: GatewayEvent, gateway: str, *, to_status: str, reaso
     if to_status == DonationStatus.REFUNDED:
         refunded = obj.get("amount_refunded")
         if refunded is not None and _int(refunded, "amount_refunded") < donation.total_pence:
-            audit_record(actor=None, action="donation.partial_refund_seen", target=donation, summary=str(refunded))
-            return f"partial refund of gift #{donation.pk} seen: needs a finance officer (not posted)"
+            done = donation_partial_refund(donation_id=donation.pk, refunded_pence=_int(refunded, "amount_refunded"))
+            if done.posted_pence:
+                return f"gift #{donation.pk} partly refunded: {done.posted_pence} pence"
+            return f"duplicate: the refunds of gift #{donation.pk} up to {refunded} pence are posted already"
     donation_reverse(donation_id=donation.pk, reason=reason, to_status=to_status)
     return f"gift #{donation.pk} {to_status}"
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from carefund.care.models import CarePlan, Child
 from carefund.core import clock
@@ -304,11 +304,12 @@ def urgency_preview_for_user(*, user: Any) -> rules.RankingResult:
 
 
 def raised_for_child(child: Child) -> int:
-    """Gifts that stand (succeeded, not refunded) to any campaign for this child, in pence."""
+    """Gifts that stand (succeeded, not refunded) to any campaign for this child, less what was refunded of them in
+    part, in pence."""
     from carefund.campaigns.models import Donation, DonationStatus
 
     total = Donation.objects.filter(campaign__child=child, status=DonationStatus.SUCCEEDED).aggregate(
-        s=Sum("amount_pence")
+        s=Sum(F("amount_pence") - F("refunded_gift_pence"))
     )["s"]
     return int(total or 0)
 

@@ -53,7 +53,7 @@ def gift_received_on(donation: Donation) -> dt.date:
 def gift_facts_for_donation(donation: Donation) -> GiftFacts:
     """The facts Gift Aid eligibility needs, read from a campaigns.Donation."""
     return GiftFacts(
-        amount_pence=int(donation.amount_pence),
+        amount_pence=int(donation.amount_pence) - int(donation.refunded_gift_pence),  # what the donor kept given
         received_on=gift_received_on(donation),
         on_behalf_of_others=donation.kind in NOT_ONE_DONORS_OWN_MONEY_KINDS,
     )
@@ -170,13 +170,15 @@ def gift_aid_due_for_campaign(*, campaign_id: int) -> int:
         )
     )
     total = (
-        Donation.objects.filter(campaign_id=campaign_id, status=SUCCEEDED, amount_pence__gt=0)
+        Donation.objects.filter(campaign_id=campaign_id, status=SUCCEEDED, amount_pence__gt=F("refunded_gift_pence"))
         .exclude(kind__in=NOT_ONE_DONORS_OWN_MONEY_KINDS)
         .annotate(email_key=Lower(Trim("donor_email")), name_key=_name_key_sql("donor_name"), gift_date=received_on)
         .filter(Exists(covering))
         .aggregate(
             due=Sum(
-                ExpressionWrapper(F("amount_pence") * rate / (100 - rate), output_field=BigIntegerField()),
+                ExpressionWrapper(
+                    (F("amount_pence") - F("refunded_gift_pence")) * rate / (100 - rate), output_field=BigIntegerField()
+                ),
                 default=0,
             )
         )["due"]

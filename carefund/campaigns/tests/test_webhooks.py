@@ -195,28 +195,6 @@ def test_dispute_reverses(gift: Donation) -> None:
     assert fund_balance_pence(child_id=gift.campaign.child_id) == 0
 
 
-def test_partial_refund_is_recorded_not_posted(gift: Donation) -> None:
-    deliver(completed_event(gift))
-    response = deliver(refund_event(gift, amount_refunded=1000))
-    assert response.status_code == 200
-    assert "partial refund" in response.json()["outcome"]
-    gift.refresh_from_db()
-    assert gift.status == "succeeded"
-    assert fund_balance_pence(child_id=gift.campaign.child_id) == 2500
-
-
-def test_a_partial_refund_is_listed_for_a_finance_officer_on_the_reconciliation_page(gift: Donation, client) -> None:  # type: ignore[no-untyped-def]
-    from carefund.campaigns.tests.factories import caseworker
-
-    deliver(completed_event(gift))
-    client.force_login(caseworker())
-    assert "Partial refunds reported by the provider" not in client.get("/staff/reconciliation/").content.decode()
-    deliver(refund_event(gift, amount_refunded=1000))
-    page = client.get("/staff/reconciliation/").content.decode()
-    assert "Partial refunds reported by the provider, not posted" in page
-    assert f'<td>#{gift.pk}</td><td class="num">£10.00</td><td class="num">£25.00</td>' in page
-
-
 def test_database_failure_mid_post_leaves_nothing_and_retry_succeeds(gift: Donation, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The database fails after the gift's ledger transaction is written, before the gift is marked confirmed:
     everything rolls back (the event too), the provider gets a 503 and retries, and the retry posts once."""

@@ -82,3 +82,20 @@ def make_donation(
 
 def aware(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime(day.year, day.month, day.day, 12, 0))
+
+
+def declare(donation: Any, scope: Any, declared_on: dt.date = dt.date(2026, 6, 15), last_name: str = "Smith") -> Any:
+    """A declaration by Ann Smith of 12 Acacia Avenue, made with `donation` (a campaigns gift)."""
+    from carefund.giftaid.services import declaration_record
+
+    return declaration_record(
+        donation=donation,
+        title="",
+        first_name="Ann",
+        last_name=last_name,
+        house_name_or_number="12",
+        address="Acacia Avenue, Sheffield",
+        postcode="S19 2BD",
+        scope=scope,
+        declared_on=declared_on,
+    )

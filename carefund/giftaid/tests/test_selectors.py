@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from carefund.core import clock
 from carefund.giftaid.rules import Scope
 from carefund.giftaid.selectors import declarations_for_donor, gift_aid_due_for_campaign, gift_aid_due_for_donation
-from carefund.giftaid.services import declaration_cancel, declaration_record
-from carefund.giftaid.tests.factories import aware, make_campaign, make_donation, make_user
+from carefund.giftaid.services import declaration_cancel
+from carefund.giftaid.tests.factories import aware, declare, make_campaign, make_donation, make_user
 
 CANCEL = ("giftaid.cancel_declaration",)
 
@@ -29,20 +29,6 @@ DECLARED = D(2026, 6, 15)
 def _clock() -> Any:
     with clock.frozen_at(aware(D(2026, 12, 31))):
         yield
-
-
-def declare(donation: Any, scope: Scope, declared_on: dt.date = DECLARED, last_name: str = "Smith") -> Any:
-    return declaration_record(
-        donation=donation,
-        title="",
-        first_name="Ann",
-        last_name=last_name,
-        house_name_or_number="12",
-        address="Acacia Avenue, Sheffield",
-        postcode="S19 2BD",
-        scope=scope,
-        declared_on=declared_on,
-    )
 
 
 def test_the_declared_gift_brings_a_quarter() -> None:

@@ -304,6 +304,7 @@ def gift_page(request: HttpRequest, token: str) -> HttpResponse:
             "uses": uses,
             "unspent": format_pence(unspent),
             "gift_aid": format_pence(gift_aid) if gift_aid else "",
+            "refunded": format_pence(donation.refunded_pence) if donation.refunded_pence else "",
             "show_gateway_banner": donation.gateway == "test",
         },
     )
@@ -483,10 +484,16 @@ def staff_gifts(request: HttpRequest, slug: str) -> HttpResponse:
             "amount": format_pence(g.amount_pence),
             "costs": format_pence(g.costs_contribution_pence) if g.costs_contribution_pence else "",
             "fee": format_pence(g.fee_pence) if g.fee_pence else "",
+            "refunded": format_pence(g.refunded_pence) if g.refunded_pence else "",
+            "refunded_gift": format_pence(g.refunded_gift_pence),
         }
         for g in gifts
     ]
-    refunds = [r for r in rows if r["gift"].status in (DonationStatus.REFUNDED, DonationStatus.DISPUTED)]
+    refunds = [
+        r
+        for r in rows
+        if r["gift"].status in (DonationStatus.REFUNDED, DonationStatus.DISPUTED) or r["gift"].refunded_pence
+    ]
     return render(
         request,
         "web/campaigns/staff_gifts.html",

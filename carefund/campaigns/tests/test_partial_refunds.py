@@ -1,0 +1,247 @@
+"""Partial refunds (`services.donation_partial_refund`, through the real webhook endpoint): the provider refunds part of
+a charge and reports the running total (`amount_refunded` of `charge.refunded`); carefund posts what is new, once,
+shared between the child's gift and the contribution to costs as the donor shared them, and every figure that
+counts gifts (money raised, Gift Aid, the reconciliation, the donor's page) then counts what the donor kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
+
+from carefund.campaigns import rules, selectors, services
+from carefund.campaigns.models import Donation, DonationStatus
+from carefund.campaigns.tests.factories import (
+    caseworker,
+    completed_event,
+    deliver,
+    make_campaign,
+    make_pending,
+    refund_event,
+)
+from carefund.core import clock
+from carefund.core.errors import ValidationError
+from carefund.core.models import AuditEvent
+from carefund.giftaid.rules import Scope
+from carefund.giftaid.selectors import gift_aid_due_for_campaign, gift_aid_due_for_donation
+from carefund.giftaid.tests.factories import declare
+from carefund.ledger import chart
+from carefund.ledger.integrity import ledger_check
+from carefund.ledger.models import Transaction
+from carefund.ledger.selectors import account_balance_pence, fund_balance_pence, gift_unspent_pence, gift_uses
+from carefund.ledger.services import PostingSpec, ledger_post
+
+pytestmark = pytest.mark.django_db
+
+CLEARING = "Assets:Clearing:TestGateway"
+
+
+def _confirmed(*, amount: int = 2500, costs: int = 100, fee: int = 58, target_pence: int = 5_000_000) -> Donation:
+    gift = make_pending(make_campaign(target_pence=target_pence), amount_pence=amount, costs=costs)
+    assert deliver(completed_event(gift, fee_pence=fee)).status_code == 200
+    gift.refresh_from_db()
+    return gift
+
+
+def _books(gift: Donation) -> dict[str, int]:
+    return {
+        "fund": fund_balance_pence(child_id=gift.campaign.child_id),
+        "general": -account_balance_pence(name=chart.GENERAL_FUND),
+        "clearing": account_balance_pence(name=CLEARING),
+        "fees": account_balance_pence(name=chart.PAYMENT_FEES),
+    }
+
+
+# --- the rule ----------------------------------------------------------------------------------------------------
+
+
+def test_a_refund_is_shared_between_the_gift_and_the_costs_contribution_as_the_donor_shared_them() -> None:
+    assert rules.refund_from_gift_pence(amount_pence=2500, costs_contribution_pence=100, refunded_pence=1000) == 961
+    assert rules.refund_from_gift_pence(amount_pence=2500, costs_contribution_pence=0, refunded_pence=1000) == 1000
+    assert rules.refund_from_gift_pence(amount_pence=2500, costs_contribution_pence=100, refunded_pence=2600) == 2500
+    with pytest.raises(ValueError, match="refunded 2601 pence of a gift of 2600 pence"):
+        rules.refund_from_gift_pence(amount_pence=2500, costs_contribution_pence=100, refunded_pence=2601)
+
+
+@given(
+    amount=st.integers(min_value=1, max_value=10_000_000),
+    costs=st.integers(min_value=0, max_value=1_000_000),
+    cuts=st.lists(st.floats(min_value=0, max_value=1), max_size=6),
+)
+def test_refunds_in_steps_add_up_to_the_same_split_and_all_of_it_gives_back_the_gift(
+    amount: int, costs: int, cuts: list[float]
+) -> None:
+    total = amount + costs
+    totals = sorted({int(total * c) for c in cuts} | {total})
+    before = 0
+    for running in totals:
+        part = rules.refund_from_gift_pence(amount_pence=amount, costs_contribution_pence=costs, refunded_pence=running)
+        assert before <= part <= amount and part <= running and running - part <= costs
+        before = part
+    assert before == amount
+
+
+# --- through the webhook -----------------------------------------------------------------------------------------
+
+
+def test_a_partial_refund_is_posted_once_and_shared_as_the_donor_shared_the_gift() -> None:
+    gift = _confirmed()
+    response = deliver(refund_event(gift, event_id="evt_r1", amount_refunded=1000))
+    assert (response.status_code, response.json()) == (200, {"outcome": f"gift #{gift.pk} partly refunded: 1000 pence"})
+    gift.refresh_from_db()
+    assert (gift.status, gift.refunded_pence, gift.refunded_gift_pence) == (DonationStatus.SUCCEEDED, 1000, 961)
+    assert _books(gift) == {"fund": 2500 - 961, "general": 100 - 39, "clearing": 2600 - 58 - 1000, "fees": 58}
+    refund = Transaction.objects.get(kind="refund")
+    assert refund.metadata["refund_of"] == gift.ledger_transaction_id
+    assert refund.metadata["refunded_so_far_pence"] == 1000
+    assert AuditEvent.objects.filter(action="donation.partially_refunded", target_id=str(gift.pk)).count() == 1
+    # the same event again, and the same running total under another event id: nothing more is posted
+    assert deliver(refund_event(gift, event_id="evt_r1", amount_refunded=1000)).status_code == 200
+    again = deliver(refund_event(gift, event_id="evt_r1b", amount_refunded=1000))
+    assert again.status_code == 200 and again.json()["outcome"].startswith("duplicate: the refunds of gift")
+    assert Transaction.objects.filter(kind="refund").count() == 1
+    assert ledger_check() == []
+
+
+def test_an_older_running_total_arriving_late_posts_nothing() -> None:
+    gift = _confirmed(costs=0)
+    deliver(refund_event(gift, event_id="evt_second", amount_refunded=1500))
+    late = deliver(refund_event(gift, event_id="evt_first", amount_refunded=1000))
+    assert late.status_code == 200 and "duplicate" in late.json()["outcome"]
+    gift.refresh_from_db()
+    assert (gift.refunded_pence, gift.refunded_gift_pence) == (1500, 1500)
+    assert _books(gift)["fund"] == 1000
+    deliver(refund_event(gift, event_id="evt_third", amount_refunded=2000))
+    assert _books(gift)["fund"] == 500
+    assert Transaction.objects.filter(kind="refund").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("make_event", "status"),
+    [
+        (lambda gift: refund_event(gift, event_id="evt_full"), DonationStatus.REFUNDED),
+        (lambda gift: dispute_event(gift), DonationStatus.DISPUTED),
+    ],
+)
+def test_refunding_or_disputing_the_rest_leaves_the_books_as_one_whole_refund_would(
+    make_event: Any, status: str
+) -> None:
+    whole = _confirmed()
+    deliver(refund_event(whole, event_id="evt_whole"))
+    expected = _books(whole)  # one gift refunded whole: its child's fund and the general fund back to 0, fee kept
+    in_steps = _confirmed()
+    deliver(refund_event(in_steps, event_id="evt_part", amount_refunded=1000))
+    assert deliver(make_event(in_steps)).status_code == 200
+    in_steps.refresh_from_db()
+    assert in_steps.status == status
+    assert fund_balance_pence(child_id=in_steps.campaign.child_id) == 0
+    assert fund_balance_pence(child_id=whole.campaign.child_id) == 0
+    # both gifts fully given back: the general fund holds neither costs contribution, the provider kept both fees
+    assert _books(in_steps) == {"fund": 0, "general": 0, "clearing": 2 * expected["clearing"], "fees": 2 * 58}
+    reversal = in_steps.reversal_transaction
+    assert reversal is not None and reversal.metadata["refund_of"] == in_steps.ledger_transaction_id
+    assert "less 1000 pence refunded before" in reversal.memo
+    # a partial refund reported after the whole gift was given back posts nothing
+    assert deliver(refund_event(in_steps, event_id="evt_late_part", amount_refunded=1500)).status_code == 200
+    assert _books(in_steps)["clearing"] == 2 * expected["clearing"]
+    assert ledger_check() == []
+
+
+def dispute_event(gift: Donation) -> bytes:
+    from carefund.campaigns.gateways.test import event_payload
+
+    return event_payload(
+        event_type="charge.dispute.created",
+        event_id="evt_dispute",
+        data_object={"id": "dp_1", "object": "dispute", "payment_intent": f"pi_test_{gift.pk}", "amount": 1600},
+    )
+
+
+def test_a_partial_refund_of_money_already_spent_is_borne_by_general_funds_and_audited() -> None:
+    gift = _confirmed(costs=0, fee=0)
+    ledger_post(
+        kind="payment",
+        postings=[
+            PostingSpec(account=chart.child_fund(gift.campaign.child_id), amount_pence=2000),
+            PostingSpec(account=chart.provider_payable(1), amount_pence=-2000),
+        ],
+        memo="Physiotherapy",
+        on_date=dt.date.today(),
+        idempotency_key="spend-before-partial-refund",
+    )
+    assert deliver(refund_event(gift, amount_refunded=1200)).status_code == 200
+    assert fund_balance_pence(child_id=gift.campaign.child_id) == 0  # gave back the £5 it held, never below zero
+    assert -account_balance_pence(name=chart.GENERAL_FUND) == -700
+    assert Transaction.objects.get(kind="refund").metadata["borne_by_general_fund_pence"] == 700
+    assert AuditEvent.objects.filter(action="donation.refund_shortfall", target_id=str(gift.pk)).count() == 1
+    assert ledger_check() == []
+
+
+def test_a_partial_refund_before_the_payment_is_confirmed_asks_the_provider_to_retry() -> None:
+    gift = make_pending(make_campaign(), amount_pence=2500)
+    response = deliver(refund_event(gift, amount_refunded=1000))
+    assert response.status_code == 409
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.parametrize("amount_refunded", [0, -5, "10"])
+def test_a_partial_refund_with_a_nonsense_amount_is_refused_with_a_400(amount_refunded: Any) -> None:
+    gift = _confirmed()
+    response = deliver(refund_event(gift, amount_refunded=amount_refunded))
+    assert response.status_code == 400 and "amount_refunded" in response.json()["outcome"]
+    assert not Transaction.objects.filter(kind="refund").exists()
+
+
+def test_the_direct_call_refuses_what_is_a_whole_refund() -> None:
+    gift = _confirmed()
+    with pytest.raises(ValidationError, match="that is a full refund"):
+        services.donation_partial_refund(donation_id=gift.pk, refunded_pence=2600)
+
+
+# --- what counts the gifts ---------------------------------------------------------------------------------------
+
+
+def test_raised_gift_aid_trace_and_reconciliation_count_what_the_donor_kept() -> None:
+    gift = _confirmed()
+    declare(gift, Scope.THIS_GIFT, declared_on=clock.today())
+    assert gift_aid_due_for_donation(donation=gift) == 625
+    deliver(refund_event(gift, amount_refunded=1000))
+    gift.refresh_from_db()
+    kept = 2500 - 961
+    assert selectors.raised_pence(campaign_id=gift.campaign_id) == kept
+    assert (
+        gift_aid_due_for_donation(donation=gift) == kept // 4 == gift_aid_due_for_campaign(campaign_id=gift.campaign_id)
+    )
+    assert ledger_check() == []
+    assert [g.amount_pence for g in selectors.recent_gifts_public(campaign=gift.campaign)] == [kept]
+    assert gift_unspent_pence(transaction_id=gift.ledger_transaction_id) == kept
+    assert [u.amount_pence for u in gift_uses(transaction_id=gift.ledger_transaction_id)] == [961]
+    user = caseworker()
+    [clearing_line] = [line for line in selectors.reconciliation(user=user) if "clearing" in line.label]
+    assert (clearing_line.expected_pence, clearing_line.ledger_pence) == (2600 - 58 - 1000, 2600 - 58 - 1000)
+
+
+def test_a_partial_refund_that_takes_a_campaign_below_its_target_reopens_it() -> None:
+    gift = _confirmed(costs=0, fee=0, target_pence=2000)
+    gift.campaign.refresh_from_db()
+    assert gift.campaign.state == "target_reached"
+    deliver(refund_event(gift, amount_refunded=1000))
+    gift.campaign.refresh_from_db()
+    assert gift.campaign.state == "published"
+
+
+def test_staff_and_the_donor_see_what_was_refunded() -> None:
+    gift = _confirmed()
+    deliver(refund_event(gift, amount_refunded=1000))
+    staff = Client()
+    staff.force_login(caseworker())
+    page = staff.get(f"/staff/campaigns/{gift.campaign.slug}/gifts/").content.decode()
+    assert "Succeeded, £10.00 refunded" in page
+    assert f"#{gift.pk} £25.00: £10.00 refunded in part (£9.61 of it from the gift to the child)" in page
+    donor = Client().get(f"/gifts/{gift.receipt_token}/").content.decode()
+    assert "<strong>£10.00</strong> of it was refunded to you" in donor
+    assert f"Partial refund of gift #{gift.pk}" in donor  # where that part of the gift went
