@@ -193,6 +193,10 @@ WEBHOOK_SPOOL_DIR = os.environ.get("WEBHOOK_SPOOL_DIR", _default_spool)
 # when no `carefund webhooks confirm --watch` process runs, or it stopped).
 WEBHOOK_CONFIRM_POLL_SECONDS = float(os.environ.get("WEBHOOK_CONFIRM_POLL_SECONDS", "2"))
 WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS = float(os.environ.get("WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS", "3"))
+# The confirmer process (`carefund webhooks confirm --watch`) also asks the provider this often for the fees of
+# gifts confirmed before their fee was known (`campaigns.services.donation_fees_fill`; Stripe usually has the fee
+# within minutes); 0: never (run `carefund webhooks fees` from cron instead).
+WEBHOOK_FEES_FILL_SECONDS = float(os.environ.get("WEBHOOK_FEES_FILL_SECONDS", "3600"))
 
 # The charity that holds the restricted funds.
 CHARITY_NAME = os.environ.get("CHARITY_NAME", "carefund Children's Trust")

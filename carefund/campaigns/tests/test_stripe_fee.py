@@ -326,3 +326,49 @@ def test_the_test_gateway_has_no_fees_to_fill() -> None:
     from carefund.campaigns.gateways.test import TestGateway
 
     assert services.donation_fees_fill(gateway=TestGateway(webhook_secret="x", tolerance_seconds=1)).looked_up == 0
+
+
+@pytest.mark.django_db
+def test_the_confirmer_process_asks_for_late_fees_at_its_start_and_then_every_interval(
+    stripe_mode: CannedHTTP, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carefund.web.campaigns import confirmer
+
+    campaign = make_campaign()
+    gift = _stripe_gift(campaign)
+    stripe_mode.responses.append((200, _intent(None, with_charge=False)))
+    assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    settings.WEBHOOK_FEES_FILL_SECONDS = 3600
+    stripe_mode.responses.append((200, _intent(50)))
+    confirmer.watch(interval=0, passes=3)  # asked once, at the start: the next time is an hour away
+    gift.refresh_from_db()
+    assert gift.fee_pence == 50 and account_balance_pence(name=chart.PAYMENT_FEES) == 50
+    assert len(stripe_mode.requests) == 2  # the lookup at confirmation, then one by the confirmer
+    asked: list[int] = []
+    monkeypatch.setattr(
+        confirmer.services, "donation_fees_fill", lambda: asked.append(1) or services.FeesFilled(0, 0, 0)
+    )
+    settings.WEBHOOK_FEES_FILL_SECONDS = 1e-9
+    confirmer.watch(interval=0, passes=3)
+    assert len(asked) == 3
+    settings.WEBHOOK_FEES_FILL_SECONDS = 0  # never
+    confirmer.watch(interval=0, passes=3)
+    assert len(asked) == 3
+
+
+@pytest.mark.django_db
+def test_a_failure_asking_for_late_fees_is_logged_and_the_confirmer_goes_on(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from carefund.web.campaigns import confirmer
+
+    def broken() -> None:
+        raise RuntimeError("the provider is down")
+
+    monkeypatch.setattr(confirmer.services, "donation_fees_fill", broken)
+    passes: list[int] = []
+    monkeypatch.setattr(confirmer, "_pass", lambda older_than: passes.append(1))
+    settings.WEBHOOK_FEES_FILL_SECONDS = 1e-9
+    confirmer.watch(interval=0, passes=2)
+    assert passes == [1, 1]
+    assert caplog.text.count("asking the provider for late fees failed") == 2

@@ -11,7 +11,10 @@ Two ways it runs (docs/adr/0020-payment-webhooks.md, "Confirm after answering"):
   otherwise wait for (measured: docs/benchmarks.md, "Giving");
 - a fallback thread in every server worker (started by config/gunicorn.conf.py) that posts events left queued for
   more than `WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS`, so gifts are still confirmed within seconds if the process
-  above is not running. Both may run at once: an event is applied once (the database decides)."""
+  above is not running. Both may run at once: an event is applied once (the database decides).
+
+The process also asks the provider, every `WEBHOOK_FEES_FILL_SECONDS`, for the fees of gifts confirmed before their
+fee was known (`fees_fill`)."""
 
 from __future__ import annotations
 
@@ -70,11 +73,30 @@ def _pass(older_than: dt.timedelta | None) -> None:
             close_old_connections()
 
 
+def fees_fill() -> None:
+    """Post the fees the provider now knows of gifts confirmed without one (`services.donation_fees_fill`); never
+    raises: a failure is logged and the next run asks again."""
+    try:
+        filled = services.donation_fees_fill()
+    except Exception:
+        logger.exception("webhook confirmer: asking the provider for late fees failed; asked again next time")
+        connection.close()
+    else:
+        if filled.recorded:
+            logger.info("webhook confirmer: %s late fee(s) posted, %s pence", filled.recorded, filled.recorded_pence)
+
+
 def watch(*, interval: float, passes: int | None = None) -> None:
-    """The confirmer process's loop: a pass, then sleep `interval` seconds; for ever (or `passes` times)."""
+    """The confirmer process's loop: a pass, then sleep `interval` seconds; for ever (or `passes` times). Every
+    `WEBHOOK_FEES_FILL_SECONDS` (and once at the start) it also asks for late fees (`fees_fill`; 0: never)."""
     done = 0
+    fees_every = settings.WEBHOOK_FEES_FILL_SECONDS
+    fees_due = time.monotonic()
     while passes is None or done < passes:
         _pass(None)
+        if fees_every > 0 and time.monotonic() >= fees_due:
+            fees_fill()
+            fees_due = time.monotonic() + fees_every
         done += 1
         time.sleep(interval)
 

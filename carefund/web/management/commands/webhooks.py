@@ -3,8 +3,8 @@
 Once (prints what it did), or with --watch for ever: the confirmer process that runs beside the server (`make run`
 starts it with --watch 0.1; carefund/web/campaigns/confirmer.py).
 
-`carefund webhooks fees`: post the provider's fees of gifts confirmed before their fee was known (Stripe: run it
-daily, e.g. from cron; `services.donation_fees_fill`)."""
+`carefund webhooks fees`: post the provider's fees of gifts confirmed before their fee was known
+(`services.donation_fees_fill`); the --watch process also does it every WEBHOOK_FEES_FILL_SECONDS (an hour)."""
 
 from __future__ import annotations
 
