@@ -251,8 +251,16 @@ def seed(*, gifts: int) -> Seeded:
     )
 
 
-def event_body(*, donation_id: int, session_id: str, amount_pence: int) -> bytes:
-    """A Stripe-shaped checkout.session.completed event for one gift (fee known at once, as the test gateway does)."""
+def event_body(*, donation_id: int, session_id: str, amount_pence: int, tagged: bool = True) -> bytes:
+    """A Stripe-shaped checkout.session.completed event for one gift (fee known at once, as the test gateway does),
+    with the metadata carefund gave its checkout, which the provider sends back (`services.checkout_metadata`);
+    without carefund's tag if not `tagged` (a checkout made before tags: its gift is read before the answer)."""
+    from carefund.campaigns.services import checkout_metadata
+
+    metadata = checkout_metadata(donation_id=donation_id, amount_pence=amount_pence, gateway="test")
+    if not tagged:
+        metadata = {"donation_id": metadata["donation_id"]}
+
     event = {
         "id": f"evt_bench_{donation_id}_{os.urandom(6).hex()}",
         "object": "event",
@@ -268,7 +276,7 @@ def event_body(*, donation_id: int, session_id: str, amount_pence: int) -> bytes
                 "payment_status": "paid",
                 "payment_intent": f"pi_bench_{donation_id}",
                 "client_reference_id": str(donation_id),
-                "metadata": {"donation_id": str(donation_id)},
+                "metadata": metadata,
                 "carefund_fee_pence": 20 + amount_pence * 14 // 1000,  # 1.4% + 20p, a UK card fee shape
             }
         },
@@ -348,7 +356,15 @@ def confirmation_lag_ms(ids: list[int]) -> list[float] | None:
 
 
 def run(
-    *, gifts: int, clients: int, postgres: bool, workers: int, threads: int, page_rate: float = 50, rounds: int = 3
+    *,
+    gifts: int,
+    clients: int,
+    postgres: bool,
+    workers: int,
+    threads: int,
+    page_rate: float = 50,
+    rounds: int = 3,
+    tagged: bool = True,
 ) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="carefund-bench-"))
@@ -445,7 +461,7 @@ def run(
         secret = env.get("TEST_GATEWAY_WEBHOOK_SECRET") or settings.TEST_GATEWAY_WEBHOOK_SECRET
 
         def deliver(donation_id: int, session_id: str, amount_pence: int) -> Callable[[], int]:
-            body = event_body(donation_id=donation_id, session_id=session_id, amount_pence=amount_pence)
+            body = event_body(donation_id=donation_id, session_id=session_id, amount_pence=amount_pence, tagged=tagged)
 
             def job() -> int:  # signed just before sending, so no event is stale however long the queue
                 headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body, secret, int(time.time()))}
@@ -506,6 +522,7 @@ def run(
         "threads": threads,
         "health_per_s": round(health_rate),
         "rounds": rounds,
+        "events_tagged": tagged,
         "answered_per_s": round(answered_rate),
         "gifts_per_s": round(gift_rate),
         "confirmation_lag_p50_p99_ms": lag,
@@ -551,6 +568,11 @@ def main(argv: list[str] | None = None) -> int:
         "--page-rate", type=float, default=50, help="campaign page reads a second during the webhooks (0: none)"
     )
     parser.add_argument(
+        "--untagged",
+        action="store_true",
+        help="events without carefund's checkout tag (checkouts made before tags): each gift is read before the answer",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=3, help="alternations of the two bursts, the gifts shared between them (max 20)"
     )
     args = parser.parse_args(argv)
@@ -564,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         page_rate=max(0.0, min(args.page_rate, 1000.0)),
         rounds=max(1, min(args.rounds, 20, gifts)),
+        tagged=not args.untagged,
     )
     print(json.dumps(result, indent=2))
     ok = (

@@ -64,6 +64,9 @@ def pay_through_test_gateway(donation: Donation) -> int:
             amount_total=donation.total_pence,
             payment_intent=f"pi_test_{donation.pk}",
             fee_pence=rules.test_gateway_fee_pence(donation.total_pence),
+            metadata=services.checkout_metadata(
+                donation_id=donation.pk, amount_pence=donation.total_pence, gateway=gateway.name
+            ),
         ),
     )
     # applied at once (not queued for the confirmer): the story's next steps spend these gifts

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hmac
 import json
 import logging
 import secrets
@@ -27,6 +28,7 @@ from django.db import (
     connections,
     transaction,
 )
+from django.utils.crypto import salted_hmac
 from django.utils.text import slugify
 
 from carefund.campaigns import photos, rules, selectors, spool
@@ -321,6 +323,25 @@ def donation_create_pending(
     return donation
 
 
+def _checkout_tag(*, donation_id: int, amount_pence: int, gateway: str) -> str:
+    return salted_hmac(
+        "carefund.campaigns.checkout", f"{gateway}|{donation_id}|{amount_pence}", algorithm="sha256"
+    ).hexdigest()[:32]
+
+
+def checkout_metadata(*, donation_id: int, amount_pence: int, gateway: str) -> dict[str, str]:
+    """What carefund asks the provider to keep on a checkout and send back with its completion (Stripe: the
+    session's `metadata`): the gift's id, the whole amount of the charge, and a tag, an HMAC of the three with the
+    server's secret. A completion whose tag is right is known to be a checkout carefund created for that gift and
+    amount without reading the gift (`_checkout_vouched`, docs/adr/0020-payment-webhooks.md, "Answering from the
+    tag"); the confirmation still checks the gift itself."""
+    return {
+        "donation_id": str(donation_id),
+        "carefund_amount": str(amount_pence),
+        "carefund_tag": _checkout_tag(donation_id=donation_id, amount_pence=amount_pence, gateway=gateway),
+    }
+
+
 def checkout_start(
     *,
     donation: Donation,
@@ -342,6 +363,7 @@ def checkout_start(
             success_url=success_url,
             cancel_url=cancel_url,
             donor_email=donation.donor_email,
+            metadata=checkout_metadata(donation_id=donation.pk, amount_pence=donation.total_pence, gateway=gw.name),
         )
     )
     with transaction.atomic():
@@ -1129,18 +1151,51 @@ def _checkout_fields(event: GatewayEvent, gateway: str) -> tuple[int | None, Any
     return _donation_id_from(obj), obj.get("id"), obj.get("amount_total"), fee
 
 
+def _checkout_vouched(event: GatewayEvent, gateway: str) -> bool:
+    """Whether a checkout completion carries carefund's tag for the gift and amount it names (`checkout_metadata`),
+    with an amount taken equal to it and a sane fee: then the checks before answering need not read the gift. The
+    tag proves what a read would (the gift exists, was paid through this gateway, for this amount: a gift's amount
+    never changes once its checkout starts); not whether it is confirmed already, nor its session id, which only
+    its confirmation checks, recording the event as refused if need be. Anything else, a missing or wrong tag
+    included (a checkout made before tags, or by another platform on the same Stripe account), is checked against
+    the gift as before."""
+    metadata = event.data_object.get("metadata")
+    if not isinstance(metadata, dict):
+        return False
+    tag, stated = metadata.get("carefund_tag"), metadata.get("carefund_amount")
+    donation_id, session_id, amount, fee = _checkout_fields(event, gateway)
+    if (
+        donation_id is None
+        or not isinstance(session_id, str)
+        or not isinstance(tag, str)
+        or not isinstance(stated, str)
+        or not stated.isdigit()
+        or not _is_whole(amount)
+        or int(stated) != amount
+        or (fee is not None and not (_is_whole(fee) and 0 <= fee <= amount))
+    ):
+        return False
+    expected = _checkout_tag(donation_id=donation_id, amount_pence=amount, gateway=gateway)
+    return hmac.compare_digest(tag, expected)
+
+
 def _checkout_refusals(
     events: Sequence[tuple[GatewayEvent, str]], *, confirmed: list[int] | None = None
 ) -> list[WebhookResult | None]:
     """Before checkout completions are queued: the refusal (a 400) each one's confirmation would give, or None; one
-    read of all their gifts, no lock. So the provider still sees a 400 for a checkout carefund never created or a
-    wrong amount. A gift already confirmed is not refused (its confirmation answers 200 and posts nothing); with
-    `confirmed`, the positions of those events are appended to it."""
+    read of all their gifts, no lock, except those carefund's tag vouches for (`_checkout_vouched`: no read). So the
+    provider still sees a 400 for a checkout carefund never created or a wrong amount. A gift already confirmed is
+    not refused (its confirmation answers 200 and posts nothing); with `confirmed`, the positions of those events
+    that were read are appended to it."""
     out: list[WebhookResult | None] = []
     wanted: list[tuple[int, str, int, Any]] = []
-    for event, gateway in events:
+    vouched: set[int] = set()
+    for i, (event, gateway) in enumerate(events):
         donation_id, session_id, amount, fee = _checkout_fields(event, gateway)
-        if donation_id is None or not isinstance(session_id, str):
+        if _checkout_vouched(event, gateway):
+            out.append(None)
+            vouched.add(i)
+        elif donation_id is None or not isinstance(session_id, str):
             out.append(WebhookResult(400, "checkout: the session names no carefund gift."))
         elif not _is_whole(amount):
             out.append(WebhookResult(400, f"amount_total: expected a whole number, got {amount!r}."))
@@ -1152,7 +1207,7 @@ def _checkout_refusals(
     found = _gifts_seen(sorted({w[0] for w in wanted})) if wanted else {}
     checks = iter(wanted)
     for i, (_, gateway) in enumerate(events):
-        if out[i] is not None:
+        if out[i] is not None or i in vouched:
             continue
         donation_id, session_id, amount, fee = next(checks)
         donation = found.get(donation_id)

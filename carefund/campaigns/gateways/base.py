@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import stripe
+from stripe import SignatureVerificationError, WebhookSignature  # bound once: stripe resolves its names lazily
 
 from carefund.core.errors import DomainError
 
@@ -72,8 +72,8 @@ def verify_stripe_signed(*, payload: bytes, signature_header: str, secret: str, 
     except UnicodeDecodeError:
         raise WebhookVerificationError("body is not UTF-8.") from None
     try:
-        stripe.WebhookSignature.verify_header(text, signature_header, secret, tolerance)
-    except stripe.SignatureVerificationError as exc:
+        WebhookSignature.verify_header(text, signature_header, secret, tolerance)
+    except SignatureVerificationError as exc:
         raise WebhookVerificationError(f"signature: {exc.user_message or 'does not verify'}") from None
     try:
         body = json.loads(text)

@@ -38,8 +38,16 @@ def event_payload(*, event_type: str, data_object: dict[str, Any], event_id: str
 
 
 def checkout_completed_object(
-    *, session_id: str, donation_id: int, amount_total: int, payment_intent: str, fee_pence: int | None
+    *,
+    session_id: str,
+    donation_id: int,
+    amount_total: int,
+    payment_intent: str,
+    fee_pence: int | None,
+    metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """A paid Checkout Session as Stripe sends it back, with the `metadata` carefund gave the checkout (Stripe keeps
+    it and returns it; the test gateway keeps nothing, so its caller passes `services.checkout_metadata` again)."""
     obj: dict[str, Any] = {
         "id": session_id,
         "object": "checkout.session",
@@ -48,7 +56,7 @@ def checkout_completed_object(
         "payment_status": "paid",
         "payment_intent": payment_intent,
         "client_reference_id": str(donation_id),
-        "metadata": {"donation_id": str(donation_id)},
+        "metadata": {"donation_id": str(donation_id), **(metadata or {})},
     }
     if fee_pence is not None:
         # the test gateway states its fee in the event; Stripe's is looked up by StripeGateway after verification

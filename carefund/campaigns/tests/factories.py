@@ -70,7 +70,18 @@ def completed_event(
     amount_total: int | None = None,
     fee_pence: int | None = None,
     session_id: str | None = None,
+    tagged: bool = True,
 ) -> bytes:
+    """The provider's checkout.session.completed for `donation`, carrying back the metadata carefund gave the checkout
+    (`services.checkout_metadata`, for the gift's real amount) unless `tagged` is False: a checkout made before tags,
+    or by another platform on the same provider account."""
+    metadata = (
+        services.checkout_metadata(
+            donation_id=donation.pk, amount_pence=donation.total_pence, gateway=donation.gateway or "test"
+        )
+        if tagged
+        else None
+    )
     return event_payload(
         event_type="checkout.session.completed",
         event_id=event_id,
@@ -80,6 +91,7 @@ def completed_event(
             amount_total=donation.total_pence if amount_total is None else amount_total,
             payment_intent=f"pi_test_{donation.pk}",
             fee_pence=fee_pence,
+            metadata=metadata,
         ),
     )
 

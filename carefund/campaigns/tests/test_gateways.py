@@ -21,15 +21,21 @@ def test_active_gateway_follows_the_keys(settings) -> None:  # type: ignore[no-u
     assert isinstance(active_gateway(), StripeGateway)
 
 
-def test_stripe_checkout_params(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _capturing_stripe(monkeypatch: pytest.MonkeyPatch, session_id: str) -> tuple[StripeGateway, dict[str, Any]]:
+    """A Stripe gateway whose session creation is answered here, keeping the parameters it was sent."""
     gateway = StripeGateway(secret_key="sk_test_x", webhook_secret="whsec_x", tolerance_seconds=300)
     seen: dict[str, Any] = {}
 
     def create(params: dict[str, Any]) -> Any:
         seen.update(params)
-        return SimpleNamespace(id="cs_live_1", url="https://checkout.stripe.com/c/pay/cs_live_1")
+        return SimpleNamespace(id=session_id, url=f"https://checkout.stripe.com/c/pay/{session_id}")
 
     monkeypatch.setattr(gateway._client.v1.checkout.sessions, "create", create)
+    return gateway, seen
+
+
+def test_stripe_checkout_params(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    gateway, seen = _capturing_stripe(monkeypatch, "cs_live_1")
     session = gateway.create_checkout(
         CheckoutRequest(
             donation_id=7, amount_pence=4250, description="Gift", success_url="https://s", cancel_url="https://c"
@@ -70,3 +76,20 @@ def test_stripe_mode_webhook_verified_with_stripe_secret(settings, monkeypatch) 
     assert deliver(payload, secret="whsec_real").status_code == 200
     assert fund_balance_pence(child_id=campaign.child_id) == 2000
     assert account_balance_pence(name="Assets:Clearing:Stripe") == 2000
+
+
+@pytest.mark.django_db
+def test_starting_a_stripe_checkout_asks_stripe_to_keep_carefunds_tag(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Stripe keeps the session's metadata and sends it back with the completion: the gift, its whole amount and
+    the tag (services.checkout_metadata), on the payment too (refunds and disputes find their gift by it)."""
+    from carefund.campaigns.tests.factories import make_campaign as campaign_for
+
+    gateway, seen = _capturing_stripe(monkeypatch, "cs_live_9")
+    gift = services.donation_create_pending(
+        campaign=campaign_for(), amount_pence=2500, costs_contribution_pence=100, gateway="stripe"
+    )
+    services.checkout_start(donation=gift, success_url="https://s", cancel_url="https://c", gateway=gateway)
+    expected = services.checkout_metadata(donation_id=gift.pk, amount_pence=2600, gateway="stripe")
+    assert seen["metadata"] == expected == seen["payment_intent_data"]["metadata"]
+    assert set(expected) == {"donation_id", "carefund_amount", "carefund_tag"}
+    assert expected["carefund_amount"] == "2600" and len(expected["carefund_tag"]) == 32

@@ -171,7 +171,7 @@ def test_a_paid_checkout_is_answered_from_the_spool_and_nothing_is_written_to_th
     ("change", "message"),
     [
         ({"amount_total": 999}, "amount_total: the provider took 999 pence"),
-        ({"session_id": "cs_forged"}, "session: this checkout was not created by carefund"),
+        ({"session_id": "cs_forged", "tagged": False}, "session: this checkout was not created by carefund"),
     ],
 )
 def test_what_the_confirmation_would_refuse_gets_a_400_and_is_not_spooled(
@@ -184,10 +184,11 @@ def test_what_the_confirmation_would_refuse_gets_a_400_and_is_not_spooled(
 
 
 def test_a_gift_already_confirmed_is_answered_as_a_duplicate_and_not_spooled(spool_dir: Path) -> None:
+    """When the gift is read (no tag of carefund's on the checkout); see below for one carefund's tag vouches for."""
     gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
     services._spool_checkout(_event(completed_event(gift, event_id="evt_first")), "test")
     confirmer.drain()
-    result = services._spool_checkout(_event(completed_event(gift, event_id="evt_later")), "test")
+    result = services._spool_checkout(_event(completed_event(gift, event_id="evt_later", tagged=False)), "test")
     assert result is not None and (result.status_code, result.queued) == (200, False)
     assert result.outcome == f"duplicate: gift #{gift.pk} is already confirmed"
     assert [line["event_id"] for line in _lines(spool_dir)] == ["evt_first"]
@@ -205,8 +206,108 @@ def test_the_read_before_the_answer_finds_the_gifts_and_a_database_error_there_i
     assert seen[gift.pk].checkout_session_id == gift.checkout_session_id
     monkeypatch.setattr(services, "_PRECHECK_COLUMNS", "id, no_such_column")
     with pytest.raises(DatabaseError):  # Django's (OperationalError on SQLite, ProgrammingError on PostgreSQL)
-        services._spool_checkout(_event(completed_event(gift, event_id="evt_broken")), "test")
+        services._spool_checkout(_event(completed_event(gift, event_id="evt_broken", tagged=False)), "test")
     assert _lines(spool_dir) == []
+
+
+# --- answering from carefund's tag (services.checkout_metadata, _checkout_vouched) ---------------------------------
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """Count the reads of gifts made before answering."""
+    reads: list[list[int]] = []
+    real = services._gifts_seen
+
+    def counted(ids: Any) -> Any:
+        reads.append(list(ids))
+        return real(ids)
+
+    monkeypatch.setattr(services, "_gifts_seen", counted)
+    return reads
+
+
+def test_a_checkout_carefunds_tag_vouches_for_is_answered_without_reading_its_gift(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500, costs=100)
+    reads = _count_reads(monkeypatch)
+    result = services._spool_checkout(_event(completed_event(gift, event_id="evt_tag", fee_pence=58)), "test")
+    assert result is not None and (result.status_code, result.queued) == (200, True)
+    assert reads == []
+    confirmer.drain()
+    assert Donation.objects.get(pk=gift.pk).status == DonationStatus.SUCCEEDED
+    assert fund_balance_pence(child_id=gift.campaign.child_id) == 2500
+    assert ledger_check() == []
+
+
+def _with_metadata(gift: Donation, **change: str) -> bytes:
+    body = json.loads(completed_event(gift, event_id="evt_changed"))
+    body["data"]["object"]["metadata"].update(change)
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"carefund_tag": "0" * 32},  # not carefund's
+        {"carefund_amount": "999"},  # the amount taken is not the one carefund tagged
+        {"carefund_amount": "2,500"},
+        {"donation_id": "999999"},  # the tag is for another gift
+    ],
+)
+def test_a_checkout_whose_tag_does_not_vouch_for_it_is_checked_against_its_gift(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, str]
+) -> None:
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
+    reads = _count_reads(monkeypatch)
+    result = services._spool_checkout(_event(_with_metadata(gift, **change)), "test")
+    assert len(reads) == 1
+    if "donation_id" in change:  # the gift read is the one named, which was never created
+        assert result is not None and result.status_code == 400
+        assert "no online gift #999999 was created here" in result.outcome
+    else:  # the gift itself matches: accepted after the read
+        assert result is not None and (result.status_code, result.queued) == (200, True)
+
+
+def test_a_tag_made_for_another_gateway_or_with_another_secret_does_not_vouch(settings: Any) -> None:
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
+    event = _event(completed_event(gift))
+    assert services._checkout_vouched(event, "test")
+    assert not services._checkout_vouched(event, "stripe")
+    settings.SECRET_KEY = "another-secret-after-rotation-" + "x" * 30
+    assert not services._checkout_vouched(event, "test")  # then the gift is read, as for a checkout without a tag
+
+
+def test_a_tagged_checkout_for_a_session_that_is_not_the_gifts_is_accepted_then_refused_by_its_confirmation(
+    spool_dir: Path,
+) -> None:
+    """The tag proves carefund made a checkout for this gift and amount, not that it is the gift's session (a
+    checkout whose session id was never saved): the confirmation checks that, records the event refused for a
+    finance officer (the reconciliation page lists it) and posts nothing."""
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
+    result = services._spool_checkout(
+        _event(completed_event(gift, event_id="evt_stale", session_id="cs_other")), "test"
+    )
+    assert result is not None and (result.status_code, result.queued) == (200, True)
+    confirmer.drain()
+    event = WebhookEvent.objects.get(event_id="evt_stale")
+    assert event.state == WebhookEventState.REFUSED
+    assert "session: this checkout was not created by carefund" in event.outcome
+    assert Donation.objects.get(pk=gift.pk).status == DonationStatus.PENDING
+    assert not Transaction.objects.exists()
+
+
+def test_a_tagged_checkout_for_a_gift_already_confirmed_is_accepted_and_posts_nothing(spool_dir: Path) -> None:
+    gift = make_pending(make_campaign(target_pence=0), amount_pence=2500)
+    services._spool_checkout(_event(completed_event(gift, event_id="evt_first")), "test")
+    confirmer.drain()
+    result = services._spool_checkout(_event(completed_event(gift, event_id="evt_again")), "test")
+    assert result is not None and (result.status_code, result.queued) == (200, True)
+    confirmer.drain()
+    assert Transaction.objects.count() == 1
+    assert fund_balance_pence(child_id=gift.campaign.child_id) == 2500
+    assert WebhookEvent.objects.get(event_id="evt_again").state == WebhookEventState.APPLIED
+    assert ledger_check() == []
 
 
 def test_a_spool_that_cannot_be_written_sends_the_event_to_the_database_queue(settings: Any, tmp_path: Path) -> None:

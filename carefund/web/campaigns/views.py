@@ -240,6 +240,9 @@ def test_gateway_checkout(request: HttpRequest, session_id: str) -> HttpResponse
                 amount_total=donation.total_pence,
                 payment_intent=f"pi_test_{donation.pk}",
                 fee_pence=rules.test_gateway_fee_pence(donation.total_pence),
+                metadata=services.checkout_metadata(
+                    donation_id=donation.pk, amount_pence=donation.total_pence, gateway=gateway.name
+                ),
             ),
         )
         # applied before the redirect, so the thank-you page can say the gift is confirmed
