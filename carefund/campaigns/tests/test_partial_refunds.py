@@ -263,3 +263,30 @@ def test_the_money_raised_less_partial_refunds_is_read_from_the_covering_index_a
         cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "USING COVERING INDEX donation_raised" in plan
+
+
+def test_a_database_failure_mid_way_leaves_nothing_and_the_retry_posts_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import DatabaseError
+
+    gift = _confirmed()
+    before = _books(gift)
+    real_audit = services.audit_record
+
+    def failing(**kwargs: Any) -> Any:
+        if kwargs.get("action") == "donation.partially_refunded":
+            assert Transaction.objects.filter(kind="refund").count() == 1  # written in the same transaction
+            raise DatabaseError("disk I/O error")
+        return real_audit(**kwargs)
+
+    monkeypatch.setattr(services, "audit_record", failing)
+    payload = refund_event(gift, event_id="evt_crash", amount_refunded=1000)
+    assert deliver(payload).status_code == 503
+    gift.refresh_from_db()
+    assert (gift.refunded_pence, _books(gift)) == (0, before)
+    assert not Transaction.objects.filter(kind="refund").exists()
+    monkeypatch.setattr(services, "audit_record", real_audit)
+    assert deliver(payload).status_code == 200
+    assert deliver(payload).status_code == 200
+    gift.refresh_from_db()
+    assert gift.refunded_pence == 1000 and Transaction.objects.filter(kind="refund").count() == 1
+    assert ledger_check() == []

@@ -116,3 +116,29 @@ def test_fifty_deliveries_of_one_gift_under_distinct_event_ids(mode: str) -> Non
     assert statuses == Counter({200: 50})
     assert fund_balance_pence(child_id=campaign.child_id) == 2500
     assert Transaction.objects.count() == 1
+
+
+def test_concurrent_partial_refunds_of_one_gift_post_its_running_total_exactly_once() -> None:
+    """30 `charge.refunded` events for one gift, each with a running total of £1 to £30, delivered at once in a
+    shuffled order and each twice (the provider retries): whatever order they are applied in, what is posted adds up
+    to the largest total, once (services.donation_partial_refund)."""
+    import random
+
+    from carefund.campaigns.tests.factories import refund_event
+    from carefund.ledger.integrity import ledger_check
+
+    campaign = make_campaign(target_pence=0)
+    gift = make_pending(campaign, amount_pence=5000)
+    assert deliver(completed_event(gift, fee_pence=90)).status_code == 200
+    confirmer.drain()
+    payloads = [refund_event(gift, event_id=f"evt_refund_{p}", amount_refunded=p * 100) for p in range(1, 31)]
+    payloads *= 2
+    random.Random(5).shuffle(payloads)
+    statuses = _run_concurrently(payloads)
+    assert statuses == Counter({200: 60})
+    gift.refresh_from_db()
+    assert (gift.status, gift.refunded_pence, gift.refunded_gift_pence) == ("succeeded", 3000, 3000)
+    assert fund_balance_pence(child_id=campaign.child_id) == 2000
+    assert account_balance_pence(name="Assets:Clearing:TestGateway") == 5000 - 90 - 3000
+    assert WebhookEvent.objects.filter(event_id__startswith="evt_refund_").count() == 30
+    assert ledger_check() == []
