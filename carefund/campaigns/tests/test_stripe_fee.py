@@ -328,9 +328,25 @@ def test_the_test_gateway_has_no_fees_to_fill() -> None:
     assert services.donation_fees_fill(gateway=TestGateway(webhook_secret="x", tolerance_seconds=1)).looked_up == 0
 
 
+def _inline_filler(fill: Any) -> Any:
+    """The confirmer's FeesFiller, but running the fill in the caller's thread (the test's transaction is not
+    visible to another thread's connection); FeesFiller's own thread is tested below."""
+    from carefund.web.campaigns.confirmer import FeesFiller
+
+    class Inline(FeesFiller):
+        runs = 0
+
+        def start(self) -> bool:
+            self.runs += 1
+            self._fill()
+            return True
+
+    return Inline(fill=fill)
+
+
 @pytest.mark.django_db
 def test_the_confirmer_process_asks_for_late_fees_at_its_start_and_then_every_interval(
-    stripe_mode: CannedHTTP, settings: Any, monkeypatch: pytest.MonkeyPatch
+    stripe_mode: CannedHTTP, settings: Any
 ) -> None:
     from carefund.web.campaigns import confirmer
 
@@ -340,25 +356,22 @@ def test_the_confirmer_process_asks_for_late_fees_at_its_start_and_then_every_in
     assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
     settings.WEBHOOK_FEES_FILL_SECONDS = 3600
     stripe_mode.responses.append((200, _intent(50)))
-    confirmer.watch(interval=0, passes=3)  # asked once, at the start: the next time is an hour away
+    filler = _inline_filler(confirmer.fees_fill)
+    confirmer.watch(interval=0, passes=3, fees=filler)
+    assert filler.runs == 1  # at the start: the next time is an hour away
     gift.refresh_from_db()
     assert gift.fee_pence == 50 and account_balance_pence(name=chart.PAYMENT_FEES) == 50
     assert len(stripe_mode.requests) == 2  # the lookup at confirmation, then one by the confirmer
-    asked: list[int] = []
-    monkeypatch.setattr(
-        confirmer.services, "donation_fees_fill", lambda: asked.append(1) or services.FeesFilled(0, 0, 0)
-    )
     settings.WEBHOOK_FEES_FILL_SECONDS = 1e-9
-    confirmer.watch(interval=0, passes=3)
-    assert len(asked) == 3
+    confirmer.watch(interval=0, passes=3, fees=filler)
+    assert filler.runs == 4
     settings.WEBHOOK_FEES_FILL_SECONDS = 0  # never
-    confirmer.watch(interval=0, passes=3)
-    assert len(asked) == 3
+    confirmer.watch(interval=0, passes=3, fees=filler)
+    assert filler.runs == 4
 
 
-@pytest.mark.django_db
-def test_a_failure_asking_for_late_fees_is_logged_and_the_confirmer_goes_on(
-    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_a_failure_asking_for_late_fees_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from carefund.web.campaigns import confirmer
 
@@ -366,9 +379,31 @@ def test_a_failure_asking_for_late_fees_is_logged_and_the_confirmer_goes_on(
         raise RuntimeError("the provider is down")
 
     monkeypatch.setattr(confirmer.services, "donation_fees_fill", broken)
-    passes: list[int] = []
-    monkeypatch.setattr(confirmer, "_pass", lambda older_than: passes.append(1))
-    settings.WEBHOOK_FEES_FILL_SECONDS = 1e-9
-    confirmer.watch(interval=0, passes=2)
-    assert passes == [1, 1]
-    assert caplog.text.count("asking the provider for late fees failed") == 2
+    confirmer.fees_fill()
+    assert "asking the provider for late fees failed" in caplog.text
+
+
+def test_the_fees_run_in_a_thread_of_their_own_one_run_at_a_time() -> None:
+    import threading
+
+    from carefund.web.campaigns.confirmer import FeesFiller
+
+    release, started = threading.Event(), threading.Event()
+    threads: list[str] = []
+
+    def slow_fill() -> None:
+        threads.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)
+
+    filler = FeesFiller(fill=slow_fill)
+    assert filler.start() is True
+    assert started.wait(10)
+    assert filler.start() is False  # still running: the confirmer's loop goes on without starting another
+    release.set()
+    filler.join(10)
+    assert threads == ["carefund-fees-fill"]
+    started.clear()
+    assert filler.start() is True  # the next run, once the first is over
+    filler.join(10)
+    assert threads == ["carefund-fees-fill"] * 2

@@ -14,7 +14,7 @@ Two ways it runs (docs/adr/0020-payment-webhooks.md, "Confirm after answering"):
   above is not running. Both may run at once: an event is applied once (the database decides).
 
 The process also asks the provider, every `WEBHOOK_FEES_FILL_SECONDS`, for the fees of gifts confirmed before their
-fee was known (`fees_fill`)."""
+fee was known (`fees_fill`, in a thread of its own: `FeesFiller`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
@@ -86,16 +87,51 @@ def fees_fill() -> None:
             logger.info("webhook confirmer: %s late fee(s) posted, %s pence", filled.recorded, filled.recorded_pence)
 
 
-def watch(*, interval: float, passes: int | None = None) -> None:
+class FeesFiller:
+    """Runs `fees_fill` in a thread of its own, one run at a time: each fee is a request to the provider (up to
+    5 s when it is slow), and the confirmer's loop must not wait for them while gifts wait to be posted."""
+
+    def __init__(self, fill: Callable[[], None] = fees_fill) -> None:
+        self._fill = fill
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        try:
+            self._fill()
+        finally:
+            if not connection.in_atomic_block:
+                connection.close()  # the thread's own connection
+
+    def start(self) -> bool:
+        """Start a run unless one is still going (False then)."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False
+            self._thread = threading.Thread(target=self._run, name="carefund-fees-fill", daemon=True)
+            self._thread.start()
+            return True
+
+    def join(self, timeout: float | None = None) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+
+FEES = FeesFiller()
+
+
+def watch(*, interval: float, passes: int | None = None, fees: FeesFiller | None = None) -> None:
     """The confirmer process's loop: a pass, then sleep `interval` seconds; for ever (or `passes` times). Every
-    `WEBHOOK_FEES_FILL_SECONDS` (and once at the start) it also asks for late fees (`fees_fill`; 0: never)."""
+    `WEBHOOK_FEES_FILL_SECONDS` (and once at the start) it also has late fees asked for, in the background
+    (`FeesFiller`; 0: never)."""
+    filler = fees or FEES
     done = 0
     fees_every = settings.WEBHOOK_FEES_FILL_SECONDS
     fees_due = time.monotonic()
     while passes is None or done < passes:
         _pass(None)
-        if fees_every > 0 and time.monotonic() >= fees_due:
-            fees_fill()
+        if fees_every > 0 and time.monotonic() >= fees_due and filler.start():
             fees_due = time.monotonic() + fees_every
         done += 1
         time.sleep(interval)
