@@ -36,7 +36,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 types: setup
-	$(BIN)/mypy carefund config
+	$(BIN)/mypy carefund config benchmarks
 
 pytest: setup
 	$(BIN)/pytest -q -n 2

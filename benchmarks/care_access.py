@@ -16,11 +16,11 @@ What it does:
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -152,11 +152,10 @@ def main() -> None:
         print(f"  baseline one record (no access filter): {one_base * 1e6:8.0f} µs")
         print(f"  baseline list of all children:          {list_base * 1e3:8.2f} ms")
         for name, user in readers.items():
-            one = timed(lambda u=user: selectors.child_get_for_user(user=u, pk=target.pk, audit=False), args.repeat)
-            many = timed(
-                lambda u=user: list(selectors.children_for_user(user=u).values_list("pk", flat=True)),
-                max(10, args.repeat // 10),
+            one = timed(
+                functools.partial(selectors.child_get_for_user, user=user, pk=target.pk, audit=False), args.repeat
             )
+            many = timed(functools.partial(_child_ids_for, selectors, user), max(10, args.repeat // 10))
             print(
                 f"  {name:22s} one record {one * 1e6:8.0f} µs (x{one / one_base:5.1f})   "
                 f"list {many * 1e3:8.2f} ms (x{many / list_base:5.1f})"
@@ -170,5 +169,9 @@ def main() -> None:
             subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PG_NAME], check=False)
 
 
+def _child_ids_for(selectors: Any, user: Any) -> list[Any]:
+    return list(selectors.children_for_user(user=user).values_list("pk", flat=True))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -511,7 +511,7 @@ def run(
     health_rate = sum(n for n, _ in trivial_rounds) / sum(t for _, t in trivial_rounds)
     gift_rate = gifts / sum(t for _, _, t in webhook_rounds)
     answered_rate = gifts / sum(t for _, t, _ in webhook_rounds)
-    codes = {code: statuses.count(code) for code in sorted(set(statuses))}
+    status_counts = {code: statuses.count(code) for code in sorted(set(statuses))}
     check = check_books(seeded)
     result = {
         "database": "PostgreSQL" if postgres else "SQLite (WAL)",
@@ -539,7 +539,7 @@ def run(
             )
             for which in ("trivial", "webhook")
         },
-        "webhook_statuses": codes,
+        "webhook_statuses": status_counts,
         "campaign_page_reads_per_s_asked": page_rate,
         "campaign_page_requests": len(latencies["webhook"]),
         "campaign_page_statuses": {c: page_statuses.count(c) for c in sorted(set(page_statuses))},

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 
@@ -20,5 +22,5 @@ def grant_care_roles() -> None:
 
 
 @pytest.fixture
-def roles(db):
+def roles(db: Any) -> None:
     grant_care_roles()
