@@ -12,6 +12,7 @@ is allowed; nothing here raises a bare exception on bad input. Pure Python + num
 from __future__ import annotations
 
 import ast
+import dataclasses
 import itertools
 import math
 import re
@@ -34,6 +35,8 @@ DISTRIBUTION_TYPES = ("fixed", "beta", "gamma", "lognormal", "normal", "uniform"
 BUILTIN_NAMES = ("cycle", "age", "qx")
 ENGINE_RESERVED = ("time",)  # a name the engine reserves (years since the start), not usable in model files
 COMPLEMENT = "C"
+STATE_CYCLE = "state_cycle"  # in a tunnel state's values: the cycles spent in the state so far, 1 in the first
+MAX_TUNNEL = 100
 ROW_TOLERANCE = 1e-9
 
 
@@ -199,6 +202,7 @@ class State:
     utility: Expression
     costs: tuple[tuple[str, Expression], ...] = ()
     dead: bool = False
+    tunnel: int = 0  # as read from a file: N > 1 until `expand_tunnels` makes it N states of its own
 
 
 @dataclass(frozen=True)
@@ -588,6 +592,7 @@ class _Reader:
                 "model.start_age_source", "is missing; every number needs a source (a citation or 'assumption: why')"
             )
         try:
+            spec = expand_tunnels(spec)
             validate_spec(spec)
         except ModelFileError as exc:
             raise self.error(exc.key, exc.message) from None
@@ -705,7 +710,7 @@ class _Reader:
             key = f"states[{i}]"
             if not isinstance(body, dict):
                 raise self.error(key, "must be a table")
-            allowed = {"name", "label", "initial", "utility", "costs", "dead"}
+            allowed = {"name", "label", "initial", "utility", "costs", "dead", "tunnel"}
             for k in body:
                 if k not in allowed:
                     raise self.error(f"{key}.{k}", f"is not a state field; allowed: {', '.join(sorted(allowed))}")
@@ -717,6 +722,17 @@ class _Reader:
             dead = body.get("dead", False)
             if not isinstance(dead, bool):
                 raise self.error(f"{key}.dead", "must be true or false")
+            tunnel = body.get("tunnel", 0)
+            if "tunnel" in body and (
+                isinstance(tunnel, bool) or not isinstance(tunnel, int) or not 2 <= tunnel <= MAX_TUNNEL
+            ):
+                raise self.error(
+                    f"{key}.tunnel",
+                    f"is {tunnel!r}; allowed: a whole number of cycles from 2 to {MAX_TUNNEL} (the cycles after "
+                    "which time in the state no longer changes anything)",
+                )
+            if tunnel and dead:
+                raise self.error(f"{key}.tunnel", "is set on the dead state; allowed: on living states only")
             out.append(
                 State(
                     name=name,
@@ -725,6 +741,7 @@ class _Reader:
                     utility=self.expr(body.get("utility", 0), f"{key}.utility"),
                     costs=tuple((k, self.expr(v, f"{key}.costs.{k}")) for k, v in costs.items()),
                     dead=dead,
+                    tunnel=tunnel,
                 )
             )
         return tuple(out)
@@ -1002,6 +1019,112 @@ _SUPPORT = {
 
 
 # --------------------------------------------------------------------------------------------------- validation
+def tunnel_state_name(name: str, k: int) -> str:
+    """The name of the k-th cycle (from 1) of a tunnel state (the engine's state names are identifiers)."""
+    return f"{name}_{k}"
+
+
+class _StateCycle(ast.NodeTransformer):
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return ast.copy_location(ast.Constant(self.k), node) if node.id == STATE_CYCLE else node
+
+
+def _at_state_cycle(e: Expression, k: int, *, file: str, key: str) -> Expression:
+    if STATE_CYCLE not in e.names:
+        return e
+    tree = _StateCycle(k).visit(ast.parse(e.text.strip(), mode="eval"))
+    return compile_expression(ast.unparse(ast.fix_missing_locations(tree)), file=file, key=key)
+
+
+def expand_tunnels(spec: ModelSpec) -> ModelSpec:
+    """Make each tunnel state (`tunnel = N`: what happens in it depends on how long the cohort has been there) N
+    states of their own, `name_1` to `name_N`, the way tunnel states are built by hand in a Markov model:
+
+    - entering the state (from another state, or at the start) is entering `name_1`;
+    - staying (the row's entry for the state itself, or its complement when that is where "C" sits) moves `name_k`
+      on to `name_<k+1>`, and `name_N` keeps those who stay longer;
+    - its row, utility and costs, and the transition costs and utilities of moves out of it, may use `state_cycle`,
+      which is k in `name_k`.
+
+    The result is an ordinary model (validated and run like any other); a spec without tunnels is returned as it is.
+    """
+    tunnels = {st.name: st.tunnel for st in spec.states if st.tunnel}
+    if not tunnels:
+        return spec
+    f = spec.file
+    taken = {st.name for st in spec.states}
+    for name, n in tunnels.items():
+        clash = sorted(taken & {tunnel_state_name(name, k) for k in range(1, n + 1)})
+        if clash:
+            raise ModelFileError(
+                f"makes the states {name}_1 to {name}_{n}, but another state is called {clash[0]}; rename one",
+                file=f,
+                key=f"states.{name}.tunnel",
+            )
+
+    def entry(name: str) -> str:
+        return tunnel_state_name(name, 1) if name in tunnels else name
+
+    def stay(name: str, k: int) -> str:
+        return tunnel_state_name(name, min(k + 1, tunnels[name]))
+
+    states: list[State] = []
+    for st in spec.states:
+        cycles_in = tunnels.get(st.name, 0)
+        if not cycles_in:
+            states.append(st)
+            continue
+        for k in range(1, cycles_in + 1):
+            key = f"states.{st.name}"
+            states.append(
+                State(
+                    name=tunnel_state_name(st.name, k),
+                    label=f"{st.label}, cycle {k}{'+' if k == cycles_in else ''} in the state",
+                    initial=st.initial if k == 1 else compile_expression(0, file=f, key=f"{key}.initial"),
+                    utility=_at_state_cycle(st.utility, k, file=f, key=f"{key}.utility"),
+                    costs=tuple((c, _at_state_cycle(e, k, file=f, key=f"{key}.costs.{c}")) for c, e in st.costs),
+                )
+            )
+    transitions: list[tuple[str, tuple[tuple[str, Expression], ...]]] = []
+    for frm, row in spec.transitions:
+        if frm not in tunnels:
+            transitions.append((frm, tuple((entry(to), e) for to, e in row)))
+            continue
+        for k in range(1, tunnels[frm] + 1):
+            transitions.append(
+                (
+                    tunnel_state_name(frm, k),
+                    tuple(
+                        (
+                            stay(frm, k) if to == frm else entry(to),
+                            _at_state_cycle(e, k, file=f, key=f"transitions.{frm}.{to}"),
+                        )
+                        for to, e in row
+                    ),
+                )
+            )
+    values: list[TransitionValue] = []
+    for i, tv in enumerate(spec.transition_values):
+        if tv.source not in tunnels:
+            values.append(dataclasses.replace(tv, target=entry(tv.target)))
+            continue
+        for k in range(1, tunnels[tv.source] + 1):
+            values.append(
+                dataclasses.replace(
+                    tv,
+                    source=tunnel_state_name(tv.source, k),
+                    target=stay(tv.source, k) if tv.target == tv.source else entry(tv.target),
+                    value=_at_state_cycle(tv.value, k, file=f, key=f"transition_values[{i}]"),
+                )
+            )
+    return dataclasses.replace(
+        spec, states=tuple(states), transitions=tuple(transitions), transition_values=tuple(values)
+    )
+
+
 def validate_spec(spec: ModelSpec) -> None:
     """Check a model's structure and, at the base values, every cycle's transition rows. Raises ModelFileError."""
     f = spec.file
@@ -1010,6 +1133,9 @@ def validate_spec(spec: ModelSpec) -> None:
         return ModelFileError(message, file=f, key=key)
 
     names = [s.name for s in spec.states]
+    for st in spec.states:
+        if st.tunnel:
+            raise err(f"states.{st.name}.tunnel", "is not expanded; pass the spec through expand_tunnels first")
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise err(f"states.{dup}", "is defined twice; state names must be unique")
@@ -1118,6 +1244,8 @@ def validate_spec(spec: ModelSpec) -> None:
 
     def check_names(e: Expression, key: str) -> None:
         bad = e.names - known_all
+        if STATE_CYCLE in bad:
+            raise err(key, f"uses {STATE_CYCLE}, which only a tunnel state's values may (its row, costs and utility)")
         if bad:
             raise err(
                 key, f"uses unknown name {sorted(bad)[0]!r}; allowed: parameters, strategy values, cycle, age, qx"
