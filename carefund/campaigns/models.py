@@ -185,6 +185,14 @@ class Donation(models.Model):
     reversal_transaction = models.OneToOneField(
         "ledger.Transaction", null=True, blank=True, on_delete=models.PROTECT, related_name="donation_reversal"
     )
+    reinstated_transaction = models.OneToOneField(
+        "ledger.Transaction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="donation_reinstated",
+        help_text="After a dispute the charity won: the money the provider gave back, posted to the funds again.",
+    )
     batch = models.ForeignKey(OfflineBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lines")
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

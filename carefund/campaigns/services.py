@@ -648,6 +648,13 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
             "payment is confirmed.",
             field="donation",
         )
+    if donation.reinstated_transaction_id is not None:
+        # its dispute was won and the money posted again: what to reverse now is that, which a person decides
+        raise ConflictError(
+            f"donation: gift #{donation_id} was disputed and the dispute won; a finance officer books a further "
+            f"{'refund' if to_status == DonationStatus.REFUNDED else 'dispute'} of it by hand.",
+            field="donation",
+        )
     kind = TransactionKind.REFUND if to_status == DonationStatus.REFUNDED else TransactionKind.REVERSAL
     if donation.refunded_pence:
         # part of it was refunded already (donation_partial_refund): what is left, not a mirror of the gift
@@ -754,6 +761,65 @@ def _reverse_rest_of_gift(*, donation: Donation, kind: str, reason: str, actor: 
         actor=actor,
         metadata={"refund_of": original.pk, "borne_by_general_fund_pence": from_general},
     )
+
+
+def donation_dispute_won(*, donation_id: int, actor: Any = None) -> tuple[Donation, bool]:
+    """The charity won a dispute of a gift and the provider gave the money back (Stripe:
+    `charge.dispute.funds_reinstated`): post back what the dispute took, to where it came from (the dispute's
+    reversal the other way round: the child's fund, and the general fund for the costs contribution or for what it
+    bore of money already spent), except the provider's fee, which it charged once and which stays an expense; the
+    gift stands again (the money raised, Gift Aid and the reconciliation count it). Once: (gift, True) when posted
+    now, (gift, False) when it was already. A gift that is not disputed is a ConflictError (the provider retries: its
+    dispute may not have arrived yet). The provider's own dispute fee is not modelled."""
+    from carefund.ledger.selectors import postings_of
+
+    with transaction.atomic():
+        # (not joined to its nullable reversal: PostgreSQL cannot lock the nullable side of an outer join)
+        donation = Donation.objects.select_for_update().select_related("campaign").filter(pk=donation_id).first()
+        if donation is None:
+            raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
+        if donation.reinstated_transaction_id is not None:
+            return donation, False
+        if donation.status != DonationStatus.DISPUTED or donation.reversal_transaction is None:
+            raise ConflictError(
+                f"donation: gift #{donation_id} is not disputed, so no dispute of it can have been won yet; retry "
+                "once its dispute has arrived.",
+                field="donation",
+            )
+        lines: dict[str, int] = {}
+        for account, amount in postings_of(donation.reversal_transaction):
+            lines[account] = lines.get(account, 0) - amount
+        clearing = chart.clearing_account(donation.gateway)
+        lines[clearing] = lines.get(clearing, 0) + lines.pop(chart.PAYMENT_FEES, 0)
+        reinstated = ledger_post(
+            kind=TransactionKind.DONATION,
+            postings=[PostingSpec(account=a, amount_pence=v) for a, v in sorted(lines.items()) if v],
+            memo=f"Dispute of gift #{donation.pk} won: the money the provider gave back",
+            on_date=clock.today(),
+            idempotency_key=f"donation-reinstated-{donation.pk}",
+            group_id=f"donation-{donation.pk}",
+            actor=actor,
+            metadata={"reinstates": donation.ledger_transaction_id, "after": donation.reversal_transaction.pk},
+        )
+        donation.status, donation.reinstated_transaction = DonationStatus.SUCCEEDED, reinstated
+        donation.save(update_fields=["status", "reinstated_transaction"])
+        audit_record(
+            actor=actor, action="donation.dispute_won", target=donation, summary=f"{lines[clearing]} pence back"
+        )
+        _note_fund_changed(donation.campaign.child_id, "reinstated after a dispute")
+        campaign = Campaign.objects.select_for_update().select_related("child").get(pk=donation.campaign_id)
+        _sync_target_state(campaign, actor=actor)
+    return donation, True
+
+
+def _handle_dispute_won(event: GatewayEvent, gateway: str) -> str:
+    donation = _donation_for_charge(event.data_object, gateway)
+    if donation is None:
+        raise WebhookRetryError("dispute: no confirmed gift matches this charge yet; retry later.")
+    _, posted = donation_dispute_won(donation_id=donation.pk)
+    if posted:
+        return f"gift #{donation.pk} stands again: its dispute was won"
+    return f"duplicate: gift #{donation.pk} was already reinstated"
 
 
 @dataclass(frozen=True)
@@ -1058,6 +1124,7 @@ WEBHOOK_HANDLERS: dict[str, Callable[[GatewayEvent, str], str]] = {
     "checkout.session.completed": _handle_checkout_completed,
     "charge.refunded": lambda e, g: _handle_reversal(e, g, to_status=DonationStatus.REFUNDED, reason="Refund"),
     "charge.dispute.created": lambda e, g: _handle_reversal(e, g, to_status=DonationStatus.DISPUTED, reason="Dispute"),
+    "charge.dispute.funds_reinstated": _handle_dispute_won,
 }
 
 

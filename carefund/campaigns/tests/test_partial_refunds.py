@@ -1,7 +1,9 @@
 """Partial refunds (`services.donation_partial_refund`, through the real webhook endpoint): the provider refunds part of
 a charge and reports the running total (`amount_refunded` of `charge.refunded`); carefund posts what is new, once,
 shared between the child's gift and the contribution to costs as the donor shared them, and every figure that
-counts gifts (money raised, Gift Aid, the reconciliation, the donor's page) then counts what the donor kept."""
+counts gifts (money raised, Gift Aid, the reconciliation, the donor's page) then counts what the donor kept. And a
+dispute the charity won (`services.donation_dispute_won`, `charge.dispute.funds_reinstated`): the money given back
+is posted where the dispute took it from, and the gift stands again."""
 
 from __future__ import annotations
 
@@ -54,6 +56,20 @@ def _books(gift: Donation) -> dict[str, int]:
         "clearing": account_balance_pence(name=CLEARING),
         "fees": account_balance_pence(name=chart.PAYMENT_FEES),
     }
+
+
+def _spend(gift: Donation, pence: int, memo: str) -> None:
+    """The child's fund pays a provider."""
+    ledger_post(
+        kind="payment",
+        postings=[
+            PostingSpec(account=chart.child_fund(gift.campaign.child_id), amount_pence=pence),
+            PostingSpec(account=chart.provider_payable(1), amount_pence=-pence),
+        ],
+        memo=memo,
+        on_date=dt.date.today(),
+        idempotency_key=f"spend-{gift.pk}-{memo}",
+    )
 
 
 # --- the rule ----------------------------------------------------------------------------------------------------
@@ -163,16 +179,7 @@ def dispute_event(gift: Donation) -> bytes:
 
 def test_a_partial_refund_of_money_already_spent_is_borne_by_general_funds_and_audited() -> None:
     gift = _confirmed(costs=0, fee=0)
-    ledger_post(
-        kind="payment",
-        postings=[
-            PostingSpec(account=chart.child_fund(gift.campaign.child_id), amount_pence=2000),
-            PostingSpec(account=chart.provider_payable(1), amount_pence=-2000),
-        ],
-        memo="Physiotherapy",
-        on_date=dt.date.today(),
-        idempotency_key="spend-before-partial-refund",
-    )
+    _spend(gift, 2000, "Physiotherapy")
     assert deliver(refund_event(gift, amount_refunded=1200)).status_code == 200
     assert fund_balance_pence(child_id=gift.campaign.child_id) == 0  # gave back the £5 it held, never below zero
     assert -account_balance_pence(name=chart.GENERAL_FUND) == -700
@@ -290,3 +297,93 @@ def test_a_database_failure_mid_way_leaves_nothing_and_the_retry_posts_once(monk
     gift.refresh_from_db()
     assert gift.refunded_pence == 1000 and Transaction.objects.filter(kind="refund").count() == 1
     assert ledger_check() == []
+
+
+# --- a dispute the charity won (services.donation_dispute_won) --------------------------------------------------
+
+
+def funds_reinstated_event(gift: Donation, event_id: str = "evt_won") -> bytes:
+    from carefund.campaigns.gateways.test import event_payload
+
+    return event_payload(
+        event_type="charge.dispute.funds_reinstated",
+        event_id=event_id,
+        data_object={"id": "dp_1", "object": "dispute", "payment_intent": f"pi_test_{gift.pk}", "status": "won"},
+    )
+
+
+def test_a_dispute_won_puts_the_gift_back_as_it_was_and_the_provider_keeps_its_fee_once() -> None:
+    gift = _confirmed()
+    confirmed_books = _books(gift)
+    assert deliver(dispute_event(gift)).status_code == 200
+    assert _books(gift) == {"fund": 0, "general": 0, "clearing": -58, "fees": 58}
+    response = deliver(funds_reinstated_event(gift))
+    assert (response.status_code, response.json()) == (
+        200,
+        {"outcome": f"gift #{gift.pk} stands again: its dispute was won"},
+    )
+    gift.refresh_from_db()
+    assert gift.status == DonationStatus.SUCCEEDED and gift.reinstated_transaction is not None
+    assert _books(gift) == confirmed_books == {"fund": 2500, "general": 100, "clearing": 2600 - 58, "fees": 58}
+    assert selectors.raised_pence(campaign_id=gift.campaign_id) == 2500
+    [clearing_line] = [line for line in selectors.reconciliation(user=caseworker()) if "clearing" in line.label]
+    assert clearing_line.expected_pence == clearing_line.ledger_pence == 2600 - 58
+    # the same event again, or under another id: nothing more
+    assert deliver(funds_reinstated_event(gift)).status_code == 200
+    again = deliver(funds_reinstated_event(gift, event_id="evt_won_again"))
+    assert again.json()["outcome"] == f"duplicate: gift #{gift.pk} was already reinstated"
+    assert Transaction.objects.filter(kind="donation").count() == 2  # the gift and the money given back
+    assert AuditEvent.objects.filter(action="donation.dispute_won", target_id=str(gift.pk)).count() == 1
+    assert ledger_check() == []
+
+
+def test_money_given_back_after_a_dispute_of_money_already_spent_repays_the_general_fund_first() -> None:
+    gift = _confirmed(costs=0, fee=0)
+    _spend(gift, 2000, "Physiotherapy")
+    deliver(dispute_event(gift))
+    assert -account_balance_pence(name=chart.GENERAL_FUND) == -2000  # it bore what was spent
+    deliver(funds_reinstated_event(gift))
+    assert -account_balance_pence(name=chart.GENERAL_FUND) == 0
+    assert fund_balance_pence(child_id=gift.campaign.child_id) == 500  # what the fund held and gave back
+    assert ledger_check() == []
+
+
+def test_a_dispute_won_after_a_partial_refund_gives_back_what_the_dispute_took() -> None:
+    gift = _confirmed()
+    deliver(refund_event(gift, event_id="evt_part", amount_refunded=1000))
+    after_refund = _books(gift)
+    deliver(dispute_event(gift))
+    deliver(funds_reinstated_event(gift))
+    assert _books(gift) == after_refund
+    gift.refresh_from_db()
+    assert selectors.raised_pence(campaign_id=gift.campaign_id) == 2500 - 961
+    assert ledger_check() == []
+
+
+def test_funds_reinstated_before_the_dispute_arrives_asks_the_provider_to_retry() -> None:
+    gift = _confirmed()
+    response = deliver(funds_reinstated_event(gift))
+    assert response.status_code == 409 and "not disputed" in response.json()["outcome"]
+    gift.refresh_from_db()
+    assert gift.status == DonationStatus.SUCCEEDED and gift.reinstated_transaction is None
+
+
+def test_a_refund_after_a_dispute_won_is_left_to_a_finance_officer() -> None:
+    gift = _confirmed()
+    deliver(dispute_event(gift))
+    deliver(funds_reinstated_event(gift))
+    books = _books(gift)
+    response = deliver(refund_event(gift, event_id="evt_refund_after"))
+    assert response.status_code == 409
+    assert "a finance officer books a further refund of it" in response.json()["outcome"]
+    assert _books(gift) == books
+
+
+def test_the_donor_sees_what_the_money_given_back_paid_for() -> None:
+    gift = _confirmed(costs=0, fee=0)
+    deliver(dispute_event(gift))
+    deliver(funds_reinstated_event(gift))
+    _spend(gift, 700, "Orthotics fitting")
+    page = Client().get(f"/gifts/{gift.receipt_token}/").content.decode()
+    assert "Orthotics fitting" in page and "£7.00" in page
+    assert "Not yet spent: <strong>£18.00</strong>" in page

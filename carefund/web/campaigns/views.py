@@ -290,11 +290,15 @@ def gift_page(request: HttpRequest, token: str) -> HttpResponse:
     uses: list[Any] = []
     unspent = 0
     if donation.ledger_transaction_id and donation.status == DonationStatus.SUCCEEDED:
+        # the gift's money, and after a dispute the charity won, the same money given back by the provider
+        sources = [donation.ledger_transaction_id, donation.reinstated_transaction_id]
         uses = [
             {"memo": u.memo, "on_date": u.on_date, "amount": format_pence(u.amount_pence)}
-            for u in gift_uses(transaction_id=donation.ledger_transaction_id)
+            for source in sources
+            if source is not None
+            for u in gift_uses(transaction_id=source)
         ]
-        unspent = gift_unspent_pence(transaction_id=donation.ledger_transaction_id)
+        unspent = sum(gift_unspent_pence(transaction_id=source) for source in sources if source is not None)
     from carefund.giftaid.selectors import gift_aid_due_for_donation
 
     gift_aid = gift_aid_due_for_donation(donation=donation)
@@ -495,7 +499,9 @@ def staff_gifts(request: HttpRequest, slug: str) -> HttpResponse:
     refunds = [
         r
         for r in rows
-        if r["gift"].status in (DonationStatus.REFUNDED, DonationStatus.DISPUTED) or r["gift"].refunded_pence
+        if r["gift"].status in (DonationStatus.REFUNDED, DonationStatus.DISPUTED)
+        or r["gift"].refunded_pence
+        or r["gift"].reinstated_transaction_id
     ]
     return render(
         request,
