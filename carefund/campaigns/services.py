@@ -652,7 +652,7 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
         # its dispute was won and the money posted again: what to reverse now is that, which a person decides
         raise ConflictError(
             f"donation: gift #{donation_id} was disputed and the dispute won; a finance officer books a further "
-            f"{'refund' if to_status == DonationStatus.REFUNDED else 'dispute'} of it by hand.",
+            f"{'refund' if to_status == DonationStatus.REFUNDED else 'dispute'} of it by hand (a journal entry).",
             field="donation",
         )
     kind = TransactionKind.REFUND if to_status == DonationStatus.REFUNDED else TransactionKind.REVERSAL

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 from carefund.ledger.chart import AccountType
@@ -118,3 +119,39 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount_pence}"
+
+
+class JournalEntryState(models.TextChoices):
+    PROPOSED = "proposed", "Proposed (waiting for a second person)"
+    POSTED = "posted", "Approved and posted"
+    REJECTED = "rejected", "Rejected"
+
+
+class JournalEntry(models.Model):
+    """A correction a finance officer books by hand (a refund after a dispute won, a provider's dispute fee, an event
+    refused after it was accepted): proposed by one person, posted only when a second approves it
+    (`ledger.services.journal_entry_approve`). `lines` are [account name, pence] pairs, debits positive; they are
+    checked again, and the ledger's own rules apply, when the entry is posted."""
+
+    memo = models.CharField(max_length=300)
+    reason = models.TextField()
+    on_date = models.DateField()
+    lines = models.JSONField()
+    state = models.CharField(max_length=10, choices=JournalEntryState.choices, default=JournalEntryState.PROPOSED)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+    transaction = models.OneToOneField(
+        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="journal_entry"
+    )
+
+    class Meta:
+        ordering = ["-proposed_at", "-pk"]
+        permissions = [("approve_journalentry", "Can approve a journal entry another person proposed")]
+
+    def __str__(self) -> str:
+        return f"journal entry #{self.pk}: {self.memo}"

@@ -252,3 +252,15 @@ def restricted_accounts() -> QuerySet[Account]:
 def reversal_of(*, transaction: Transaction) -> Transaction | None:
     """The transaction that reversed this one, if any."""
     return Transaction.objects.filter(reverses=transaction, is_posted=True).first()
+
+
+def journal_entries(*, limit: int = 100) -> list[Any]:
+    """The latest journal entries (corrections by hand), newest first, with who proposed and decided them."""
+    from carefund.ledger.models import JournalEntry
+
+    return list(JournalEntry.objects.select_related("proposed_by", "decided_by", "transaction")[:limit])
+
+
+def account_names() -> list[str]:
+    """The open accounts' names, for a journal entry's form."""
+    return list(Account.objects.filter(closed_on__isnull=True).order_by("name").values_list("name", flat=True))

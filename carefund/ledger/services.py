@@ -715,3 +715,110 @@ def ledger_reverse(
         metadata={"reverses": original.pk},
         reverses=original,
     )
+
+
+# --- Journal entries (corrections booked by hand, by two people) ---------------------------------------------------
+
+
+def _journal_lines(lines: Sequence[tuple[str, int]]) -> list[list[Any]]:
+    """Check a journal entry's lines before anything is saved: at least two, each an open account (or one the chart
+    defines, which posting opens) and a whole number of pence other than zero, summing to zero."""
+    from carefund.core.errors import ValidationError
+
+    if len(lines) < 2:
+        raise ValidationError("lines: a journal entry needs at least two lines (a debit and a credit).", field="lines")
+    out: list[list[Any]] = []
+    for i, (name, pence) in enumerate(lines, start=1):
+        if isinstance(pence, bool) or not isinstance(pence, int) or pence == 0:
+            raise ValidationError(
+                f"lines: line {i} has no amount; each line moves a sum other than zero.", field="lines"
+            )
+        account = Account.objects.filter(name=name).first()
+        if account is None and not chart.is_chart_name(name):
+            raise ValidationError(
+                f"lines: line {i} names {name!r}, which is not an account of the chart (see the ledger page).",
+                field="lines",
+            )
+        if account is not None and account.is_closed:
+            raise ValidationError(f"lines: line {i} names {name!r}, which is closed.", field="lines")
+        out.append([name, pence])
+    total = sum(p for _, p in out)
+    if total != 0:
+        raise ValidationError(
+            f"lines: the lines add up to {total:+d} pence; debits (positive) and credits (negative) must balance.",
+            field="lines",
+        )
+    return out
+
+
+def journal_entry_propose(
+    *, lines: Sequence[tuple[str, int]], memo: str, reason: str, on_date: dt.date, actor: Any
+) -> Any:
+    """A finance officer proposes a correction; nothing is posted until a second person approves it."""
+    from carefund.core.errors import PermissionDeniedError, ValidationError
+    from carefund.ledger.models import JournalEntry
+
+    if actor is None or not actor.has_perm("ledger.add_journalentry"):
+        raise PermissionDeniedError("proposing a journal entry needs the finance officer role.")
+    if not memo.strip():
+        raise ValidationError(
+            "memo: say in a few words what the entry is (it becomes the transaction's memo).", field="memo"
+        )
+    if not reason.strip():
+        raise ValidationError("reason: say why it is needed, for the person who approves it.", field="reason")
+    if on_date > clock.today():
+        raise ValidationError(
+            f"on_date: {on_date} is in the future; book a correction on or before today.", field="on_date"
+        )
+    checked = _journal_lines(lines)
+    with transaction.atomic():
+        entry = JournalEntry.objects.create(
+            memo=memo.strip()[:300],
+            reason=reason.strip(),
+            on_date=on_date,
+            lines=checked,
+            proposed_by=actor,
+            proposed_at=clock.now(),
+        )
+        audit_record(actor=actor, action="ledger.journal_proposed", target=entry, summary=entry.memo)
+    return entry
+
+
+def journal_entry_decide(*, entry_id: int, approve: bool, note: str = "", actor: Any) -> Any:
+    """A second person approves (posts, as an `adjustment` transaction) or rejects a proposed journal entry. The
+    proposer may not decide their own entry. Posting applies the ledger's rules (balanced, open accounts, no
+    restricted fund below zero); a refusal leaves the entry proposed, with the reason given."""
+    from carefund.core.errors import ConflictError, PermissionDeniedError
+    from carefund.ledger.models import JournalEntry, JournalEntryState
+
+    if actor is None or not actor.has_perm("ledger.approve_journalentry"):
+        raise PermissionDeniedError("approving a journal entry needs the finance officer or trustee role.")
+    with transaction.atomic():
+        entry = JournalEntry.objects.select_for_update().filter(pk=entry_id).first()
+        if entry is None:
+            raise NotFoundError(f"journal entry: no entry #{entry_id}.", field="entry")
+        if entry.state != JournalEntryState.PROPOSED:
+            raise ConflictError(f"journal entry #{entry.pk} is already {entry.state}.", field="entry")
+        if entry.proposed_by_id == actor.pk:
+            raise PermissionDeniedError("a journal entry needs a second person: you proposed this one.")
+        if approve:
+            lines = _journal_lines([(str(name), int(pence)) for name, pence in entry.lines])
+            entry.transaction = ledger_post(
+                kind=TransactionKind.ADJUSTMENT,
+                postings=[PostingSpec(account=name, amount_pence=pence) for name, pence in lines],
+                memo=entry.memo,
+                on_date=entry.on_date,
+                idempotency_key=f"journal-{entry.pk}",
+                actor=actor,
+                metadata={"journal_entry": entry.pk, "proposed_by": entry.proposed_by_id, "approved_by": actor.pk},
+            )
+        entry.state = JournalEntryState.POSTED if approve else JournalEntryState.REJECTED
+        entry.decided_by, entry.decided_at, entry.decision_note = actor, clock.now(), note.strip()[:300]
+        entry.save(update_fields=["state", "decided_by", "decided_at", "decision_note", "transaction"])
+        audit_record(
+            actor=actor,
+            action="ledger.journal_posted" if approve else "ledger.journal_rejected",
+            target=entry,
+            summary=entry.decision_note or entry.memo,
+        )
+    return entry
