@@ -722,7 +722,8 @@ def ledger_reverse(
 
 def _journal_lines(lines: Sequence[tuple[str, int]]) -> list[list[Any]]:
     """Check a journal entry's lines before anything is saved: at least two, each an open account (or one the chart
-    defines, which posting opens) and a whole number of pence other than zero, summing to zero."""
+    defines, which posting opens) and a whole number of pence other than zero, summing to zero, and touching at most
+    one child's restricted fund."""
     from carefund.core.errors import ValidationError
 
     if len(lines) < 2:
@@ -746,6 +747,14 @@ def _journal_lines(lines: Sequence[tuple[str, int]]) -> list[list[Any]]:
     if total != 0:
         raise ValidationError(
             f"lines: the lines add up to {total:+d} pence; debits (positive) and credits (negative) must balance.",
+            field="lines",
+        )
+    children = sorted({child for name, _ in out if (child := chart.child_id_of(name)) is not None})
+    if len(children) > 1:
+        # money moves between children's restricted funds only under the published surplus policy
+        raise ValidationError(
+            f"lines: the entry touches the restricted funds of {len(children)} children; money moves between "
+            "children's funds only through the surplus process (two approvals under the published policy).",
             field="lines",
         )
     return out

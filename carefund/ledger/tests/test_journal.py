@@ -85,6 +85,11 @@ def test_a_trustee_may_approve_or_reject_but_not_propose(people: dict[str, Any])
         ([(chart.PAYMENT_FEES, 2000), (CLEARING, -1999)], r"add up to \+1 pence"),
         ([(chart.PAYMENT_FEES, 0), (CLEARING, 0)], "line 1 has no amount"),
         ([("Expenses:Nowhere", 2000), (CLEARING, -2000)], "'Expenses:Nowhere', which is not an account"),
+        (
+            [(chart.child_fund(1), 1000), (chart.child_fund(2), -1000)],
+            "touches the restricted funds of 2 children; money moves between children's funds only through the "
+            "surplus process",
+        ),
     ],
 )
 def test_bad_lines_are_refused_and_nothing_is_saved(
