@@ -159,7 +159,7 @@ class Donation(models.Model):
     refunded_gift_pence = models.BigIntegerField(
         default=0,
         help_text="The part of refunded_pence taken from the gift to the child (the rest from the contribution to "
-        "costs, in proportion: rules.refund_from_gift_pence).",
+        "costs, in proportion: rules.refund_from_gift_pence; the database checks it).",
     )
     donor_name = models.CharField(max_length=200, blank=True)
     donor_email = models.EmailField(blank=True)
@@ -220,6 +220,17 @@ class Donation(models.Model):
                 & Q(refunded_gift_pence__lte=F("amount_pence"))
                 & Q(refunded_pence__lte=F("amount_pence") + F("costs_contribution_pence")),
                 name="donation_refunded_in_part_ok",
+            ),
+            # refunded_gift_pence is derived (rules.refund_from_gift_pence) and kept for the money raised's covering
+            # index: the database holds it to the same rule, so it cannot drift from refunded_pence
+            models.CheckConstraint(
+                condition=Q(refunded_pence__gte=0)
+                & Q(
+                    refunded_gift_pence=F("amount_pence")
+                    * F("refunded_pence")
+                    / (F("amount_pence") + F("costs_contribution_pence"))
+                ),
+                name="donation_refunded_gift_is_its_share",
             ),
         ]
 

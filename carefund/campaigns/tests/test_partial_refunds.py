@@ -387,3 +387,21 @@ def test_the_donor_sees_what_the_money_given_back_paid_for() -> None:
     page = Client().get(f"/gifts/{gift.receipt_token}/").content.decode()
     assert "Orthotics fitting" in page and "£7.00" in page
     assert "Not yet spent: <strong>£18.00</strong>" in page
+
+
+def test_the_database_holds_the_childs_part_of_a_refund_to_the_rule() -> None:
+    """refunded_gift_pence is derived from refunded_pence (rules.refund_from_gift_pence); a row where it is anything
+    else is refused by the database, so the money raised (which sums it) cannot drift from the refunds posted."""
+    from django.db import IntegrityError, transaction
+
+    gift = _confirmed()  # 2,500 to the child, 100 to costs
+    deliver(refund_event(gift, amount_refunded=1000))
+    gift.refresh_from_db()
+    assert gift.refunded_gift_pence == 961 == 2500 * 1000 // 2600
+    for wrong in (960, 1000, 0):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Donation.objects.filter(pk=gift.pk).update(refunded_gift_pence=wrong)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Donation.objects.filter(pk=gift.pk).update(refunded_pence=1100)  # its share would be 1057, not 961
+    gift.refresh_from_db()
+    assert (gift.refunded_pence, gift.refunded_gift_pence) == (1000, 961)
