@@ -314,19 +314,34 @@ def check_books(seeded: Seeded) -> dict[str, Any]:
     }
 
 
-def wait_confirmed(ids: list[int], *, started: float) -> float:
+def wait_confirmed(ids: list[int], *, campaign_id: int, started: float) -> float:
     """Seconds from `started` until every gift is confirmed (status succeeded, which is set in the transaction that
     posts it), polling the database every 10 ms; gives up after TIME_LIMIT_SECONDS (check_books then reports the
-    gifts lost)."""
+    gifts lost).
+
+    The poll runs on the same two cores as the server and the confirmer, during the webhook bursts only, so it is
+    kept cheap: the round's gifts are one range of ids in one campaign, counted in the covering index
+    `donation_raised` (campaign, status, id, ...) rather than looked up one by one. Listing the ids in an `IN (...)`
+    cost about 0.85 ms a poll at 2,000 gifts a round against 0.2 ms (in one process, on SQLite), about 0.1 ms of
+    the cores' time per gift at 700 gifts a second, charged to the webhooks alone."""
     from django.db import connection
 
-    marks = ", ".join(["%s"] * len(ids))
+    first, last = min(ids), max(ids)
+    if last - first + 1 == len(ids) and len(set(ids)) == len(ids):
+        sql = (
+            "SELECT COUNT(*) FROM campaigns_donation WHERE campaign_id = %s AND status = 'succeeded'"
+            " AND id BETWEEN %s AND %s"
+        )
+        params: list[int] = [campaign_id, first, last]
+    else:  # not one range (never with `seed`): count the listed gifts
+        sql = (
+            "SELECT COUNT(*) FROM campaigns_donation WHERE status = 'succeeded'"
+            f" AND id IN ({', '.join(['%s'] * len(ids))})"
+        )
+        params = ids
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT COUNT(*) FROM campaigns_donation WHERE status = 'succeeded' AND id IN ({marks})",
-                ids,
-            )
+            cursor.execute(sql, params)
             done = cursor.fetchone()[0]
         elapsed = time.perf_counter() - started
         if done == len(ids) or elapsed > TIME_LIMIT_SECONDS:
@@ -486,7 +501,7 @@ def run(
             statuses += codes
             # A gift counts once it is posted: the webhook answers a paid checkout at once and the server's
             # confirmer posts it moments later, so wait (bounded) until every gift of the round is confirmed.
-            confirmed = wait_confirmed([g[0] for g in share], started=started)
+            confirmed = wait_confirmed([g[0] for g in share], campaign_id=seeded.campaign_id, started=started)
             webhook_rounds.append((len(share), answered, confirmed))
             charge("webhook", before)
             print(

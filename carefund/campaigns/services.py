@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
+import hashlib
 import hmac
 import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +30,6 @@ from django.db import (
     connections,
     transaction,
 )
-from django.utils.crypto import salted_hmac
 from django.utils.text import slugify
 
 from carefund.campaigns import photos, rules, selectors, spool
@@ -323,10 +324,19 @@ def donation_create_pending(
     return donation
 
 
+_TAG_SALT = "carefund.campaigns.checkout"
+
+
+@functools.lru_cache(maxsize=4)
+def _tag_key(secret: str) -> bytes:
+    """The key of the checkout tag's HMAC, derived from the server's secret as Django's `salted_hmac` derives it
+    (so tags made by either agree), once per secret rather than on every webhook."""
+    return hashlib.sha256((_TAG_SALT + secret).encode()).digest()
+
+
 def _checkout_tag(*, donation_id: int, amount_pence: int, gateway: str) -> str:
-    return salted_hmac(
-        "carefund.campaigns.checkout", f"{gateway}|{donation_id}|{amount_pence}", algorithm="sha256"
-    ).hexdigest()[:32]
+    message = f"{gateway}|{donation_id}|{amount_pence}".encode()
+    return hmac.new(_tag_key(settings.SECRET_KEY), message, hashlib.sha256).hexdigest()[:32]
 
 
 def checkout_metadata(*, donation_id: int, amount_pence: int, gateway: str) -> dict[str, str]:
@@ -673,11 +683,13 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
             # The provider has already returned the money, so the refund must be booked whatever the fund holds.
             reversal = _reverse_rest_of_gift(donation=donation, kind=kind, reason=reason, actor=actor)
     fee_kept = None
-    if donation.fee_pence:
-        # The provider keeps its fee on a refund or dispute: post it again as an expense.
+    if fee_in_gift := _fee_in_gift_transaction(donation):
+        # The provider keeps its fee on a refund or dispute, and the reversal of the gift's transaction took the fee
+        # posted in it back off the expenses: post it again. A fee posted later on its own (donation_fee_record)
+        # was not reversed, and stays as it is.
         fee_kept = ledger_post(
             kind=TransactionKind.FEE,
-            postings=_fee_postings(donation.gateway, donation.fee_pence),
+            postings=_fee_postings(donation.gateway, fee_in_gift),
             memo=f"Payment fee kept by the provider on {reason.lower()} of gift #{donation.pk}",
             on_date=clock.today(),
             idempotency_key=f"donation-fee-kept-{donation.pk}",
@@ -731,6 +743,15 @@ def _partial_refunds_posted(donation: Donation) -> list[Any]:
             is_posted=True,
         ).order_by("pk")
     )
+
+
+def _fee_in_gift_transaction(donation: Donation) -> int:
+    """The provider's fee posted in the gift's own transaction (known when the gift was confirmed); 0 when it was
+    not known then (none yet, or posted later in a transaction of its own)."""
+    from carefund.ledger.selectors import postings_of
+
+    assert donation.ledger_transaction is not None
+    return sum(amount for account, amount in postings_of(donation.ledger_transaction) if account == chart.PAYMENT_FEES)
 
 
 def _reverse_rest_of_gift(*, donation: Donation, kind: str, reason: str, actor: Any) -> Any:
@@ -953,13 +974,12 @@ def _handle_checkout_completed(event: GatewayEvent, gateway: str) -> str:
         raise WebhookRejectedError("checkout: the session names no carefund gift.", field="checkout")
     if obj.get("payment_status", "paid") != "paid":
         return f"checkout for gift #{donation_id} not paid yet ({obj.get('payment_status')}): nothing posted"
-    # the test gateway states its fee in the event; Stripe's is looked up by the gateway (GatewayEvent.fee_pence)
-    fee = obj.get("carefund_fee_pence") if gateway == "test" else event.fee_pence
+    _, _, _, fee = _checkout_fields(event, gateway)
     try:
         donation_record_succeeded(
             donation_id=donation_id,
             amount_total_pence=_int(obj.get("amount_total"), "amount_total"),
-            payment_intent_id=str(obj.get("payment_intent") or ""),
+            payment_intent_id=_payment_intent_id(obj),
             fee_pence=_int(fee, "fee") if fee is not None else None,
             session_id=session_id,
             gateway=gateway,
@@ -969,6 +989,15 @@ def _handle_checkout_completed(event: GatewayEvent, gateway: str) -> str:
     except ValidationError as exc:
         raise WebhookRejectedError(exc.message, field=exc.field) from None
     return f"gift #{donation_id} confirmed"
+
+
+def _payment_intent_id(obj: dict[str, Any]) -> str:
+    """The id of a checkout session's PaymentIntent, expanded or not ("" if it names none): the fee is later
+    asked for by this id (`donation_fees_fill`), and refunds and disputes may find their gift by it."""
+    intent = obj.get("payment_intent")
+    if isinstance(intent, dict):  # an expanded PaymentIntent
+        intent = intent.get("id")
+    return intent[:200] if isinstance(intent, str) else ""
 
 
 def _donation_for_charge(obj: dict[str, Any], gateway: str) -> Donation | None:
@@ -1006,19 +1035,28 @@ class FeesFilled:
     looked_up: int  # confirmed gifts without a fee whose fee was asked for
     recorded: int  # fees now posted
     recorded_pence: int
+    asked: tuple[int, ...] = ()  # the gifts asked for, in order
+
+
+# the gifts that were confirmed, so whose provider's fee was charged, whatever happened to them since
+_FEE_STATUSES = (DonationStatus.SUCCEEDED, DonationStatus.REFUNDED, DonationStatus.DISPUTED)
 
 
 def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None) -> bool:
     """Post the provider's fee of a gift confirmed before its fee was known (Dr payment fees / Cr the gateway's
-    clearing account) and note it on the gift; once: a gift that has its fee, or is no longer confirmed, is left
-    as it is (False)."""
+    clearing account) and note it on the gift; once: a gift that has its fee, or was never confirmed, is left as it
+    is (False). A gift refunded or disputed since has its fee posted too: the provider keeps it."""
     if isinstance(fee_pence, bool) or not isinstance(fee_pence, int) or fee_pence < 0:
         raise ValidationError(f"fee: a fee is a whole number of pence, zero or more; got {fee_pence!r}.", field="fee")
     with transaction.atomic():
         donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
         if donation is None:
             raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
-        if donation.status != DonationStatus.SUCCEEDED or donation.fee_pence is not None:
+        if (
+            donation.ledger_transaction_id is None
+            or donation.status not in _FEE_STATUSES
+            or donation.fee_pence is not None
+        ):
             return False
         if fee_pence > donation.total_pence:
             raise ValidationError(
@@ -1039,28 +1077,53 @@ def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None) 
     return True
 
 
-def donation_fees_fill(*, gateway: PaymentGateway | None = None, limit: int = 200, actor: Any = None) -> FeesFilled:
-    """Ask the provider again for the fees of confirmed gifts that were posted without one (Stripe had not yet made
-    the charge's balance transaction when the webhook came) and post those it now knows. Each lookup is made outside
-    any database transaction; a fee still unknown is left for the next run. Only a gateway that can look fees up
-    (Stripe) has any to fill: the test gateway states its fee in the event."""
+def fees_looked_up(gateway: PaymentGateway | None = None) -> bool:
+    """Whether the gateway's fees are asked for after its gifts are confirmed (Stripe's), rather than stated in the
+    event (the test gateway's)."""
+    return getattr(gateway or active_gateway(), "payment_intent_fee_pence", None) is not None
+
+
+def donation_fees_fill(
+    *,
+    gateway: PaymentGateway | None = None,
+    limit: int = 200,
+    actor: Any = None,
+    confirmed_since: dt.datetime | None = None,
+    skip: Collection[int] = frozenset(),
+) -> FeesFilled:
+    """Ask the provider for the fees of confirmed gifts posted without one and post those it now knows. Stripe's
+    webhook does not carry the fee, so every Stripe gift is confirmed without it, and the confirmer asks for it
+    moments later (`confirmed_since`: only gifts confirmed since then, none of `skip`, the gifts it has asked for
+    already); a fee still unknown (Stripe has not yet made the charge's balance transaction, or the lookup failed)
+    is left for the next full run (the confirmer's, every WEBHOOK_FEES_FILL_SECONDS, or `carefund webhooks fees`).
+    Each lookup is made outside any database transaction. Only a gateway that can look fees up (Stripe) has any to
+    fill: the test gateway states its fee in the event."""
     gw = gateway or active_gateway()
     lookup = getattr(gw, "payment_intent_fee_pence", None)
-    if lookup is None:
+    if lookup is None:  # as fees_looked_up
         return FeesFilled(0, 0, 0)
-    missing = list(
-        Donation.objects.filter(status=DonationStatus.SUCCEEDED, gateway=gw.name, fee_pence__isnull=True)
-        .exclude(payment_intent_id="")
-        .order_by("pk")
-        .values_list("pk", "payment_intent_id", "amount_pence", "costs_contribution_pence")[:limit]
-    )
+    without_fee = Donation.objects.filter(fee_pence__isnull=True, gateway=gw.name).exclude(payment_intent_id="")
+    columns = ("pk", "payment_intent_id", "amount_pence", "costs_contribution_pence")
+    # standing gifts through the partial index donation_fee_unknown, which holds only those without a fee
+    standing = without_fee.filter(status=DonationStatus.SUCCEEDED)
+    if confirmed_since is not None:
+        standing = standing.filter(succeeded_at__gte=confirmed_since)
+    # unordered in SQL: ordered by id, SQLite would rather scan the table in id order than sort the index's few rows
+    rows = list(standing.order_by().values_list(*columns))
+    if confirmed_since is None:  # and gifts refunded or disputed before their fee was known (few: a scan)
+        reversed_ = without_fee.filter(status__in=_FEE_STATUSES[1:], ledger_transaction__isnull=False)
+        rows += reversed_.order_by().values_list(*columns)
+    rows.sort()
+    missing = [row for row in rows if row[0] not in skip][:limit]
     recorded = recorded_pence = 0
     for donation_id, intent_id, amount, costs in missing:
         fee = lookup(intent_id, amount + costs)
         if fee is not None and donation_fee_record(donation_id=donation_id, fee_pence=fee, actor=actor):
             recorded += 1
             recorded_pence += fee
-    return FeesFilled(looked_up=len(missing), recorded=recorded, recorded_pence=recorded_pence)
+    return FeesFilled(
+        looked_up=len(missing), recorded=recorded, recorded_pence=recorded_pence, asked=tuple(r[0] for r in missing)
+    )
 
 
 @transaction.atomic
@@ -1211,8 +1274,10 @@ def _gifts_seen(ids: Sequence[int]) -> dict[int, _GiftSeen]:
 
 
 def _checkout_fields(event: GatewayEvent, gateway: str) -> tuple[int | None, Any, Any, Any]:
-    """What a checkout completion says, unchecked: the gift's id, the session id, the amount taken and the fee (the
-    test gateway states its fee in the event; Stripe's is looked up by the gateway, `GatewayEvent.fee_pence`)."""
+    """What a checkout completion says, unchecked: the gift's id, the session id, the amount taken and the fee if
+    known (the test gateway states its fee in the event; Stripe's event carries none, so its gifts are confirmed
+    without one and the confirmer asks for it, `donation_fees_fill`; `GatewayEvent.fee_pence` is kept for events
+    queued by versions that looked the fee up before answering)."""
     obj = event.data_object
     fee = obj.get("carefund_fee_pence") if gateway == "test" else event.fee_pence
     return _donation_id_from(obj), obj.get("id"), obj.get("amount_total"), fee
@@ -1790,7 +1855,7 @@ def _confirm_checkouts_together(
     audits: list[tuple[str, Any, str, dict[str, Any]]] = []
     for (event, _, donation_id, _, _, fee), txn in zip(parsed, txns, strict=True):
         d = donations[donation_id]
-        intent = str(event.data_object.get("payment_intent") or "")[:200]
+        intent = _payment_intent_id(event.data_object)
         d.status, d.succeeded_at, d.received_on = DonationStatus.SUCCEEDED, now, today
         d.payment_intent_id, d.fee_pence, d.ledger_transaction = intent, fee, txn
         donation_rows.append(

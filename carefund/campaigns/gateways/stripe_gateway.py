@@ -1,13 +1,14 @@
 """Stripe: Checkout Sessions through the `stripe` library, webhooks verified with stripe's own code.
 
-A completed checkout's event does not carry Stripe's fee; the gateway looks it up after verification (the
-PaymentIntent's latest charge's balance transaction, https://docs.stripe.com/expand/use-cases "See the Stripe fee
-for a given payment") so that the gift posts with its fee line. The lookup never fails the webhook: if it cannot be
-made the gift is confirmed without a fee and the failure is logged."""
+A completed checkout's event does not carry Stripe's fee. Verifying a webhook asks Stripe nothing: the answer to
+the provider never waits for a request of ours to it. The gift is confirmed without its fee, and the webhook
+confirmer asks for the fee moments later, in a thread of its own (`payment_intent_fee_pence`: the PaymentIntent's
+latest charge's balance transaction, https://docs.stripe.com/expand/use-cases "See the Stripe fee for a given
+payment"; carefund/web/campaigns/confirmer.py, `FeesFiller`), and posts it as a late fee. A lookup that fails is
+logged and asked again later."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -23,9 +24,7 @@ from carefund.campaigns.gateways.base import (
 
 logger = logging.getLogger(__name__)
 
-# The events whose gift is confirmed (and so needs its fee); the same types as services' checkout handlers.
-_CHECKOUT_EVENT_TYPES = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
-# One quick attempt: the provider is waiting for our answer, and a gift without its fee is still a confirmed gift.
+# One quick attempt: a fee not known now is asked for again at the next run.
 _FEE_LOOKUP_TIMEOUT_SECONDS = 5
 
 
@@ -79,33 +78,16 @@ class StripeGateway:
         return CheckoutSession(session_id=session.id, redirect_url=session.url)
 
     def verify_webhook(self, *, payload: bytes, signature_header: str) -> GatewayEvent:
-        """Verify the raw body; for a paid checkout, then look up Stripe's fee (outside any database transaction:
-        this runs in the caller's thread before the event is applied)."""
-        event = verify_stripe_signed(
+        """Verify the raw body (stripe's own code); nothing is asked of Stripe before the answer."""
+        return verify_stripe_signed(
             payload=payload, signature_header=signature_header, secret=self._webhook_secret, tolerance=self._tolerance
         )
-        if event.type in _CHECKOUT_EVENT_TYPES and event.data_object.get("payment_status", "paid") == "paid":
-            event = dataclasses.replace(event, fee_pence=self.checkout_fee_pence(event))
-        return event
-
-    def checkout_fee_pence(self, event: GatewayEvent) -> int | None:
-        """Stripe's fee in pence for a completed checkout session, or None (logged) when it cannot be known: no
-        PaymentIntent, no charge or balance transaction yet, a fee not in pounds, or a failed lookup."""
-        obj = event.data_object
-        intent_id = obj.get("payment_intent")
-        if isinstance(intent_id, dict):  # an expanded PaymentIntent
-            intent_id = intent_id.get("id")
-        if not isinstance(intent_id, str) or not intent_id:
-            logger.warning("stripe fee: event %s names no PaymentIntent; the gift posts without a fee", event.event_id)
-            return None
-        amount = obj.get("amount_total")
-        return self.payment_intent_fee_pence(intent_id, amount if isinstance(amount, int) else -1)
 
     def payment_intent_fee_pence(self, intent_id: str, amount_pence: int) -> int | None:
         """Stripe's fee in pence for a PaymentIntent of `amount_pence`, from its latest charge's balance transaction;
         None (logged) when it is not known yet (no charge or balance transaction), not in pounds, or the lookup
-        fails. Used when a checkout completes and, for gifts confirmed before their fee was known, by
-        `services.donation_fees_fill`."""
+        fails. Asked by `services.donation_fees_fill` for gifts confirmed without their fee (all of Stripe's:
+        the webhook does not carry it)."""
         try:
             intent = self._lookups().v1.payment_intents.retrieve(
                 intent_id, {"expand": ["latest_charge.balance_transaction"]}
@@ -130,7 +112,7 @@ class StripeGateway:
         return fee
 
     def _lookups(self) -> stripe.StripeClient:
-        """A client for reads made while the provider waits for our answer: one attempt, a short timeout."""
+        """A client for the fee lookups: one attempt, a short timeout (a fee not known now is asked for again)."""
         if self._lookup_client is None:
             self._lookup_client = stripe.StripeClient(
                 self._secret_key,

@@ -1,5 +1,7 @@
-"""Stripe's fee, looked up by the Stripe gateway after a completed checkout is verified: the real `stripe` client
-with a canned HTTP layer (no network), its success and its failures (a failed lookup never fails the webhook)."""
+"""Stripe's fee: the webhook does not carry it, so a Stripe gift is confirmed without it (verifying asks Stripe
+nothing) and the confirmer asks for it moments later in a thread of its own (`FreshFees`, `FeesFiller`), then for
+any still unknown every WEBHOOK_FEES_FILL_SECONDS. The real `stripe` client with a canned HTTP layer (no network):
+the lookup's success and failures (a failed lookup leaves the gift confirmed without a fee, asked again later)."""
 
 from __future__ import annotations
 
@@ -71,41 +73,16 @@ def _gateway(http: CannedHTTP) -> StripeGateway:
     )
 
 
-def _completed(
-    *, payment_intent: Any = "pi_1", amount_total: int = 2000, event_type: str = "checkout.session.completed"
-):  # type: ignore[no-untyped-def]
-    return GatewayEvent(
-        event_id="evt_1",
-        type=event_type,
-        created=0,
-        data_object={
-            "id": "cs_1",
-            "object": "checkout.session",
-            "amount_total": amount_total,
-            "payment_status": "paid",
-            "payment_intent": payment_intent,
-        },
-    )
-
-
 # --- the lookup -------------------------------------------------------------------------------------------------
 
 
 def test_the_fee_is_the_latest_charges_balance_transaction_fee() -> None:
     http = CannedHTTP((200, _intent(62)))
-    assert _gateway(http).checkout_fee_pence(_completed()) == 62
+    assert _gateway(http).payment_intent_fee_pence("pi_1", 2000) == 62
     ((method, url),) = http.requests
     parts = urlsplit(url)
     assert (method, parts.path) == ("get", "/v1/payment_intents/pi_1")
     assert parse_qs(parts.query) == {"expand[0]": ["latest_charge.balance_transaction"]}
-
-
-def test_an_expanded_payment_intent_in_the_session_is_looked_up_by_its_id() -> None:
-    http = CannedHTTP((200, _intent(40)))
-    assert (
-        _gateway(http).checkout_fee_pence(_completed(payment_intent={"id": "pi_1", "object": "payment_intent"})) == 40
-    )
-    assert urlsplit(http.requests[0][1]).path == "/v1/payment_intents/pi_1"
 
 
 @pytest.mark.parametrize(
@@ -127,44 +104,36 @@ def test_a_failed_or_unusable_lookup_gives_no_fee_and_is_logged(
 ) -> None:
     http = CannedHTTP(answer)
     with caplog.at_level(logging.WARNING, logger="carefund.campaigns.gateways.stripe_gateway"):
-        assert _gateway(http).checkout_fee_pence(_completed()) is None
+        assert _gateway(http).payment_intent_fee_pence("pi_1", 2000) is None
     assert len(http.requests) == 1
     assert logged in caplog.text
-
-
-@pytest.mark.parametrize("payment_intent", [None, "", 7])
-def test_a_session_without_a_payment_intent_asks_nothing(payment_intent: Any, caplog: pytest.LogCaptureFixture) -> None:
-    http = CannedHTTP()
-    with caplog.at_level(logging.WARNING, logger="carefund.campaigns.gateways.stripe_gateway"):
-        assert _gateway(http).checkout_fee_pence(_completed(payment_intent=payment_intent)) is None
-    assert http.requests == []
-    assert "names no PaymentIntent" in caplog.text
 
 
 def _signed(gateway: StripeGateway, payload: bytes) -> GatewayEvent:
     return gateway.verify_webhook(payload=payload, signature_header=sign_payload(payload, secret=WEBHOOK_SECRET))
 
 
-@pytest.mark.parametrize("event_type", ["checkout.session.completed", "checkout.session.async_payment_succeeded"])
-def test_verifying_a_paid_checkout_adds_the_fee(event_type: str) -> None:
-    http = CannedHTTP((200, _intent(58)))
-    obj = {"id": "cs_1", "amount_total": 2500, "payment_status": "paid", "payment_intent": "pi_1"}
-    event = _signed(_gateway(http), event_payload(event_type=event_type, data_object=obj))
-    assert (event.type, event.fee_pence, len(http.requests)) == (event_type, 58, 1)
-
-
 @pytest.mark.parametrize(
     ("event_type", "obj"),
     [
+        (
+            "checkout.session.completed",
+            {"id": "cs_1", "amount_total": 2500, "payment_status": "paid", "payment_intent": "pi_1"},
+        ),
+        (
+            "checkout.session.async_payment_succeeded",
+            {"id": "cs_1", "payment_status": "paid", "payment_intent": "pi_1"},
+        ),
         ("checkout.session.completed", {"id": "cs_1", "payment_status": "unpaid", "payment_intent": "pi_1"}),
         ("charge.refunded", {"id": "ch_1", "payment_intent": "pi_1"}),
         ("payout.paid", {"id": "po_1", "amount": 100}),
     ],
 )
-def test_other_events_and_unpaid_checkouts_ask_nothing(event_type: str, obj: dict[str, Any]) -> None:
+def test_verifying_an_event_asks_stripe_nothing(event_type: str, obj: dict[str, Any]) -> None:
+    """The provider waits for our answer: no request of ours to it comes before, a paid checkout's included."""
     http = CannedHTTP()
     event = _signed(_gateway(http), event_payload(event_type=event_type, data_object=obj))
-    assert (event.fee_pence, http.requests) == (None, [])
+    assert (event.type, event.fee_pence, http.requests) == (event_type, None, [])
 
 
 def test_a_forged_event_is_refused_before_any_lookup() -> None:
@@ -198,58 +167,131 @@ def _stripe_gift(campaign: Campaign, *, amount_pence: int = 2000, session_id: st
     return donation
 
 
+def _fresh() -> Any:
+    from carefund.web.campaigns.confirmer import FreshFees
+
+    return FreshFees()
+
+
 @pytest.mark.django_db
-def test_a_stripe_gift_posts_with_its_fee(stripe_mode: CannedHTTP) -> None:
-    stripe_mode.responses.append((200, _intent(50)))
+def test_a_stripe_gift_is_confirmed_without_asking_stripe_and_its_fee_posted_by_the_next_run(
+    stripe_mode: CannedHTTP,
+) -> None:
     campaign = make_campaign()
     gift = _stripe_gift(campaign)
     response = deliver(completed_event(gift, fee_pence=99), secret=WEBHOOK_SECRET)  # a fee in the body is ignored
     assert (response.status_code, response.json()) == (200, {"outcome": f"gift #{gift.pk} confirmed"})
-    assert urlsplit(stripe_mode.requests[0][1]).path == f"/v1/payment_intents/pi_test_{gift.pk}"
+    assert stripe_mode.requests == []  # the answer waited for no request to Stripe
     gift.refresh_from_db()
-    assert (gift.status, gift.fee_pence) == ("succeeded", 50)
-    assert fund_balance_pence(child_id=campaign.child_id) == 2000
+    assert (gift.status, gift.fee_pence, gift.payment_intent_id) == ("succeeded", None, f"pi_test_{gift.pk}")
+    assert account_balance_pence(name=CLEARING) == 2000
+    # the confirmer's run for fresh gifts
+    stripe_mode.responses.append((200, _intent(50)))
+    fresh = _fresh()
+    fresh()
+    assert [urlsplit(u).path for _, u in stripe_mode.requests] == [f"/v1/payment_intents/pi_test_{gift.pk}"]
+    gift.refresh_from_db()
+    assert gift.fee_pence == 50
+    assert fund_balance_pence(child_id=campaign.child_id) == 2000  # the child's fund is not touched by a fee
     assert account_balance_pence(name=CLEARING) == 2000 - 50
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 50
+    fresh()
+    assert len(stripe_mode.requests) == 1  # known now: not asked again
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db
+def test_an_expanded_payment_intent_is_kept_by_its_id(stripe_mode: CannedHTTP) -> None:
+    gift = _stripe_gift(make_campaign())
+    body = json.loads(completed_event(gift))
+    body["data"]["object"]["payment_intent"] = {"id": "pi_expanded", "object": "payment_intent"}
+    assert deliver(json.dumps(body).encode(), secret=WEBHOOK_SECRET).status_code == 200
+    gift.refresh_from_db()
+    assert gift.payment_intent_id == "pi_expanded"
+    stripe_mode.responses.append((200, _intent(40)))
+    _fresh()()
+    assert urlsplit(stripe_mode.requests[0][1]).path == "/v1/payment_intents/pi_expanded"
+    gift.refresh_from_db()
+    assert gift.fee_pence == 40
+
+
+@pytest.mark.django_db
+def test_a_gift_naming_no_payment_intent_is_never_asked_for(stripe_mode: CannedHTTP) -> None:
+    gift = _stripe_gift(make_campaign())
+    body = json.loads(completed_event(gift))
+    body["data"]["object"]["payment_intent"] = None
+    assert deliver(json.dumps(body).encode(), secret=WEBHOOK_SECRET).status_code == 200
+    _fresh()()
+    assert services.donation_fees_fill().looked_up == 0
+    assert stripe_mode.requests == []
+    assert Donation.objects.get(pk=gift.pk).status == "succeeded"
+
+
+@pytest.mark.django_db
+def test_a_failed_fee_lookup_leaves_the_gift_confirmed_without_a_fee_until_a_later_run(
+    stripe_mode: CannedHTTP, caplog: pytest.LogCaptureFixture
+) -> None:
+    campaign = make_campaign()
+    gift = _stripe_gift(campaign)
+    assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    stripe_mode.responses.append(stripe.APIConnectionError("Network error"))
+    fresh = _fresh()
+    with caplog.at_level(logging.WARNING, logger="carefund.campaigns.gateways.stripe_gateway"):
+        fresh()
+    assert f"could not look up the fee of pi_test_{gift.pk}" in caplog.text
+    gift.refresh_from_db()
+    assert (gift.status, gift.fee_pence) == ("succeeded", None)
+    assert account_balance_pence(name=CLEARING) == 2000
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 0
+    assert Transaction.objects.count() == 1 and WebhookEvent.objects.count() == 1
+    fresh()
+    assert len(stripe_mode.requests) == 1  # each fresh gift is asked for once; the full run asks again
+    stripe_mode.responses.append((200, _intent(50)))
+    assert services.donation_fees_fill().recorded == 1
     assert account_balance_pence(name=chart.PAYMENT_FEES) == 50
     assert ledger_check() == []
 
 
 @pytest.mark.django_db
-def test_a_failed_fee_lookup_still_confirms_the_gift_without_a_fee(
-    stripe_mode: CannedHTTP, caplog: pytest.LogCaptureFixture
-) -> None:
-    stripe_mode.responses.append(stripe.APIConnectionError("Network error"))
-    campaign = make_campaign()
-    gift = _stripe_gift(campaign)
-    with caplog.at_level(logging.WARNING, logger="carefund.campaigns.gateways.stripe_gateway"):
-        response = deliver(completed_event(gift, fee_pence=99), secret=WEBHOOK_SECRET)
-    assert (response.status_code, response.json()) == (200, {"outcome": f"gift #{gift.pk} confirmed"})
-    assert f"could not look up the fee of pi_test_{gift.pk}" in caplog.text
-    gift.refresh_from_db()
-    assert (gift.status, gift.fee_pence) == ("succeeded", None)
-    assert fund_balance_pence(child_id=campaign.child_id) == 2000
-    assert account_balance_pence(name=CLEARING) == 2000
-    assert account_balance_pence(name=chart.PAYMENT_FEES) == 0
-    assert Transaction.objects.count() == 1 and WebhookEvent.objects.count() == 1
-
-
-@pytest.mark.django_db
 def test_the_refund_of_a_stripe_gift_keeps_the_looked_up_fee_as_an_expense(stripe_mode: CannedHTTP) -> None:
-    stripe_mode.responses.append((200, _intent(50)))
     campaign = make_campaign()
     gift = _stripe_gift(campaign)
     assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    stripe_mode.responses.append((200, _intent(50)))
+    _fresh()()
     assert deliver(refund_event(gift), secret=WEBHOOK_SECRET).status_code == 200
     assert len(stripe_mode.requests) == 1  # the refund asked nothing
     gift.refresh_from_db()
     assert gift.status == "refunded"
     assert fund_balance_pence(child_id=campaign.child_id) == 0
+    # the fee posted on its own is not reversed by the refund, nor posted again: the provider charged it once
     assert account_balance_pence(name=chart.PAYMENT_FEES) == 50
+    assert account_balance_pence(name=CLEARING) == 2000 - 50 - 2000
     assert ledger_check() == []
 
 
 @pytest.mark.django_db
-def test_stripe_gifts_confirmed_together_post_their_looked_up_fees() -> None:
+def test_a_gift_refunded_before_its_fee_was_known_has_the_fee_posted_by_the_full_run(stripe_mode: CannedHTTP) -> None:
+    campaign = make_campaign()
+    gift = _stripe_gift(campaign)
+    assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    assert deliver(refund_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    _fresh()()  # fresh runs ask for standing gifts only
+    assert stripe_mode.requests == []
+    stripe_mode.responses.append((200, _intent(50)))
+    filled = services.donation_fees_fill()
+    assert (filled.looked_up, filled.recorded, filled.recorded_pence) == (1, 1, 50)
+    assert Donation.objects.get(pk=gift.pk).fee_pence == 50
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 50
+    assert account_balance_pence(name=CLEARING) == -50  # what Stripe took back: the gift, and its fee kept
+    assert fund_balance_pence(child_id=campaign.child_id) == 0
+    assert services.donation_fees_fill().looked_up == 0
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db
+def test_stripe_gifts_confirmed_together_post_the_fees_their_events_carry() -> None:
+    """Events queued by versions that looked the fee up before answering carry it (`GatewayEvent.fee_pence`)."""
     campaign = make_campaign(target_pence=0)
     gifts = [_stripe_gift(campaign, amount_pence=1000 + i, session_id=f"cs_live_{i}") for i in range(3)]
     fees = [30, None, 31]
@@ -276,10 +318,12 @@ def test_a_fee_unknown_at_confirmation_is_posted_by_a_later_run_once(stripe_mode
 
     campaign = make_campaign()
     gift, other = _stripe_gift(campaign), _stripe_gift(campaign, session_id="cs_live_other")
-    # confirmed before Stripe had made either charge's balance transaction
-    stripe_mode.responses += [(200, _intent(None, with_charge=False))] * 2
+    # confirmed without their fees; Stripe had not yet made either charge's balance transaction when asked
     for g in (gift, other):
         assert deliver(completed_event(g), secret=WEBHOOK_SECRET).status_code == 200
+    stripe_mode.responses += [(200, _intent(None, with_charge=False))] * 2
+    _fresh()()
+    assert len(stripe_mode.requests) == 2
     assert account_balance_pence(name=chart.PAYMENT_FEES) == 0
     # the next day: one fee is known, the other still is not
     stripe_mode.responses += [(200, _intent(50)), (200, _intent(None, with_charge=False))]
@@ -328,46 +372,116 @@ def test_the_test_gateway_has_no_fees_to_fill() -> None:
     assert services.donation_fees_fill(gateway=TestGateway(webhook_secret="x", tolerance_seconds=1)).looked_up == 0
 
 
-def _inline_filler(fill: Any) -> Any:
-    """The confirmer's FeesFiller, but running the fill in the caller's thread (the test's transaction is not
-    visible to another thread's connection); FeesFiller's own thread is tested below."""
+def _inline_filler(fill: Any, fresh: Any = None) -> Any:
+    """The confirmer's FeesFiller, but running each run in the caller's thread (the test's transaction is not
+    visible to another thread's connection) and noting its kind; FeesFiller's own thread is tested below."""
     from carefund.web.campaigns.confirmer import FeesFiller
 
     class Inline(FeesFiller):
-        runs = 0
-
-        def start(self) -> bool:
-            self.runs += 1
-            self._fill()
+        def start(self, *, fresh: bool = False) -> bool:
+            self.runs.append("fresh" if fresh else "full")
+            if fresh:
+                self.fresh_wanted = False
+            (self._fresh if fresh else self._fill)()
             return True
 
-    return Inline(fill=fill)
+    filler = Inline(fill=fill, fresh=fresh)
+    filler.runs = []  # type: ignore[attr-defined]
+    return filler
 
 
 @pytest.mark.django_db
-def test_the_confirmer_process_asks_for_late_fees_at_its_start_and_then_every_interval(
+def test_the_confirmer_asks_for_all_unknown_fees_at_its_start_and_then_every_interval(
     stripe_mode: CannedHTTP, settings: Any
 ) -> None:
     from carefund.web.campaigns import confirmer
 
     campaign = make_campaign()
     gift = _stripe_gift(campaign)
-    stripe_mode.responses.append((200, _intent(None, with_charge=False)))
-    assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200  # applied on arrival
     settings.WEBHOOK_FEES_FILL_SECONDS = 3600
     stripe_mode.responses.append((200, _intent(50)))
     filler = _inline_filler(confirmer.fees_fill)
     confirmer.watch(interval=0, passes=3, fees=filler)
-    assert filler.runs == 1  # at the start: the next time is an hour away
+    # at the start: all unknown fees (the gift's, posted), then fresh gifts (none left without a fee)
+    assert filler.runs == ["full", "fresh"]
     gift.refresh_from_db()
     assert gift.fee_pence == 50 and account_balance_pence(name=chart.PAYMENT_FEES) == 50
-    assert len(stripe_mode.requests) == 2  # the lookup at confirmation, then one by the confirmer
+    assert len(stripe_mode.requests) == 1
     settings.WEBHOOK_FEES_FILL_SECONDS = 1e-9
     confirmer.watch(interval=0, passes=3, fees=filler)
-    assert filler.runs == 4
+    assert filler.runs.count("full") == 4
     settings.WEBHOOK_FEES_FILL_SECONDS = 0  # never
     confirmer.watch(interval=0, passes=3, fees=filler)
-    assert filler.runs == 4
+    assert filler.runs.count("full") == 4
+    assert len(stripe_mode.requests) == 1
+
+
+@pytest.mark.django_db
+def test_the_confirmer_asks_for_the_fees_of_the_gifts_it_confirms_once(
+    stripe_mode: CannedHTTP, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carefund.web.campaigns import confirmer
+
+    settings.WEBHOOK_FEES_FILL_SECONDS = 0  # the full run out of the way
+    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = True
+    settings.WEBHOOK_SPOOL_DIR = ""
+    monkeypatch.setattr(confirmer, "FRESH_FEES_EVERY", 3600.0)
+    campaign = make_campaign()
+    filler = _inline_filler(confirmer.fees_fill, fresh=confirmer.FreshFees())
+    confirmer.watch(interval=0, passes=2, fees=filler)
+    assert filler.runs == ["fresh"]  # once at the start; nothing confirmed since
+    gifts = [_stripe_gift(campaign, session_id=f"cs_live_{i}") for i in range(2)]
+    for g in gifts:
+        response = deliver(completed_event(g), secret=WEBHOOK_SECRET)
+        assert "accepted" in response.json()["outcome"]  # answered at once; the confirmer posts it
+    assert stripe_mode.requests == []
+    stripe_mode.responses += [(200, _intent(50)), (200, _intent(None, with_charge=False))]
+    confirmer.watch(interval=0, passes=3, fees=filler)
+    assert filler.runs == ["fresh", "fresh"]  # after the pass that confirmed them, and not after the empty ones
+    assert [Donation.objects.get(pk=g.pk).fee_pence for g in gifts] == [50, None]
+    assert len(stripe_mode.requests) == 2
+    monkeypatch.setattr(confirmer, "FRESH_FEES_EVERY", 0.0)  # look every pass, as for gifts confirmed elsewhere
+    confirmer.watch(interval=0, passes=3, fees=filler)
+    assert filler.runs.count("fresh") == 5
+    assert len(stripe_mode.requests) == 2  # the fee still unknown is not asked again by these runs
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db
+def test_fresh_runs_ask_each_gift_once_and_go_on_from_where_a_full_run_stopped(stripe_mode: CannedHTTP) -> None:
+    import datetime as dt
+
+    from carefund.core import clock
+    from carefund.web.campaigns.confirmer import FreshFees
+
+    campaign = make_campaign()
+    start = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+    with clock.frozen_at(start - dt.timedelta(minutes=5)):  # before the first run's window: the full run's to ask
+        old = _stripe_gift(campaign, session_id="cs_live_old")
+        assert deliver(completed_event(old), secret=WEBHOOK_SECRET).status_code == 200
+    with clock.frozen_at(start):
+        gifts = [_stripe_gift(campaign, session_id=f"cs_live_{i}") for i in range(3)]
+        for g in gifts:
+            assert deliver(completed_event(g), secret=WEBHOOK_SECRET).status_code == 200
+    fresh = FreshFees(limit=2)
+    stripe_mode.responses += [(200, _intent(None, with_charge=False))] * 3
+    with clock.frozen_at(start + dt.timedelta(seconds=1)):
+        fresh()  # two of the three: its limit
+    with clock.frozen_at(start + dt.timedelta(seconds=2)):
+        fresh()  # the third, from the same window
+    with clock.frozen_at(start + dt.timedelta(seconds=3)):
+        fresh()  # nothing new
+    asked = [urlsplit(u).path.rsplit("_", 1)[-1] for _, u in stripe_mode.requests]
+    assert asked == [str(g.pk) for g in gifts]
+    stripe_mode.responses += [(200, _intent(30))]
+    with clock.frozen_at(start + dt.timedelta(minutes=10)):
+        later = _stripe_gift(campaign, session_id="cs_live_later")
+        assert deliver(completed_event(later), secret=WEBHOOK_SECRET).status_code == 200
+        fresh()
+    assert Donation.objects.get(pk=later.pk).fee_pence == 30
+    assert Donation.objects.get(pk=old.pk).fee_pence is None  # never a fresh gift: left to the full run
+    assert len(stripe_mode.requests) == 4
 
 
 def test_a_failure_asking_for_late_fees_is_logged(
@@ -407,3 +521,27 @@ def test_the_fees_run_in_a_thread_of_their_own_one_run_at_a_time() -> None:
     assert filler.start() is True  # the next run, once the first is over
     filler.join(10)
     assert threads == ["carefund-fees-fill"] * 2
+
+
+@pytest.mark.django_db
+def test_the_fresh_gifts_without_a_fee_are_read_through_the_partial_index(stripe_mode: CannedHTTP) -> None:
+    """Each run for fresh gifts reads only the few gifts without a fee, however many gifts there are."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from carefund.core import clock
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the plan checked is SQLite's (PostgreSQL chooses by its statistics)")
+    gift = _stripe_gift(make_campaign())
+    assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    stripe_mode.responses.append((200, _intent(None, with_charge=False)))
+    with CaptureQueriesContext(connection) as queries:
+        services.donation_fees_fill(confirmed_since=clock.now() - dt.timedelta(minutes=1))
+    [query] = [q for q in queries.captured_queries if q["sql"].startswith("SELECT") and "fee_pence" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "USING INDEX donation_fee_unknown" in plan, query["sql"]

@@ -240,6 +240,22 @@ def test_a_checkout_carefunds_tag_vouches_for_is_answered_without_reading_its_gi
     assert ledger_check() == []
 
 
+def test_the_tag_is_djangos_salted_hmac_and_follows_the_secret(settings: Any) -> None:
+    """The tag's key is derived once per secret (`_tag_key`), as Django's `salted_hmac` derives it: tags given to
+    checkouts before are still recognised, and a new secret gives new tags."""
+    from django.utils.crypto import salted_hmac
+
+    def django_tag() -> str:
+        return salted_hmac("carefund.campaigns.checkout", "stripe|42|2600", algorithm="sha256").hexdigest()[:32]
+
+    first = services._checkout_tag(donation_id=42, amount_pence=2600, gateway="stripe")
+    assert first == django_tag()
+    assert services._checkout_tag(donation_id=42, amount_pence=2601, gateway="stripe") != first
+    settings.SECRET_KEY = "another-secret-for-this-test-only-0123456789abcdef"
+    second = services._checkout_tag(donation_id=42, amount_pence=2600, gateway="stripe")
+    assert second == django_tag() and second != first
+
+
 def _with_metadata(gift: Donation, **change: str) -> bytes:
     body = json.loads(completed_event(gift, event_id="evt_changed"))
     body["data"]["object"]["metadata"].update(change)

@@ -13,8 +13,11 @@ Two ways it runs (docs/adr/0020-payment-webhooks.md, "Confirm after answering"):
   more than `WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS`, so gifts are still confirmed within seconds if the process
   above is not running. Both may run at once: an event is applied once (the database decides).
 
-The process also asks the provider, every `WEBHOOK_FEES_FILL_SECONDS`, for the fees of gifts confirmed before their
-fee was known (`fees_fill`, in a thread of its own: `FeesFiller`)."""
+The process also asks the provider for the fees of gifts confirmed without one, in a thread of its own
+(`FeesFiller`), so that the provider's answers never hold up posting: Stripe's webhook does not carry the fee, so
+each Stripe gift's fee is asked for moments after it is confirmed, once (`FreshFees`: after a pass that confirmed
+gifts, and every `FRESH_FEES_EVERY` for gifts confirmed elsewhere, by the server's fallback confirmer); and every
+`WEBHOOK_FEES_FILL_SECONDS` (and at the start) for every fee still unknown (`fees_fill`)."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from carefund.campaigns import services
+from carefund.core import clock
 from carefund.funding.tasks import waterfall_recompute_after_commit
 
 logger = logging.getLogger(__name__)
@@ -61,17 +65,19 @@ def drain(*, limit: int = BATCH, older_than: dt.timedelta | None = None) -> serv
             return total
 
 
-def _pass(older_than: dt.timedelta | None) -> None:
-    """One pass that never raises: a failure is logged, the events stay queued and the next pass retries them."""
+def _pass(older_than: dt.timedelta | None) -> int:
+    """One pass that never raises: a failure is logged, the events stay queued and the next pass retries them.
+    Returns how many events it applied."""
     try:
-        drain(older_than=older_than)
+        report = drain(older_than=older_than)
     except Exception:
         logger.exception("webhook confirmer: a pass failed; the events stay queued and are retried")
         connection.close()
         time.sleep(1)
-    else:
-        if not connection.in_atomic_block:  # a caller's transaction (a test) keeps its connection
-            close_old_connections()
+        return 0
+    if not connection.in_atomic_block:  # a caller's transaction (a test) keeps its connection
+        close_old_connections()
+    return report.applied
 
 
 def fees_fill() -> None:
@@ -87,28 +93,75 @@ def fees_fill() -> None:
             logger.info("webhook confirmer: %s late fee(s) posted, %s pence", filled.recorded, filled.recorded_pence)
 
 
-class FeesFiller:
-    """Runs `fees_fill` in a thread of its own, one run at a time: each fee is a request to the provider (up to
-    5 s when it is slow), and the confirmer's loop must not wait for them while gifts wait to be posted."""
+# A run for fresh gifts looks this far back before the start of the one before it: a gift confirmed in a transaction
+# that committed after that run had read (by another process) is still asked for.
+FRESH_FEES_OVERLAP = dt.timedelta(seconds=60)
+# How often the confirmer looks for fresh gifts without a fee even when it confirmed none itself.
+FRESH_FEES_EVERY = 10.0
 
-    def __init__(self, fill: Callable[[], None] = fees_fill) -> None:
+
+class FreshFees:
+    """Asks for the fees of gifts confirmed since its previous run, each gift once (`services.donation_fees_fill`
+    with `confirmed_since` and `skip`); never raises. A fee still unknown is left to the full run (`fees_fill`).
+    Its state (where the window starts, the gifts asked for) is only touched by the one run going at a time."""
+
+    def __init__(self, *, limit: int = 200) -> None:
+        self.limit = limit
+        self._since: dt.datetime | None = None
+        self._asked: dict[int, dt.datetime] = {}  # gift -> when it was asked for
+
+    def __call__(self) -> None:
+        started = clock.now()
+        window = (self._since or started) - FRESH_FEES_OVERLAP
+        try:
+            filled = services.donation_fees_fill(confirmed_since=window, skip=self._asked.keys(), limit=self.limit)
+        except Exception:
+            logger.exception("webhook confirmer: asking the provider for new gifts' fees failed; asked again later")
+            connection.close()
+            return
+        for donation_id in filled.asked:
+            self._asked[donation_id] = started
+        if filled.looked_up < self.limit:  # else more are waiting: the next run reads the same window on
+            self._since = started
+        # a gift asked for before the window starts was confirmed before it too: it cannot come up again
+        start = (self._since or started) - FRESH_FEES_OVERLAP
+        self._asked = {pk: at for pk, at in self._asked.items() if at >= start}
+        if filled.recorded:
+            logger.info("webhook confirmer: %s fee(s) posted, %s pence", filled.recorded, filled.recorded_pence)
+
+
+class FeesFiller:
+    """Runs the fee lookups in a thread of its own, one run at a time: each fee is a request to the provider (up to
+    5 s when it is slow), and the confirmer's loop must not wait for them while gifts wait to be posted. A full run
+    (`fill`: every fee still unknown) or a run for fresh gifts (`fresh`: those confirmed since the last such run)."""
+
+    def __init__(self, fill: Callable[[], None] = fees_fill, fresh: Callable[[], None] | None = None) -> None:
         self._fill = fill
+        self._fresh: Callable[[], None] = fresh if fresh is not None else FreshFees()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.fresh_wanted = False
 
-    def _run(self) -> None:
+    def want_fresh(self) -> None:
+        """Gifts were confirmed: run for fresh gifts at the next `start(fresh=True)` that finds no run going."""
+        self.fresh_wanted = True
+
+    def _run(self, target: Callable[[], None]) -> None:
         try:
-            self._fill()
+            target()
         finally:
             if not connection.in_atomic_block:
                 connection.close()  # the thread's own connection
 
-    def start(self) -> bool:
+    def start(self, *, fresh: bool = False) -> bool:
         """Start a run unless one is still going (False then)."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return False
-            self._thread = threading.Thread(target=self._run, name="carefund-fees-fill", daemon=True)
+            if fresh:
+                self.fresh_wanted = False
+            target = self._fresh if fresh else self._fill
+            self._thread = threading.Thread(target=self._run, args=(target,), name="carefund-fees-fill", daemon=True)
             self._thread.start()
             return True
 
@@ -122,17 +175,26 @@ FEES = FeesFiller()
 
 
 def watch(*, interval: float, passes: int | None = None, fees: FeesFiller | None = None) -> None:
-    """The confirmer process's loop: a pass, then sleep `interval` seconds; for ever (or `passes` times). Every
-    `WEBHOOK_FEES_FILL_SECONDS` (and once at the start) it also has late fees asked for, in the background
-    (`FeesFiller`; 0: never)."""
+    """The confirmer process's loop: a pass, then sleep `interval` seconds; for ever (or `passes` times). With a
+    gateway whose fees are asked for (Stripe), it also has them asked for in the background (`FeesFiller`): the
+    fresh gifts' after a pass that confirmed any (and every FRESH_FEES_EVERY seconds), and every fee still unknown
+    every `WEBHOOK_FEES_FILL_SECONDS` and once at the start (0: never)."""
     filler = fees or FEES
+    asks = services.fees_looked_up()
     done = 0
     fees_every = settings.WEBHOOK_FEES_FILL_SECONDS
-    fees_due = time.monotonic()
+    fees_due = fresh_due = time.monotonic()
     while passes is None or done < passes:
-        _pass(None)
-        if fees_every > 0 and time.monotonic() >= fees_due and filler.start():
-            fees_due = time.monotonic() + fees_every
+        applied = _pass(None)
+        if asks:
+            now = time.monotonic()
+            if applied or now >= fresh_due:
+                filler.want_fresh()
+                fresh_due = now + FRESH_FEES_EVERY
+            if fees_every > 0 and now >= fees_due and filler.start():
+                fees_due = now + fees_every
+            elif filler.fresh_wanted:
+                filler.start(fresh=True)
         done += 1
         time.sleep(interval)
 

@@ -323,7 +323,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     """POST /webhooks/stripe/: the raw body and its signature go to the one webhook path; never a 500 for bad input."""
     try:
         result = services.webhook_receive(
-            payload=request.body, signature_header=request.headers.get("Stripe-Signature", "")
+            # META rather than request.headers, which builds a mapping of every header on first use
+            payload=request.body,
+            signature_header=request.META.get("HTTP_STRIPE_SIGNATURE", ""),
         )
     except DatabaseError:
         # Not bad input: the provider should retry, and nothing was recorded (the transaction rolled back).
