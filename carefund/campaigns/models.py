@@ -161,6 +161,11 @@ class Donation(models.Model):
         help_text="The part of refunded_pence taken from the gift to the child (the rest from the contribution to "
         "costs, in proportion: rules.refund_from_gift_pence; the database checks it).",
     )
+    dispute_fees_pence = models.BigIntegerField(
+        default=0,
+        help_text="The provider's dispute fees for this gift posted as expenses, less any it gave back "
+        "(services.donation_dispute_fees_record, once per balance transaction).",
+    )
     donor_name = models.CharField(max_length=200, blank=True)
     donor_email = models.EmailField(blank=True)
     is_anonymous = models.BooleanField(default=False)

@@ -236,11 +236,12 @@ def reconciliation(*, user: Any) -> list[ReconciliationLine]:
             for d in standing.only("amount_pence", "costs_contribution_pence", "refunded_pence")
         )
         fees = int(qs.exclude(fee_pence=None).aggregate(s=Sum("fee_pence"))["s"] or 0)
+        fees += int(qs.aggregate(s=Sum("dispute_fees_pence"))["s"] or 0)
         paid_out = int(Payout.objects.filter(gateway=gateway).aggregate(s=Sum("amount_pence"))["s"] or 0)
         out.append(
             ReconciliationLine(
-                label=f"{gateway} clearing ({chart.clearing_account(gateway)}): confirmed gifts less refunds, fees and "
-                "payouts",
+                label=f"{gateway} clearing ({chart.clearing_account(gateway)}): confirmed gifts less refunds, fees "
+                "(dispute fees too) and payouts",
                 expected_pence=taken - fees - paid_out,
                 ledger_pence=account_balance_pence(name=chart.clearing_account(gateway)),
                 count=standing.count(),

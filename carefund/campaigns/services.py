@@ -30,6 +30,7 @@ from django.db import (
     connections,
     transaction,
 )
+from django.db.models import F
 from django.utils.text import slugify
 
 from carefund.campaigns import photos, rules, selectors, spool
@@ -838,9 +839,101 @@ def _handle_dispute_won(event: GatewayEvent, gateway: str) -> str:
     if donation is None:
         raise WebhookRetryError("dispute: no confirmed gift matches this charge yet; retry later.")
     _, posted = donation_dispute_won(donation_id=donation.pk)
-    if posted:
-        return f"gift #{donation.pk} stands again: its dispute was won"
-    return f"duplicate: gift #{donation.pk} was already reinstated"
+    outcome = (
+        f"gift #{donation.pk} stands again: its dispute was won"
+        if posted
+        else f"duplicate: gift #{donation.pk} was already reinstated"
+    )
+    return outcome + _dispute_fees_outcome(donation, event, gateway)
+
+
+# A dispute fee is a fixed charge (Stripe's in the UK: £20); more than this is not a fee carefund posts by itself.
+DISPUTE_FEE_MAX_PENCE = 100_000
+
+
+def _dispute_fees(obj: dict[str, Any]) -> list[tuple[str, int]]:
+    """The provider's dispute fees a Stripe dispute object states: (balance transaction id, fee in pence) for each
+    of its `balance_transactions` (funds withdrawn, and reinstated) with a fee in pounds; a fee given back is
+    negative. Refuses (400) a fee that is not a whole number or is out of range; skips, logged, one not in
+    pounds."""
+    fees: list[tuple[str, int]] = []
+    listed = obj.get("balance_transactions")
+    for bt in listed if isinstance(listed, list) else []:
+        if not isinstance(bt, dict):
+            continue  # an id only: nothing to read
+        bt_id, fee, currency = bt.get("id"), bt.get("fee", 0), bt.get("currency")
+        if not isinstance(bt_id, str) or not bt_id:
+            raise WebhookRejectedError("dispute: a balance transaction has no id.", field="dispute")
+        if not _is_whole(fee) or abs(fee) > DISPUTE_FEE_MAX_PENCE:
+            raise WebhookRejectedError(
+                f"dispute: the fee of {bt_id} must be whole pence up to {DISPUTE_FEE_MAX_PENCE}; got {fee!r}.",
+                field="dispute",
+            )
+        if fee == 0:
+            continue
+        if currency != "gbp":
+            logger.warning("dispute fee of %s is in %r, not pounds: not posted; book it by hand", bt_id, currency)
+            continue
+        fees.append((bt_id, int(fee)))
+    return fees
+
+
+def _dispute_fees_outcome(donation: Donation, event: GatewayEvent, gateway: str) -> str:
+    fees = _dispute_fees(event.data_object)
+    posted = donation_dispute_fees_record(donation_id=donation.pk, fees=fees, gateway=gateway) if fees else 0
+    return f"; dispute fees posted: {posted} pence" if posted else ""
+
+
+def _handle_dispute_created(event: GatewayEvent, gateway: str) -> str:
+    outcome = _handle_reversal(event, gateway, to_status=DonationStatus.DISPUTED, reason="Dispute")
+    donation = _donation_for_charge(event.data_object, gateway)
+    assert donation is not None  # _handle_reversal found it
+    return outcome + _dispute_fees_outcome(donation, event, gateway)
+
+
+def _handle_dispute_funds_withdrawn(event: GatewayEvent, gateway: str) -> str:
+    """The provider took a dispute's money and fee (Stripe: `charge.dispute.funds_withdrawn`, which may come
+    before or after `charge.dispute.created`): the gift's reversal is posted by the latter; this posts the fee."""
+    donation = _donation_for_charge(event.data_object, gateway)
+    if donation is None:
+        raise WebhookRetryError("dispute: no confirmed gift matches this charge yet; retry later.")
+    return f"dispute of gift #{donation.pk}: funds withdrawn" + _dispute_fees_outcome(donation, event, gateway)
+
+
+def donation_dispute_fees_record(
+    *, donation_id: int, fees: Sequence[tuple[str, int]], gateway: str, actor: Any = None
+) -> int:
+    """Post the provider's dispute fees of a gift, each once, keyed by its balance transaction: Dr payment fees /
+    Cr the gateway's clearing account (a fee given back, negative: the other way), as the provider takes them from
+    its balance whatever the dispute's outcome. Returns the pence posted now (0: all posted already). The gift
+    notes the net total, which the reconciliation counts."""
+    from carefund.ledger.models import Transaction as LedgerTransaction
+
+    with transaction.atomic():
+        donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
+        if donation is None:
+            raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
+        posted = 0
+        for bt_id, fee in fees:
+            key = f"dispute-fee-{gateway}-{bt_id}"[:200]
+            if fee == 0 or LedgerTransaction.objects.filter(idempotency_key=key).exists():
+                continue
+            ledger_post(
+                kind=TransactionKind.FEE,
+                postings=_fee_postings(gateway, fee),
+                memo=f"Dispute fee {'given back' if fee < 0 else 'charged'} by {gateway} on gift #{donation.pk} "
+                f"({bt_id})",
+                on_date=clock.today(),
+                idempotency_key=key,
+                group_id=f"donation-{donation.pk}",
+                actor=actor,
+                metadata={"balance_transaction": bt_id, "dispute_fee_pence": fee},
+            )
+            posted += fee
+        if posted:
+            Donation.objects.filter(pk=donation.pk).update(dispute_fees_pence=F("dispute_fees_pence") + posted)
+            audit_record(actor=actor, action="donation.dispute_fee", target=donation, summary=f"{posted} pence")
+    return posted
 
 
 @dataclass(frozen=True)
@@ -1186,7 +1279,8 @@ WEBHOOK_HANDLERS: dict[str, Callable[[GatewayEvent, str], str]] = {
     "checkout.session.async_payment_succeeded": _handle_checkout_completed,
     "checkout.session.completed": _handle_checkout_completed,
     "charge.refunded": lambda e, g: _handle_reversal(e, g, to_status=DonationStatus.REFUNDED, reason="Refund"),
-    "charge.dispute.created": lambda e, g: _handle_reversal(e, g, to_status=DonationStatus.DISPUTED, reason="Dispute"),
+    "charge.dispute.created": _handle_dispute_created,
+    "charge.dispute.funds_withdrawn": _handle_dispute_funds_withdrawn,
     "charge.dispute.funds_reinstated": _handle_dispute_won,
 }
 

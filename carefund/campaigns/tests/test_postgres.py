@@ -142,3 +142,40 @@ def test_concurrent_partial_refunds_of_one_gift_post_its_running_total_exactly_o
     assert account_balance_pence(name="Assets:Clearing:TestGateway") == 5000 - 90 - 3000
     assert WebhookEvent.objects.filter(event_id__startswith="evt_refund_").count() == 30
     assert ledger_check() == []
+
+
+def test_concurrent_dispute_events_post_each_dispute_fee_exactly_once() -> None:
+    """The dispute's created, funds-withdrawn and funds-reinstated events, each under 10 event ids and delivered at
+    once, all carrying the same balance transactions: the gift is reversed and reinstated once, and each dispute
+    fee (£20 taken, then given back) is posted once (services.donation_dispute_fees_record, under the gift's lock)."""
+    from carefund.campaigns.gateways.test import event_payload
+    from carefund.ledger import chart
+    from carefund.ledger.integrity import ledger_check
+
+    campaign = make_campaign(target_pence=0)
+    gift = make_pending(campaign, amount_pence=5000)
+    assert deliver(completed_event(gift, fee_pence=90)).status_code == 200
+    confirmer.drain()
+    withdrawn = {"id": "txn_w", "object": "balance_transaction", "amount": -5000, "fee": 2000, "currency": "gbp"}
+    reinstated = {"id": "txn_r", "object": "balance_transaction", "amount": 5000, "fee": -2000, "currency": "gbp"}
+
+    def event(event_type: str, i: int, *bts: dict[str, Any]) -> bytes:
+        obj = {"id": "dp_1", "object": "dispute", "payment_intent": f"pi_test_{gift.pk}", "balance_transactions": bts}
+        return event_payload(event_type=event_type, event_id=f"evt_{event_type}_{i}", data_object=obj)
+
+    first = [event("charge.dispute.created", i, withdrawn) for i in range(10)]
+    first += [event("charge.dispute.funds_withdrawn", i, withdrawn) for i in range(10)]
+    assert _run_concurrently(first) == Counter({200: 20})
+    gift.refresh_from_db()
+    assert (gift.status, gift.dispute_fees_pence) == ("disputed", 2000)
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 90 + 2000
+    assert _run_concurrently(
+        [event("charge.dispute.funds_reinstated", i, withdrawn, reinstated) for i in range(10)]
+    ) == (Counter({200: 10}))
+    gift.refresh_from_db()
+    assert (gift.status, gift.dispute_fees_pence) == ("succeeded", 0)
+    assert fund_balance_pence(child_id=campaign.child_id) == 5000
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 90
+    assert account_balance_pence(name="Assets:Clearing:TestGateway") == 5000 - 90
+    assert Transaction.objects.filter(idempotency_key__startswith="dispute-fee-").count() == 2
+    assert ledger_check() == []

@@ -495,6 +495,7 @@ def staff_gifts(request: HttpRequest, slug: str) -> HttpResponse:
             "fee": format_pence(g.fee_pence) if g.fee_pence else "",
             "refunded": format_pence(g.refunded_pence) if g.refunded_pence else "",
             "refunded_gift": format_pence(g.refunded_gift_pence),
+            "dispute_fees": format_pence(g.dispute_fees_pence) if g.dispute_fees_pence else "",
         }
         for g in gifts
     ]
@@ -503,6 +504,7 @@ def staff_gifts(request: HttpRequest, slug: str) -> HttpResponse:
         for r in rows
         if r["gift"].status in (DonationStatus.REFUNDED, DonationStatus.DISPUTED)
         or r["gift"].refunded_pence
+        or r["gift"].dispute_fees_pence
         or r["gift"].reinstated_transaction_id
     ]
     return render(
