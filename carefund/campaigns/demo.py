@@ -75,6 +75,33 @@ def pay_through_test_gateway(donation: Donation) -> int:
     ).status_code
 
 
+def refund_through_test_gateway(donation: Donation, *, refunded_total_pence: int) -> int:
+    """A refund as the provider reports it (Stripe's `charge.refunded`, with the charge's running total refunded),
+    signed and sent through the same webhook path."""
+    from django.conf import settings
+
+    gateway = TestGateway(
+        webhook_secret=settings.TEST_GATEWAY_WEBHOOK_SECRET, tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS
+    )
+    payload = event_payload(
+        event_type="charge.refunded",
+        data_object={
+            "id": f"ch_test_{donation.pk}",
+            "object": "charge",
+            "payment_intent": f"pi_test_{donation.pk}",
+            "amount_refunded": refunded_total_pence,
+            "metadata": {"donation_id": str(donation.pk)},
+        },
+    )
+    return services.webhook_receive(
+        payload=payload, signature_header=gateway.sign(payload), gateway=gateway
+    ).status_code
+
+
+# One donor gave £20 more than she meant to and asked for it back: a partial refund of her gift (illustrative).
+DEMO_REFUND = ("priya@example.org", 2_000)
+
+
 def seed_campaigns(
     *, child: Child, caseworker: Any, media_partner: str = "the Daily Echo", with_gifts: bool = True
 ) -> DemoCampaigns:
@@ -126,6 +153,10 @@ def seed_campaigns(
         if donation.message:
             services.donation_message_moderate(donation=donation, approve=True, actor=caseworker)
         out.online.append(donation)
+    email, refunded = DEMO_REFUND
+    refund_of = next(d for d in out.online if d.donor_email == email)
+    refund_through_test_gateway(refund_of, refunded_total_pence=refunded)
+    refund_of.refresh_from_db()
     received = clock.today() - dt.timedelta(days=1)
     batch = services.offline_batch_record(
         campaign=campaign,
