@@ -123,6 +123,19 @@ def test_demo_is_idempotent(settings: Any) -> None:
 
     assert WebhookEvent.objects.exists() and not WebhookEvent.objects.filter(state="queued").exists()
     assert "demo-caseworker-carefund" in out.getvalue()
+    # three online donors declared Gift Aid when they gave (carefund.giftaid.demo): a quarter of £25 (Ann), £10 (Tom)
+    # and of the £80.96 Priya kept of her £100 after her partial refund
+    assert "Gift Aid declarations by 3 of the campaign's online donors" in out.getvalue()
+    from django.test import Client
+
+    from carefund.campaigns.models import Campaign
+    from carefund.giftaid.selectors import gift_aid_due_for_campaign
+
+    campaign = Campaign.objects.get()
+    assert gift_aid_due_for_campaign(campaign_id=campaign.pk) == 625 + 250 + 2_024
+    assert (
+        "plus <strong>£28.99</strong> Gift Aid to come" in Client().get(f"/campaigns/{campaign.slug}/").content.decode()
+    )
     counts = (Transaction.objects.count(), WaterfallRun.objects.count(), AuditEvent.objects.count())
     out2 = io.StringIO()
     call_command("demo", stdout=out2)

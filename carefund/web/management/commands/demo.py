@@ -16,6 +16,7 @@ from carefund.care.models import Child
 from carefund.core.errors import DomainError
 from carefund.funding.demo import seed_programmes
 from carefund.funding.story import is_played, play_story
+from carefund.giftaid.demo import seed_declarations
 
 
 class Command(BaseCommand):
@@ -49,6 +50,9 @@ class Command(BaseCommand):
                 console.print("Children already exist, so the story (which needs an empty database) is not played.")
             demo = seed_care(allow_accounts=True)
             seed_programmes()
+            declared = seed_declarations()
+            if declared:
+                console.print(f"Gift Aid declarations by {len(declared)} of the campaign's online donors.")
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         table = Table(title="Demo logins")

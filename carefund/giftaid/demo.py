@@ -1,0 +1,59 @@
+"""Demo data for Gift Aid: declarations made by three of the campaign demo's online donors when they gave
+(illustrative people and addresses, not real ones), so that the campaign page shows Gift Aid to come and the staff
+pages show declarations of each scope. `carefund demo` calls `seed_declarations` after the story; idempotent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carefund.campaigns.models import Donation, DonationStatus
+from carefund.giftaid.models import Declaration
+from carefund.giftaid.rules import Scope
+from carefund.giftaid.services import declaration_record
+
+# (donor's email on the demo gift, title, first name, last name, house, address, postcode, scope); the emails are
+# those of carefund.campaigns.demo.ONLINE_GIFTS.
+DECLARATIONS: tuple[tuple[str, str, str, str, str, str, str, Scope], ...] = (
+    ("ann.smith@example.org", "Mrs", "Ann", "Smith", "14", "High Street, Hythe", "CT21 5AT", Scope.THIS_AND_FUTURE),
+    ("tom.baker@example.org", "Mr", "Tom", "Baker", "3", "Seabrook Road, Hythe", "CT21 5LX", Scope.THIS_GIFT),
+    (
+        "priya@example.org",
+        "Dr",
+        "Priya",
+        "Patel",
+        "Rose Cottage",
+        "Church Hill, Hythe",
+        "CT21 5DW",
+        Scope.PAST_FOUR_YEARS_AND_FUTURE,
+    ),
+)
+
+
+def seed_declarations(*, actor: Any = None) -> list[Declaration]:
+    """Each demo donor's declaration, made with their first confirmed online gift on the day they gave; a gift that
+    has one already keeps it. Donors whose gifts are not there (no demo campaign) are skipped."""
+    made: list[Declaration] = []
+    for email, title, first, last, house, address, postcode, scope in DECLARATIONS:
+        gift = (
+            Donation.objects.filter(donor_email=email, status=DonationStatus.SUCCEEDED)
+            .exclude(gateway="")
+            .order_by("pk")
+            .first()
+        )
+        if gift is None or Declaration.objects.filter(donation=gift).exists():
+            continue
+        made.append(
+            declaration_record(
+                donation=gift,
+                title=title,
+                first_name=first,
+                last_name=last,
+                house_name_or_number=house,
+                address=address,
+                postcode=postcode,
+                scope=scope,
+                declared_on=gift.created_at.date(),
+                actor=actor,
+            )
+        )
+    return made
