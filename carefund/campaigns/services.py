@@ -63,6 +63,7 @@ from carefund.core.errors import (
     StateTransitionError,
     ValidationError,
 )
+from carefund.core.money import format_pence
 from carefund.core.permissions import has_role
 from carefund.core.roles import Role
 from carefund.core.services import audit_record, audit_record_many
@@ -775,8 +776,8 @@ def _reverse_rest_of_gift(*, donation: Donation, kind: str, reason: str, actor: 
         kind=kind,
         postings=[PostingSpec(account=a, amount_pence=v) for a, v in sorted(lines.items()) if v],
         memo=f"{reason} of gift #{donation.pk}"
-        + (f" (less {donation.refunded_pence} pence refunded before)" if donation.refunded_pence else "")
-        + (f" (already spent: {from_general} pence borne by general funds)" if from_general else ""),
+        + (f" (less {format_pence(donation.refunded_pence)} refunded before)" if donation.refunded_pence else "")
+        + (f" (already spent: {format_pence(from_general)} borne by general funds)" if from_general else ""),
         on_date=clock.today(),
         idempotency_key=f"donation-reversal-{donation.pk}",
         group_id=f"donation-{donation.pk}",
@@ -921,8 +922,8 @@ def donation_dispute_fees_record(
             ledger_post(
                 kind=TransactionKind.FEE,
                 postings=_fee_postings(gateway, fee),
-                memo=f"Dispute fee {'given back' if fee < 0 else 'charged'} by {gateway} on gift #{donation.pk} "
-                f"({bt_id})",
+                memo=f"Dispute fee of {format_pence(abs(fee))} {'given back' if fee < 0 else 'charged'} by {gateway} "
+                f"on gift #{donation.pk} ({bt_id})",
                 on_date=clock.today(),
                 idempotency_key=key,
                 group_id=f"donation-{donation.pk}",
@@ -993,8 +994,10 @@ def donation_partial_refund(*, donation_id: int, refunded_pence: int, actor: Any
         ledger_post(
             kind=TransactionKind.REFUND,
             postings=[PostingSpec(account=a, amount_pence=v) for a, v in sorted(lines.items()) if v],
-            memo=f"{reason}: {posted} pence, {refunded_pence} pence of {donation.total_pence} refunded so far"
-            + (f" (already spent: {from_general} pence borne by general funds)" if from_general else ""),
+            # memos are read by donors ("what my gift paid for") and finance officers: in pounds
+            memo=f"{reason}: {format_pence(posted)} ({format_pence(refunded_pence)} of "
+            f"{format_pence(donation.total_pence)} refunded so far)"
+            + (f" (already spent: {format_pence(from_general)} borne by general funds)" if from_general else ""),
             on_date=clock.today(),
             idempotency_key=f"donation-partial-refund-{donation.pk}-{refunded_pence}",
             group_id=f"donation-{donation.pk}",

@@ -160,7 +160,7 @@ def test_refunding_or_disputing_the_rest_leaves_the_books_as_one_whole_refund_wo
     assert _books(in_steps) == {"fund": 0, "general": 0, "clearing": 2 * expected["clearing"], "fees": 2 * 58}
     reversal = in_steps.reversal_transaction
     assert reversal is not None and reversal.metadata["refund_of"] == in_steps.ledger_transaction_id
-    assert "less 1000 pence refunded before" in reversal.memo
+    assert "less £10.00 refunded before" in reversal.memo
     # a partial refund reported after the whole gift was given back posts nothing
     assert deliver(refund_event(in_steps, event_id="evt_late_part", amount_refunded=1500)).status_code == 200
     assert _books(in_steps)["clearing"] == 2 * expected["clearing"]
@@ -251,7 +251,8 @@ def test_staff_and_the_donor_see_what_was_refunded() -> None:
     assert f"#{gift.pk} £25.00: £10.00 refunded in part (£9.61 of it from the gift to the child)" in page
     donor = Client().get(f"/gifts/{gift.receipt_token}/").content.decode()
     assert "<strong>£10.00</strong> of it was refunded to you" in donor
-    assert f"Partial refund of gift #{gift.pk}" in donor  # where that part of the gift went
+    # where that part of the gift went, in pounds
+    assert f"Partial refund of gift #{gift.pk}: £10.00 (£10.00 of £26.00 refunded so far)" in donor
 
 
 def test_the_money_raised_less_partial_refunds_is_read_from_the_covering_index_alone() -> None:
