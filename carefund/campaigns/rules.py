@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from carefund.core.money import format_pence
+
 # A gift is at least £1 (issue 5) and at most a sanity maximum of £100,000 online: a larger gift is welcome, but
 # by arrangement with the charity, not through a card form (a typo guard, e.g. 1000000 for 1000.00).
 MIN_GIFT_PENCE = 100
@@ -114,8 +116,8 @@ def batch_problem(stated_total_pence: int, line_amounts: list[int]) -> str | Non
     total = sum(line_amounts)
     if total != stated_total_pence:
         return (
-            f"lines: the lines add up to {total} pence but the batch says {stated_total_pence} pence; correct a "
-            "line or the stated total so that they match."
+            f"lines: the lines add up to {format_pence(total)} but the batch says {format_pence(stated_total_pence)}; "
+            "correct a line or the stated total so that they match."
         )
     return None
 

@@ -27,6 +27,7 @@ from carefund.campaigns.models import (
     WebhookSpoolSegment,
 )
 from carefund.core.errors import NotFoundError, PermissionDeniedError
+from carefund.core.money import format_pence
 from carefund.ledger import chart
 
 
@@ -267,7 +268,8 @@ def reconciliation(*, user: Any) -> list[ReconciliationLine]:
         ).aggregate(s=Sum("amount_pence"))["s"]
         out.append(
             ReconciliationLine(
-                label=f"offline batch #{batch.pk} {batch.description} (stated {batch.stated_total_pence} pence)",
+                label=f"offline batch #{batch.pk} {batch.description} "
+                f"(stated total {format_pence(batch.stated_total_pence)})",
                 expected_pence=batch.stated_total_pence,
                 ledger_pence=int(posted or 0),
                 count=int(batch.line_count),

@@ -16,6 +16,7 @@ from django.db.models import F
 
 from carefund.core import clock
 from carefund.core.errors import NotFoundError
+from carefund.core.money import format_pence
 from carefund.core.services import audit_record, audit_record_many
 from carefund.ledger import chart
 from carefund.ledger.errors import (
@@ -746,7 +747,8 @@ def _journal_lines(lines: Sequence[tuple[str, int]]) -> list[list[Any]]:
     total = sum(p for _, p in out)
     if total != 0:
         raise ValidationError(
-            f"lines: the lines add up to {total:+d} pence; debits (positive) and credits (negative) must balance.",
+            f"lines: the lines add up to {'+' if total > 0 else ''}{format_pence(total)}; debits (positive) and "
+            "credits (negative) must balance.",
             field="lines",
         )
     children = sorted({child for name, _ in out if (child := chart.child_id_of(name)) is not None})

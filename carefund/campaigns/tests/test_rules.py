@@ -67,8 +67,8 @@ def test_plain_message_with_less_than_sign_allowed() -> None:
 def test_batch_must_add_up() -> None:
     assert rules.batch_problem(3000, [1000, 2000]) is None
     assert rules.batch_problem(3001, [1000, 2000]) == (
-        "lines: the lines add up to 3000 pence but the batch says 3001 pence; correct a line or the stated total so "
-        "that they match."
+        "lines: the lines add up to £30.00 but the batch says £30.01; correct a line or the stated total so that they "
+        "match."
     )
     assert rules.batch_problem(0, []) == "lines: a batch needs at least one line."
     assert (

@@ -245,7 +245,7 @@ def test_batch_must_add_up_and_writes_nothing_when_not() -> None:
     worker = caseworker()
     campaign = make_campaign()
     lines = [services.OfflineLine(1000, "event_takings", "Walkers"), services.OfflineLine(550, "bucket_collection")]
-    with pytest.raises(ValidationError, match="add up to 1550 pence but the batch says 1600 pence"):
+    with pytest.raises(ValidationError, match=r"add up to £15\.50 but the batch says £16\.00"):
         services.offline_batch_record(
             campaign=campaign,
             description="Walk",
@@ -267,6 +267,7 @@ def test_batch_must_add_up_and_writes_nothing_when_not() -> None:
     assert fund_balance_pence(child_id=campaign.child_id) == 1550
     lines_by_label = {line.label: line for line in selectors.reconciliation(user=worker)}
     batch_line = next(v for k, v in lines_by_label.items() if k.startswith(f"offline batch #{batch.pk}"))
+    assert f"offline batch #{batch.pk} {batch.description} (stated total £15.50)" in lines_by_label
     assert (batch_line.expected_pence, batch_line.ledger_pence, batch_line.matches) == (1550, 1550, True)
 
 

@@ -190,7 +190,7 @@ def test_staff_pages(client) -> None:  # type: ignore[no-untyped-def]
         },
     )
     assert bad_batch.status_code == 400
-    assert "add up to 2500 pence but the batch says 3000 pence" in bad_batch.content.decode()
+    assert "add up to £25.00 but the batch says £30.00" in bad_batch.content.decode()
     assert Donation.objects.count() == 1
     good = client.post(
         f"/staff/campaigns/{campaign.slug}/offline/",

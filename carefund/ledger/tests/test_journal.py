@@ -82,7 +82,7 @@ def test_a_trustee_may_approve_or_reject_but_not_propose(people: dict[str, Any])
     ("lines", "message"),
     [
         ([(chart.PAYMENT_FEES, 2000)], "at least two lines"),
-        ([(chart.PAYMENT_FEES, 2000), (CLEARING, -1999)], r"add up to \+1 pence"),
+        ([(chart.PAYMENT_FEES, 2000), (CLEARING, -1999)], r"add up to \+£0\.01;"),
         ([(chart.PAYMENT_FEES, 0), (CLEARING, 0)], "line 1 has no amount"),
         ([("Expenses:Nowhere", 2000), (CLEARING, -2000)], "'Expenses:Nowhere', which is not an account"),
         (
