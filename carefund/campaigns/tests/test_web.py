@@ -67,6 +67,9 @@ def test_whole_giving_flow_through_the_test_gateway(django_capture_on_commit_cal
     assert account_balance_pence(name="Assets:Clearing:TestGateway") == 4250 - 84
     thanks = client.get(paid["Location"])
     assert b"is confirmed" in thanks.content and b"Test payments" in thanks.content
+    thanked = thanks.content.decode()
+    assert "is confirmed, with <strong>£2.50</strong> towards the charity's costs." in thanked
+    assert "Your Gift Aid declaration adds <strong>£10.00</strong> from HMRC." in thanked
     assert len(mail.outbox) == 1
     link = re.search(r"http\S+/gifts/\S+/", mail.outbox[0].body)
     assert link is not None

@@ -265,12 +265,18 @@ def thanks(request: HttpRequest, token: str) -> HttpResponse:
         donation = selectors.donation_get_by_receipt_token(token=token)
     except NotFoundError:
         raise Http404("No such gift.") from None
+    from carefund.giftaid.selectors import gift_aid_due_for_donation
+
+    confirmed = donation.status == DonationStatus.SUCCEEDED
+    gift_aid = gift_aid_due_for_donation(donation=donation) if confirmed else 0
     return render(
         request,
         "web/campaigns/thanks.html",
         {
             "donation": donation,
-            "confirmed": donation.status == DonationStatus.SUCCEEDED,
+            "confirmed": confirmed,
+            "costs": format_pence(donation.costs_contribution_pence) if donation.costs_contribution_pence else "",
+            "gift_aid": format_pence(gift_aid) if gift_aid else "",
             # the webhook may still be on its way, or queued for the confirmer: the page looks again until it is
             "pending": donation.status == DonationStatus.PENDING,
             "amount": format_pence(donation.amount_pence),
