@@ -254,11 +254,25 @@ def reversal_of(*, transaction: Transaction) -> Transaction | None:
     return Transaction.objects.filter(reverses=transaction, is_posted=True).first()
 
 
-def journal_entries(*, limit: int = 100) -> list[Any]:
-    """The latest journal entries (corrections by hand), newest first, with who proposed and decided them."""
+def journal_entries_for_user(*, user: Any, limit: int = 100) -> list[Any]:
+    """The latest journal entries (corrections by hand), newest first, with who proposed and decided them, for a
+    finance officer or trustee. An entry that moves a child's fund is part of the child's record: listing such
+    entries is audited, once per read, naming the funds."""
     from carefund.ledger.models import JournalEntry
 
-    return list(JournalEntry.objects.select_related("proposed_by", "decided_by", "transaction")[:limit])
+    if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm("ledger.view_journalentry"):
+        raise PermissionDeniedError("journal entries are for finance officers and trustees.")
+    entries = list(JournalEntry.objects.select_related("proposed_by", "decided_by", "transaction")[:limit])
+    funds = sorted({name for e in entries for name, _ in e.lines if chart.child_id_of(name) is not None})
+    if funds:
+        audit_record(
+            actor=user,
+            action="ledger.view_journal",
+            target=None,
+            summary=f"Listed journal entries touching {', '.join(funds)}"[:300],
+            details={"funds": funds, "entries": [e.pk for e in entries if any(n in funds for n, _ in e.lines)]},
+        )
+    return entries
 
 
 def account_names() -> list[str]:

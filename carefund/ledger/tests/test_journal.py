@@ -41,7 +41,7 @@ def _dispute_fee(actor: Any, pence: int = 2000) -> Any:
     return journal_entry_propose(
         lines=[(chart.PAYMENT_FEES, pence), (CLEARING, -pence)],
         memo="Stripe's dispute fee on gift #12",
-        reason="Stripe charged £20 for the dispute; carefund does not post dispute fees itself.",
+        reason="Stripe charged the dispute fee in euros, which carefund leaves for a person to book in pounds.",
         on_date=clock.today(),
         actor=actor,
     )
@@ -161,3 +161,27 @@ def test_the_page_proposes_lists_and_approves(client: Any, people: dict[str, Any
     assert entry.state == "posted" and account_balance_pence(name=chart.PAYMENT_FEES) == 2000
     client.force_login(people["guardian"])
     assert client.get("/ledger/journal/").status_code == 403
+
+
+def test_listing_entries_that_move_a_childs_fund_is_audited(people: dict[str, Any]) -> None:
+    """An entry touching a child's restricted fund is part of the child's record: each listing of such entries is
+    audited, naming the funds; one touching none is not."""
+    from carefund.ledger.selectors import journal_entries_for_user
+
+    _dispute_fee(people["fo"])
+    assert len(journal_entries_for_user(user=people["trustee"])) == 1
+    assert not AuditEvent.objects.filter(action="ledger.view_journal").exists()
+    books.gift(1, 5000, clock.today())
+    moved = journal_entry_propose(
+        lines=[(chart.child_fund(1), 1000), (CLEARING, -1000)],
+        memo="Refund after a dispute won",
+        reason="the donor was refunded by Stripe after the dispute was won",
+        on_date=clock.today(),
+        actor=people["fo"],
+    )
+    assert len(journal_entries_for_user(user=people["trustee"])) == 2
+    [event] = AuditEvent.objects.filter(action="ledger.view_journal")
+    assert event.actor == people["trustee"]
+    assert event.details == {"funds": [chart.child_fund(1)], "entries": [moved.pk]}
+    with pytest.raises(PermissionDeniedError):
+        journal_entries_for_user(user=people["guardian"])

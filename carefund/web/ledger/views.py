@@ -131,7 +131,7 @@ def journal(request: HttpRequest) -> HttpResponse:
                 return redirect("ledger:journal")
     entries = [
         {"entry": e, "lines": [(name, format_pence(pence)) for name, pence in e.lines]}
-        for e in selectors.journal_entries()
+        for e in selectors.journal_entries_for_user(user=request.user)
     ]
     return render(
         request,
