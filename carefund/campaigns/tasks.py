@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.dispatch import Signal
 from django.urls import reverse
 from django_tasks import task
 
@@ -13,6 +14,12 @@ from carefund.campaigns.models import Donation
 from carefund.core.money import format_pence
 
 logger = logging.getLogger(__name__)
+
+
+# Sent while a receipt is written, with the gift (`donation=`): each receiver returns lines to add to it (or none).
+# Apps that refer to gifts add what they know of one without campaigns importing them (giftaid: the declaration
+# covering it and the Gift Aid it brings; docs/architecture.md, "Dependency rules").
+receipt_lines = Signal()
 
 
 def receipt_body(donation: Donation) -> str:
@@ -24,8 +31,11 @@ def receipt_body(donation: Donation) -> str:
     ]
     if donation.costs_contribution_pence:
         lines.append(f"Thank you too for {format_pence(donation.costs_contribution_pence)} towards our costs.")
+    lines.append(f"Received on {donation.received_on:%d %B %Y}, gift reference #{donation.pk}.")
+    for _, extra in receipt_lines.send(sender=Donation, donation=donation):
+        if extra:
+            lines += ["", *extra]
     lines += [
-        f"Received on {donation.received_on:%d %B %Y}, gift reference #{donation.pk}.",
         "",
         "See what your gift paid for, at any time (this link is yours; no sign-in needed):",
         link,

@@ -98,6 +98,24 @@ def _declarations_touching(donations: list[Donation]) -> QuerySet[Declaration]:
     return Declaration.objects.filter(Q(donor_key__in=keys) | Q(donation_id__in=ids)).order_by("id")
 
 
+def declaration_covering(*, donation: Donation) -> Declaration | None:
+    """The first uncancelled declaration (by scope and dates) that covers this gift, if it is eligible; None
+    otherwise (the receipt names it, `receipt.receipt_gift_aid_lines`)."""
+    facts = gift_facts_for_donation(donation)
+    if not rules.gift_eligibility(facts).eligible:
+        return None
+    for declaration in _declarations_touching([donation]):
+        if rules.declaration_covers(
+            _terms(declaration),
+            donation_id=donation.pk,
+            received_on=facts.received_on,
+            donor_email=donation.donor_email or "",
+            donor_name=donation.donor_name or "",
+        ):
+            return declaration
+    return None
+
+
 def gift_aid_due_for_donation(*, donation: Donation) -> int:
     """Gift Aid (pence) this gift will bring: 0 unless it succeeded, is eligible, and an uncancelled declaration (by
     scope and dates) covers it; otherwise 25p per £1 rounded down (giftaid.md 1.1)."""

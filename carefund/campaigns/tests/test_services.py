@@ -140,6 +140,7 @@ def test_succeeded_posts_once_with_costs_and_fee(django_capture_on_commit_callba
     assert len(mail.outbox) == 1
     assert d.receipt_token in mail.outbox[0].body
     assert mail.outbox[0].to == ["ann@example.org"]
+    assert "Gift Aid" not in mail.outbox[0].body  # no declaration covers it
 
 
 def test_wrong_amount_refused_and_nothing_posted() -> None:

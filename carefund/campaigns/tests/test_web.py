@@ -12,6 +12,7 @@ from django.test import Client
 from carefund.campaigns import services
 from carefund.campaigns.models import CampaignState, Donation
 from carefund.campaigns.tests.factories import caseworker, completed_event, deliver, make_campaign, make_pending
+from carefund.core import clock
 from carefund.ledger import chart
 from carefund.ledger.models import Transaction
 from carefund.ledger.selectors import account_balance_pence, fund_balance_pence
@@ -71,6 +72,14 @@ def test_whole_giving_flow_through_the_test_gateway(django_capture_on_commit_cal
     assert "is confirmed, with <strong>£2.50</strong> towards the charity's costs." in thanked
     assert "Your Gift Aid declaration adds <strong>£10.00</strong> from HMRC." in thanked
     assert len(mail.outbox) == 1
+    receipt = mail.outbox[0].body
+    assert "Thank you too for £2.50 towards our costs." in receipt
+    # the declaration made while giving, named on the receipt by giftaid (campaigns' receipt_lines signal)
+    assert (
+        f"Gift Aid: your declaration of {clock.today():%d %B %Y} covers this gift and your future gifts. It adds "
+        "£10.00 to this gift from HMRC" in receipt
+    )
+    assert "To cancel it, or if you stop paying enough tax or move home, tell" in receipt
     link = re.search(r"http\S+/gifts/\S+/", mail.outbox[0].body)
     assert link is not None
     mine = Client().get(urlparse(link.group(0)).path)

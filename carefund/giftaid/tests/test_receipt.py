@@ -1,0 +1,61 @@
+"""The receipt's Gift Aid paragraph (`giftaid.receipt`, through campaigns' `receipt_lines` signal)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from carefund.campaigns.tasks import receipt_body
+from carefund.core import clock
+from carefund.giftaid.rules import Scope
+from carefund.giftaid.services import declaration_cancel
+from carefund.giftaid.tests.factories import aware, declare, make_donation, make_user
+
+pytestmark = pytest.mark.django_db
+
+D = dt.date
+
+
+@pytest.fixture(autouse=True)
+def _clock() -> Any:
+    with clock.frozen_at(aware(D(2026, 12, 31))):
+        yield
+
+
+@pytest.mark.parametrize(
+    ("scope", "words"),
+    [
+        (Scope.THIS_GIFT, "covers this gift."),
+        (Scope.THIS_AND_FUTURE, "covers this gift and your future gifts."),
+        (Scope.PAST_FOUR_YEARS_AND_FUTURE, "covers this gift, your future gifts and those of the past four years."),
+    ],
+)
+def test_the_receipt_names_the_declaration_and_the_gift_aid_it_brings(scope: Scope, words: str) -> None:
+    gift = make_donation(amount_pence=2500, on=D(2026, 6, 15))
+    declare(gift, scope, declared_on=D(2026, 6, 15))
+    body = receipt_body(gift)
+    assert f"Gift Aid: your declaration of 15 June 2026 {words} It adds £6.25 to this gift from HMRC" in body
+    assert "To cancel it" in body
+
+
+def test_a_later_gift_covered_by_an_earlier_declaration_says_so_and_a_cancelled_one_says_nothing() -> None:
+    first = make_donation(amount_pence=1000, on=D(2026, 6, 15))
+    declaration = declare(first, Scope.THIS_AND_FUTURE, declared_on=D(2026, 6, 15))
+    later = make_donation(amount_pence=4000, on=D(2026, 9, 1))
+    assert "It adds £10.00 to this gift" in receipt_body(later)
+    declaration_cancel(
+        declaration=declaration,
+        on_date=D(2026, 8, 1),
+        reason="no longer pays tax",
+        actor=make_user(perms=("giftaid.cancel_declaration",)),
+    )
+    assert "Gift Aid" not in receipt_body(later)
+
+
+def test_no_paragraph_without_a_declaration_or_for_takings_no_one_donor_gave() -> None:
+    assert "Gift Aid" not in receipt_body(make_donation(amount_pence=1000))
+    takings = make_donation(amount_pence=1000, kind="event_takings")
+    declare(takings, Scope.THIS_GIFT)
+    assert "Gift Aid" not in receipt_body(takings)
