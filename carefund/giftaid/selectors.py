@@ -74,12 +74,8 @@ def _donation_email(donation: Donation) -> str:
     return (donation.donor_email or "").strip()
 
 
-def _due(donation: Donation, declarations: Iterable[Declaration]) -> int:
-    if donation.status != SUCCEEDED:
-        return 0
-    facts = gift_facts_for_donation(donation)
-    if not rules.gift_eligibility(facts).eligible:
-        return 0
+def _covering(donation: Donation, facts: GiftFacts, declarations: Iterable[Declaration]) -> Declaration | None:
+    """The first of `declarations` that covers the gift (by scope, dates and donor), or None."""
     for declaration in declarations:
         if rules.declaration_covers(
             _terms(declaration),
@@ -88,8 +84,17 @@ def _due(donation: Donation, declarations: Iterable[Declaration]) -> int:
             donor_email=donation.donor_email or "",
             donor_name=donation.donor_name or "",
         ):
-            return rules.gift_aid_due_pence(facts.amount_pence)
-    return 0
+            return declaration
+    return None
+
+
+def _due(donation: Donation, declarations: Iterable[Declaration]) -> int:
+    if donation.status != SUCCEEDED:
+        return 0
+    facts = gift_facts_for_donation(donation)
+    if not rules.gift_eligibility(facts).eligible or _covering(donation, facts, declarations) is None:
+        return 0
+    return rules.gift_aid_due_pence(facts.amount_pence)
 
 
 def _declarations_touching(donations: list[Donation]) -> QuerySet[Declaration]:
@@ -104,16 +109,7 @@ def declaration_covering(*, donation: Donation) -> Declaration | None:
     facts = gift_facts_for_donation(donation)
     if not rules.gift_eligibility(facts).eligible:
         return None
-    for declaration in _declarations_touching([donation]):
-        if rules.declaration_covers(
-            _terms(declaration),
-            donation_id=donation.pk,
-            received_on=facts.received_on,
-            donor_email=donation.donor_email or "",
-            donor_name=donation.donor_name or "",
-        ):
-            return declaration
-    return None
+    return _covering(donation, facts, _declarations_touching([donation]))
 
 
 def gift_aid_due_for_donation(*, donation: Donation) -> int:
