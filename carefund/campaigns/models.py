@@ -214,13 +214,14 @@ class Donation(models.Model):
             models.Index(
                 fields=["campaign", "status", "id", "amount_pence", "refunded_gift_pence"], name="donation_raised"
             ),
-            # the confirmed gifts whose provider's fee is not known yet (every Stripe gift, for moments after it is
-            # confirmed): the confirmer asks for them by when they were confirmed (`services.donation_fees_fill`).
-            # Partial, so it holds only those few, however many gifts there are.
+            # the confirmed online gifts whose provider's fee is not known yet (every Stripe gift, for moments after
+            # it is confirmed): the confirmer asks for them by when they were confirmed
+            # (`services.donation_fees_fill`). Partial, so it holds only those few, however many gifts there are
+            # (offline gifts, which have no fee and no payment intent, are not in it).
             models.Index(
                 fields=["succeeded_at"],
                 name="donation_fee_unknown",
-                condition=Q(status="succeeded", fee_pence__isnull=True),
+                condition=Q(status="succeeded", fee_pence__isnull=True) & ~Q(payment_intent_id=""),
             ),
         ]
         constraints = [

@@ -26,6 +26,7 @@ from carefund.campaigns.models import (
     WebhookEventState,
     WebhookSpoolSegment,
 )
+from carefund.core import clock
 from carefund.core.errors import NotFoundError, PermissionDeniedError
 from carefund.core.money import format_pence
 from carefund.ledger import chart
@@ -292,6 +293,14 @@ class WebhookQueueStatus:
     refused: list[WebhookEvent]
     spooled: int = 0  # answered, written to this machine's spool, not yet read by the confirmer
     oldest_spooled_at: dt.datetime | None = None
+    # confirmed online gifts whose provider's fee has been unknown for longer than FEE_OVERDUE (the clearing account
+    # still holds their fees, and the reconciliation above cannot see it: it counts a fee once it is known)
+    fees_overdue: int = 0
+    oldest_fee_overdue_at: dt.datetime | None = None
+
+
+# The confirmer asks for a Stripe gift's fee moments after confirming it, and again hourly (WEBHOOK_FEES_FILL_SECONDS).
+FEE_OVERDUE = dt.timedelta(hours=2)
 
 
 def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueStatus:
@@ -301,7 +310,19 @@ def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueS
     refused = list(
         WebhookEvent.objects.filter(state=WebhookEventState.REFUSED).order_by("-received_at")[:refused_limit]
     )
-    status = WebhookQueueStatus(queued=queued.count(), oldest_queued_at=oldest, refused=refused)
+    overdue = Donation.objects.filter(
+        status__in=(DonationStatus.SUCCEEDED, DonationStatus.REFUNDED, DonationStatus.DISPUTED),
+        fee_pence__isnull=True,
+        ledger_transaction__isnull=False,
+        succeeded_at__lt=clock.now() - FEE_OVERDUE,
+    ).exclude(payment_intent_id="")
+    status = WebhookQueueStatus(
+        queued=queued.count(),
+        oldest_queued_at=oldest,
+        refused=refused,
+        fees_overdue=overdue.count(),
+        oldest_fee_overdue_at=overdue.order_by("succeeded_at").values_list("succeeded_at", flat=True).first(),
+    )
     directory = settings.WEBHOOK_SPOOL_DIR
     if not directory:
         return status

@@ -852,37 +852,44 @@ def _handle_dispute_won(event: GatewayEvent, gateway: str) -> str:
 DISPUTE_FEE_MAX_PENCE = 100_000
 
 
-def _dispute_fees(obj: dict[str, Any]) -> list[tuple[str, int]]:
+def _dispute_fees(obj: dict[str, Any]) -> tuple[list[tuple[str, int]], list[str]]:
     """The provider's dispute fees a Stripe dispute object states: (balance transaction id, fee in pence) for each
-    of its `balance_transactions` (funds withdrawn, and reinstated) with a fee in pounds; a fee given back is
-    negative. Refuses (400) a fee that is not a whole number or is out of range; skips, logged, one not in
-    pounds."""
+    of its `balance_transactions` (funds withdrawn, and reinstated) with a fee in pounds (a fee given back is
+    negative); and what could not be read (no id, a fee that is not whole pence or out of range, not in pounds),
+    which the caller leaves for a finance officer rather than refusing the event: the dispute itself must still be
+    booked."""
     fees: list[tuple[str, int]] = []
+    unread: list[str] = []
     listed = obj.get("balance_transactions")
     for bt in listed if isinstance(listed, list) else []:
         if not isinstance(bt, dict):
             continue  # an id only: nothing to read
         bt_id, fee, currency = bt.get("id"), bt.get("fee", 0), bt.get("currency")
         if not isinstance(bt_id, str) or not bt_id:
-            raise WebhookRejectedError("dispute: a balance transaction has no id.", field="dispute")
-        if not _is_whole(fee) or abs(fee) > DISPUTE_FEE_MAX_PENCE:
-            raise WebhookRejectedError(
-                f"dispute: the fee of {bt_id} must be whole pence up to {DISPUTE_FEE_MAX_PENCE}; got {fee!r}.",
-                field="dispute",
-            )
-        if fee == 0:
-            continue
-        if currency != "gbp":
-            logger.warning("dispute fee of %s is in %r, not pounds: not posted; book it by hand", bt_id, currency)
-            continue
-        fees.append((bt_id, int(fee)))
-    return fees
+            unread.append(f"a balance transaction with no id (fee {fee!r})")
+        elif not _is_whole(fee) or abs(fee) > DISPUTE_FEE_MAX_PENCE:
+            unread.append(f"{bt_id}: fee {fee!r} is not whole pence up to {DISPUTE_FEE_MAX_PENCE}")
+        elif fee != 0 and currency != "gbp":
+            unread.append(f"{bt_id}: fee {fee} in {currency!r}, not pounds")
+        elif fee != 0:
+            fees.append((bt_id, int(fee)))
+    return fees, unread
 
 
 def _dispute_fees_outcome(donation: Donation, event: GatewayEvent, gateway: str) -> str:
-    fees = _dispute_fees(event.data_object)
+    fees, unread = _dispute_fees(event.data_object)
     posted = donation_dispute_fees_record(donation_id=donation.pk, fees=fees, gateway=gateway) if fees else 0
-    return f"; dispute fees posted: {posted} pence" if posted else ""
+    if unread:
+        logger.warning("dispute fees of gift #%s not posted, book them by hand: %s", donation.pk, "; ".join(unread))
+        audit_record(
+            actor=None,
+            action="donation.dispute_fee_unread",
+            target=donation,
+            summary=f"dispute fees not posted (a finance officer books them): {'; '.join(unread)}"[:300],
+        )
+    return (f"; dispute fees posted: {posted} pence" if posted else "") + (
+        f"; dispute fees left for a finance officer: {len(unread)}" if unread else ""
+    )
 
 
 def _handle_dispute_created(event: GatewayEvent, gateway: str) -> str:
@@ -896,7 +903,7 @@ def _handle_dispute_funds_withdrawn(event: GatewayEvent, gateway: str) -> str:
     """The provider took a dispute's money and fee (Stripe: `charge.dispute.funds_withdrawn`, which may come
     before or after `charge.dispute.created`): the gift's reversal is posted by the latter; this posts the fee."""
     donation = _donation_for_charge(event.data_object, gateway)
-    if donation is None:
+    if donation is None or donation.status not in _FEE_STATUSES or donation.ledger_transaction_id is None:
         raise WebhookRetryError("dispute: no confirmed gift matches this charge yet; retry later.")
     return f"dispute of gift #{donation.pk}: funds withdrawn" + _dispute_fees_outcome(donation, event, gateway)
 
@@ -1182,10 +1189,11 @@ def fees_looked_up(gateway: PaymentGateway | None = None) -> bool:
 def donation_fees_fill(
     *,
     gateway: PaymentGateway | None = None,
-    limit: int = 200,
+    limit: int | None = 200,
     actor: Any = None,
     confirmed_since: dt.datetime | None = None,
     skip: Collection[int] = frozenset(),
+    after_pk: int = 0,
 ) -> FeesFilled:
     """Ask the provider for the fees of confirmed gifts posted without one and post those it now knows. Stripe's
     webhook does not carry the fee, so every Stripe gift is confirmed without it, and the confirmer asks for it
@@ -1193,7 +1201,9 @@ def donation_fees_fill(
     already); a fee still unknown (Stripe has not yet made the charge's balance transaction, or the lookup failed)
     is left for the next full run (the confirmer's, every WEBHOOK_FEES_FILL_SECONDS, or `carefund webhooks fees`).
     Each lookup is made outside any database transaction. Only a gateway that can look fees up (Stripe) has any to
-    fill: the test gateway states its fee in the event."""
+    fill: the test gateway states its fee in the event. Up to `limit` gifts (None: all), in id order from after
+    `after_pk`, then from the start again (so that a caller that goes on from the last gift asked, as the
+    confirmer's full run does, asks every gift in turn, however many fees Stripe never gives)."""
     gw = gateway or active_gateway()
     lookup = getattr(gw, "payment_intent_fee_pence", None)
     if lookup is None:  # as fees_looked_up
@@ -1210,7 +1220,10 @@ def donation_fees_fill(
         reversed_ = without_fee.filter(status__in=_FEE_STATUSES[1:], ledger_transaction__isnull=False)
         rows += reversed_.order_by().values_list(*columns)
     rows.sort()
-    missing = [row for row in rows if row[0] not in skip][:limit]
+    rows = [row for row in rows if row[0] not in skip]
+    missing = [row for row in rows if row[0] > after_pk] + [row for row in rows if row[0] <= after_pk]
+    if limit is not None:
+        missing = missing[:limit]
     recorded = recorded_pence = 0
     for donation_id, intent_id, amount, costs in missing:
         fee = lookup(intent_id, amount + costs)

@@ -15,6 +15,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='donation',
-            index=models.Index(condition=models.Q(('fee_pence__isnull', True), ('status', 'succeeded')), fields=['succeeded_at'], name='donation_fee_unknown'),
+            index=models.Index(condition=models.Q(('fee_pence__isnull', True), ('status', 'succeeded')) & ~models.Q(payment_intent_id=''), fields=['succeeded_at'], name='donation_fee_unknown'),
         ),
     ]

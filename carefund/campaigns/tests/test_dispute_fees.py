@@ -12,7 +12,7 @@ import pytest
 
 from carefund.campaigns import selectors
 from carefund.campaigns.gateways.test import event_payload
-from carefund.campaigns.models import Donation, DonationStatus, WebhookEvent
+from carefund.campaigns.models import Donation, DonationStatus
 from carefund.campaigns.tests.factories import caseworker, completed_event, deliver, make_campaign, make_pending
 from carefund.core.models import AuditEvent
 from carefund.ledger import chart
@@ -122,35 +122,49 @@ def test_a_dispute_won_posts_a_dispute_fee_given_back(returned: int, fees_after:
 
 
 @pytest.mark.parametrize(
-    ("balance_transaction", "message"),
+    ("balance_transaction", "logged"),
     [
-        (_bt("txn_x", -2600, "2000"), "the fee of txn_x must be whole pence"),
-        (_bt("txn_x", -2600, 2000.5), "must be whole pence"),
-        (_bt("txn_x", -2600, True), "must be whole pence"),
-        (_bt("txn_x", -2600, 10**9), "must be whole pence up to 100000"),
-        ({"object": "balance_transaction", "fee": 2000, "currency": "gbp"}, "a balance transaction has no id"),
+        (_bt("txn_x", -2600, "2000"), "txn_x: fee '2000' is not whole pence up to 100000"),
+        (_bt("txn_x", -2600, 2000.5), "txn_x: fee 2000.5 is not whole pence"),
+        (_bt("txn_x", -2600, True), "txn_x: fee True is not whole pence"),
+        (_bt("txn_x", -2600, 10**9), "is not whole pence up to 100000"),
+        (_bt("txn_eur", -3000, 1500, "eur"), "txn_eur: fee 1500 in 'eur', not pounds"),
+        ({"object": "balance_transaction", "fee": 2000, "currency": "gbp"}, "a balance transaction with no id"),
     ],
 )
-def test_a_garbled_dispute_fee_is_refused_and_nothing_is_recorded(balance_transaction: Any, message: str) -> None:
+def test_a_dispute_fee_that_cannot_be_read_is_left_for_a_person_and_the_dispute_is_still_booked(
+    balance_transaction: Any, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stripe took the money back whatever its fee says: the dispute is posted; the fee it could not read is
+    logged and audited for a finance officer (a journal entry), and nothing of it is posted."""
     gift = _confirmed()
-    before = _books(gift)
-    response = deliver(_dispute_event(gift, "charge.dispute.created", balance_transaction, event_id="evt_bad"))
-    assert response.status_code == 400
-    assert message in response.json()["outcome"]
-    assert _books(gift) == before
-    assert Donation.objects.get(pk=gift.pk).status == DonationStatus.SUCCEEDED  # the dispute is not half-applied
-    assert not WebhookEvent.objects.filter(event_id="evt_bad").exists()
+    with caplog.at_level(logging.WARNING, logger="carefund.campaigns.services"):
+        response = deliver(_dispute_event(gift, "charge.dispute.created", balance_transaction))
+    assert response.json() == {"outcome": f"gift #{gift.pk} disputed; dispute fees left for a finance officer: 1"}
+    assert logged in caplog.text
+    assert _books(gift) == {"fund": 0, "clearing": -58, "fees": 58}
+    assert Donation.objects.get(pk=gift.pk).status == DonationStatus.DISPUTED
+    [audit] = AuditEvent.objects.filter(action="donation.dispute_fee_unread", target_id=str(gift.pk))
+    assert logged in audit.summary
+    _reconciled()
     assert ledger_check() == []
 
 
-def test_a_dispute_fee_not_in_pounds_is_left_for_a_person_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    gift = _confirmed()
-    with caplog.at_level(logging.WARNING, logger="carefund.campaigns.services"):
-        response = deliver(_dispute_event(gift, "charge.dispute.created", _bt("txn_eur", -3000, 1500, "eur")))
-    assert response.json() == {"outcome": f"gift #{gift.pk} disputed"}
-    assert "dispute fee of txn_eur is in 'eur'" in caplog.text
-    assert _books(gift) == {"fund": 0, "clearing": -58, "fees": 58}
-    _reconciled()
+def test_funds_withdrawn_for_a_gift_not_confirmed_yet_asks_the_provider_to_retry() -> None:
+    """Even when the dispute names the gift itself: its fee waits until the payment is confirmed."""
+    gift = make_pending(make_campaign(), amount_pence=2500)
+    body = event_payload(
+        event_type="charge.dispute.funds_withdrawn",
+        data_object={
+            "id": "dp_1",
+            "object": "dispute",
+            "metadata": {"donation_id": str(gift.pk)},
+            "balance_transactions": [WITHDRAWN],
+        },
+    )
+    assert deliver(body).status_code == 409
+    assert Donation.objects.get(pk=gift.pk).dispute_fees_pence == 0
+    assert not Transaction.objects.exists()
 
 
 def test_funds_withdrawn_for_no_known_gift_asks_the_provider_to_retry() -> None:

@@ -448,6 +448,17 @@ def test_the_confirmer_asks_for_the_fees_of_the_gifts_it_confirms_once(
     assert ledger_check() == []
 
 
+def _three_confirmed_at(campaign: Campaign, moment: Any) -> list[Donation]:
+    """Three Stripe gifts confirmed (without their fees) at `moment`."""
+    from carefund.core import clock
+
+    with clock.frozen_at(moment):
+        gifts = [_stripe_gift(campaign, session_id=f"cs_live_{i}") for i in range(3)]
+        for g in gifts:
+            assert deliver(completed_event(g), secret=WEBHOOK_SECRET).status_code == 200
+    return gifts
+
+
 @pytest.mark.django_db
 def test_fresh_runs_ask_each_gift_once_and_go_on_from_where_a_full_run_stopped(stripe_mode: CannedHTTP) -> None:
     import datetime as dt
@@ -460,10 +471,7 @@ def test_fresh_runs_ask_each_gift_once_and_go_on_from_where_a_full_run_stopped(s
     with clock.frozen_at(start - dt.timedelta(minutes=5)):  # before the first run's window: the full run's to ask
         old = _stripe_gift(campaign, session_id="cs_live_old")
         assert deliver(completed_event(old), secret=WEBHOOK_SECRET).status_code == 200
-    with clock.frozen_at(start):
-        gifts = [_stripe_gift(campaign, session_id=f"cs_live_{i}") for i in range(3)]
-        for g in gifts:
-            assert deliver(completed_event(g), secret=WEBHOOK_SECRET).status_code == 200
+    gifts = _three_confirmed_at(campaign, start)
     fresh = FreshFees(limit=2)
     stripe_mode.responses += [(200, _intent(None, with_charge=False))] * 3
     with clock.frozen_at(start + dt.timedelta(seconds=1)):
@@ -545,3 +553,99 @@ def test_the_fresh_gifts_without_a_fee_are_read_through_the_partial_index(stripe
         cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "USING INDEX donation_fee_unknown" in plan, query["sql"]
+
+
+@pytest.mark.django_db
+def test_the_full_run_goes_on_from_where_it_stopped_so_fees_stripe_never_gives_hide_no_gift(
+    stripe_mode: CannedHTTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five gifts whose fee Stripe never gives come first; the full run asks two a run: a sixth gift, whose fee is
+    known, is still asked for by the third run (before, every run asked the same first ones)."""
+    from carefund.web.campaigns.confirmer import FullFees
+
+    campaign = make_campaign(target_pence=0)
+    for i in range(6):
+        gift = _stripe_gift(campaign, session_id=f"cs_live_{i}")
+        services.donation_record_succeeded(donation_id=gift.pk, amount_total_pence=2000, payment_intent_id=f"pi_{i}")
+    asked: list[str] = []
+
+    def lookup(self: Any, intent_id: str, amount: int) -> int | None:
+        asked.append(intent_id)
+        return 30 if intent_id == "pi_5" else None
+
+    monkeypatch.setattr(StripeGateway, "payment_intent_fee_pence", lookup)
+    full = FullFees(limit=2)
+    for _ in range(3):
+        full()
+    assert asked == ["pi_0", "pi_1", "pi_2", "pi_3", "pi_4", "pi_5"]
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 30
+    full()
+    assert asked[-2:] == ["pi_0", "pi_1"]  # round again
+    out = io.StringIO()
+    from django.core.management import call_command
+
+    call_command("webhooks", "fees", stdout=out)  # the command asks for every fee still unknown at once
+    assert "5 confirmed gift(s) without a fee looked up" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_first_fresh_run_that_hits_its_limit_keeps_its_window(stripe_mode: CannedHTTP) -> None:
+    import datetime as dt
+
+    from carefund.core import clock
+    from carefund.web.campaigns.confirmer import FreshFees
+
+    campaign = make_campaign()
+    start = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+    gifts = _three_confirmed_at(campaign, start)
+    fresh = FreshFees(limit=2)
+    stripe_mode.responses += [(200, _intent(None, with_charge=False))] * 3
+    with clock.frozen_at(start + dt.timedelta(seconds=50)):
+        fresh()
+    with clock.frozen_at(start + dt.timedelta(minutes=5)):  # well past the overlap after the first run
+        fresh()
+    assert [urlsplit(u).path.rsplit("_", 1)[-1] for _, u in stripe_mode.requests] == [str(g.pk) for g in gifts]
+
+
+@pytest.mark.django_db
+def test_the_servers_fallback_confirmer_asks_for_the_fees_of_the_gifts_it_confirms(
+    stripe_mode: CannedHTTP, settings: Any
+) -> None:
+    """Without the confirmer process, the server's fallback thread confirms the gift and asks for its fee."""
+    from carefund.web.campaigns.confirmer import FallbackConfirmer, FreshFees
+
+    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = True
+    settings.WEBHOOK_SPOOL_DIR = ""
+    settings.WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS = 0
+    gift = _stripe_gift(make_campaign())
+    assert "accepted" in deliver(completed_event(gift), secret=WEBHOOK_SECRET).json()["outcome"]
+    stripe_mode.responses.append((200, _intent(45)))
+    fresh = FreshFees()
+    assert FallbackConfirmer.step(fresh) == 1
+    gift.refresh_from_db()
+    assert (gift.status, gift.fee_pence) == ("succeeded", 45)
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 45
+    assert FallbackConfirmer.step(fresh) == 0  # nothing left: no more requests
+    assert len(stripe_mode.requests) == 1
+
+
+@pytest.mark.django_db
+def test_the_reconciliation_page_warns_of_fees_unknown_for_hours(stripe_mode: CannedHTTP) -> None:
+    """An unknown fee is missing from both sides of the clearing line, so the page says so on its own."""
+    import datetime as dt
+
+    from django.test import Client
+
+    from carefund.campaigns.tests.factories import caseworker
+    from carefund.core import clock
+
+    gift = _stripe_gift(make_campaign())
+    with clock.frozen_at(clock.now() - dt.timedelta(hours=3)):
+        assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    staff = Client()
+    staff.force_login(caseworker())
+    page = staff.get("/staff/reconciliation/").content.decode()
+    assert "1 confirmed gift still without the provider's fee" in page
+    stripe_mode.responses.append((200, _intent(50)))
+    assert services.donation_fees_fill().recorded == 1
+    assert "still without the provider" not in staff.get("/staff/reconciliation/").content.decode()

@@ -59,3 +59,20 @@ def test_no_paragraph_without_a_declaration_or_for_takings_no_one_donor_gave() -
     takings = make_donation(amount_pence=1000, kind="event_takings")
     declare(takings, Scope.THIS_GIFT)
     assert "Gift Aid" not in receipt_body(takings)
+
+
+def test_a_failing_part_leaves_the_receipt_without_it(caplog: pytest.LogCaptureFixture) -> None:
+    from carefund.campaigns.tasks import receipt_lines
+
+    def broken(**_: Any) -> list[str]:
+        raise RuntimeError("the Gift Aid tables are being migrated")
+
+    gift = make_donation(amount_pence=2500, on=D(2026, 6, 15))
+    declare(gift, Scope.THIS_GIFT, declared_on=D(2026, 6, 15))
+    receipt_lines.connect(broken, dispatch_uid="test.broken")
+    try:
+        body = receipt_body(gift)
+    finally:
+        receipt_lines.disconnect(dispatch_uid="test.broken")
+    assert "Thank you for your gift of £25.00" in body and "It adds £6.25" in body
+    assert f"receipt of gift #{gift.pk}" in caplog.text and "failed" in caplog.text

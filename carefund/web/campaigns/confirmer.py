@@ -11,7 +11,8 @@ Two ways it runs (docs/adr/0020-payment-webhooks.md, "Confirm after answering"):
   otherwise wait for (measured: docs/benchmarks.md, "Giving");
 - a fallback thread in every server worker (started by config/gunicorn.conf.py) that posts events left queued for
   more than `WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS`, so gifts are still confirmed within seconds if the process
-  above is not running. Both may run at once: an event is applied once (the database decides).
+  above is not running, and asks for the fees of the gifts it confirmed. Both may run at once: an event is applied
+  once (the database decides), and a fee is posted once (`donation_fee_record` locks the gift).
 
 The process also asks the provider for the fees of gifts confirmed without one, in a thread of its own
 (`FeesFiller`), so that the provider's answers never hold up posting: Stripe's webhook does not carry the fee, so
@@ -80,17 +81,29 @@ def _pass(older_than: dt.timedelta | None) -> int:
     return report.applied
 
 
-def fees_fill() -> None:
-    """Post the fees the provider now knows of gifts confirmed without one (`services.donation_fees_fill`); never
-    raises: a failure is logged and the next run asks again."""
-    try:
-        filled = services.donation_fees_fill()
-    except Exception:
-        logger.exception("webhook confirmer: asking the provider for late fees failed; asked again next time")
-        connection.close()
-    else:
+class FullFees:
+    """Asks for every fee still unknown, `limit` gifts a run, going on from the last gift the previous run asked
+    (then from the start again), so that fees Stripe never gives (a charge made with other keys, a fee not in
+    pounds) cannot take every run's places and keep later gifts from ever being asked; never raises: a failure is
+    logged and the next run asks again."""
+
+    def __init__(self, *, limit: int = 200) -> None:
+        self.limit = limit
+        self._after = 0
+
+    def __call__(self) -> None:
+        try:
+            filled = services.donation_fees_fill(limit=self.limit, after_pk=self._after)
+        except Exception:
+            logger.exception("webhook confirmer: asking the provider for late fees failed; asked again next time")
+            connection.close()
+            return
+        self._after = filled.asked[-1] if filled.asked else 0
         if filled.recorded:
             logger.info("webhook confirmer: %s late fee(s) posted, %s pence", filled.recorded, filled.recorded_pence)
+
+
+fees_fill = FullFees()
 
 
 # A run for fresh gifts looks this far back before the start of the one before it: a gift confirmed in a transaction
@@ -121,8 +134,10 @@ class FreshFees:
             return
         for donation_id in filled.asked:
             self._asked[donation_id] = started
-        if filled.looked_up < self.limit:  # else more are waiting: the next run reads the same window on
+        if filled.looked_up < self.limit:
             self._since = started
+        else:  # more are waiting: the next run reads the same window on (skipping those asked)
+            self._since = self._since or started
         # a gift asked for before the window starts was confirmed before it too: it cannot come up again
         start = (self._since or started) - FRESH_FEES_OVERLAP
         self._asked = {pk: at for pk, at in self._asked.items() if at >= start}
@@ -214,9 +229,20 @@ class FallbackConfirmer:
             self._thread.start()
 
     def _run(self) -> None:
+        fresh = FreshFees()
         while True:
             time.sleep(settings.WEBHOOK_CONFIRM_POLL_SECONDS)
-            _pass(dt.timedelta(seconds=settings.WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS))
+            self.step(fresh)
+
+    @staticmethod
+    def step(fresh: Callable[[], None]) -> int:
+        """One pass for events left queued; if it confirmed any (so the confirmer process is not keeping up, or
+        not running), also ask for the new gifts' fees, in this same background thread: fees are asked for by
+        whichever confirmer confirmed the gifts. Returns how many events it applied."""
+        applied = _pass(dt.timedelta(seconds=settings.WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS))
+        if applied and services.fees_looked_up():
+            fresh()
+        return applied
 
 
 FALLBACK = FallbackConfirmer()

@@ -30,7 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "fees":
-            filled = donation_fees_fill()
+            filled = donation_fees_fill(limit=None)  # every fee still unknown (a cron job's run)
             self.stdout.write(
                 f"{filled.looked_up} confirmed gift(s) without a fee looked up; {filled.recorded} fee(s) posted "
                 f"({format_pence(filled.recorded_pence)}); the others are not known yet and are asked for next time."
