@@ -35,6 +35,16 @@ class DeclarationFields(forms.Form):
         amount = format_pence(amount_pence) if amount_pence is not None else "£__"
         self.declaration_text = rules.declaration_wording(charity_name=settings.CHARITY_NAME, amount=amount)
         self.fields["wants_gift_aid"].help_text = self.declaration_text
+        # the wording of each scope, so that the donor reads the declaration they are about to make (the page shows
+        # the chosen scope's; without scripts, all three, each with its choice)
+        self.declaration_texts = [
+            (
+                s.value,
+                SCOPE_LABELS[s],
+                rules.declaration_wording(charity_name=settings.CHARITY_NAME, amount=amount, scope=s),
+            )
+            for s in Scope
+        ]
         # Every field is required for Gift Aid except the title; say so when the box is left empty.
         for name in ("first_name", "last_name", "house_name_or_number", "address", "postcode"):
             label = self.fields[name].label or name.replace("_", " ").capitalize()

@@ -47,6 +47,9 @@ def test_whole_giving_flow_through_the_test_gateway(django_capture_on_commit_cal
     assert b'property="og:title"' in page.content
     give = client.get(f"/campaigns/{campaign.slug}/give/")
     assert b"Test payments: no real money moves" in give.content
+    # the declaration's wording for each scope the donor may choose (the page shows the chosen one's)
+    for scope in ("this_gift", "this_and_future", "past_four_years_and_future"):
+        assert f'data-scope="{scope}"' in give.content.decode()
     response = client.post(f"/campaigns/{campaign.slug}/give/", GIFT | GIFT_AID)
     assert response.status_code == 302, response.content.decode()
     checkout_url = response["Location"]

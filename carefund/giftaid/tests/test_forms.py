@@ -31,6 +31,14 @@ def test_help_text_is_hmrc_model_wording_with_the_charity_and_amount(settings) -
     )
 
 
+def test_the_form_has_the_wording_of_each_scope_the_donor_may_choose(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CHARITY_NAME = "X Trust"
+    texts = {scope: text for scope, _, text in DeclarationFields(amount_pence=1000).declaration_texts}
+    assert texts["this_gift"] == f"I want to Gift Aid my donation of £10.00 to X Trust. {rules.TAX_EXPLANATION}"
+    assert texts["this_and_future"].startswith("I want to Gift Aid my donation of £10.00 and any donations I make in")
+    assert "past 4 years" in texts["past_four_years_and_future"] and "past 4 years" not in texts["this_and_future"]
+
+
 def test_help_text_without_an_amount_keeps_the_blank(settings) -> None:  # type: ignore[no-untyped-def]
     settings.CHARITY_NAME = "X Trust"
     assert DeclarationFields().declaration_text.startswith("I want to Gift Aid my donation of £__ and any donations")
