@@ -50,6 +50,8 @@ def test_whole_giving_flow_through_the_test_gateway(django_capture_on_commit_cal
     # the declaration's wording for each scope the donor may choose (the page shows the chosen one's)
     for scope in ("this_gift", "this_and_future", "past_four_years_and_future"):
         assert f'data-scope="{scope}"' in give.content.decode()
+    # the amount is chosen on the same page: the wording keeps £__ for the page's script to fill in
+    assert give.content.decode().count('data-wording="I want to Gift Aid my donation of £__') == 3
     response = client.post(f"/campaigns/{campaign.slug}/give/", GIFT | GIFT_AID)
     assert response.status_code == 302, response.content.decode()
     checkout_url = response["Location"]
