@@ -893,10 +893,9 @@ def _dispute_fees_outcome(donation: Donation, event: GatewayEvent, gateway: str)
 
 
 def _handle_dispute_created(event: GatewayEvent, gateway: str) -> str:
-    outcome = _handle_reversal(event, gateway, to_status=DonationStatus.DISPUTED, reason="Dispute")
-    donation = _donation_for_charge(event.data_object, gateway)
-    assert donation is not None  # _handle_reversal found it
-    return outcome + _dispute_fees_outcome(donation, event, gateway)
+    donation = _reversed_gift(event.data_object, gateway, "Dispute")
+    donation_reverse(donation_id=donation.pk, reason="Dispute", to_status=DonationStatus.DISPUTED)
+    return f"gift #{donation.pk} {DonationStatus.DISPUTED}" + _dispute_fees_outcome(donation, event, gateway)
 
 
 def _handle_dispute_funds_withdrawn(event: GatewayEvent, gateway: str) -> str:
@@ -1114,14 +1113,20 @@ def _donation_for_charge(obj: dict[str, Any], gateway: str) -> Donation | None:
     return None
 
 
-def _handle_reversal(event: GatewayEvent, gateway: str, *, to_status: str, reason: str) -> str:
-    obj = event.data_object
+def _reversed_gift(obj: dict[str, Any], gateway: str, reason: str) -> Donation:
+    """The gift a refund or dispute names; a 400 for a gift not created here, a 409 (retry) for one not known yet."""
     donation = _donation_for_charge(obj, gateway)
     if donation is None:
         if _donation_id_from(obj) is not None:
             raise WebhookRejectedError("charge: names a gift that was not created here.", field="charge")
         # Not linked to a gift yet (the payment event has not arrived): ask the provider to retry.
         raise WebhookRetryError(f"{reason}: no confirmed gift matches this charge yet; retry later.")
+    return donation
+
+
+def _handle_reversal(event: GatewayEvent, gateway: str, *, to_status: str, reason: str) -> str:
+    obj = event.data_object
+    donation = _reversed_gift(obj, gateway, reason)
     if to_status == DonationStatus.REFUNDED:
         refunded = obj.get("amount_refunded")
         if refunded is not None and _int(refunded, "amount_refunded") < donation.total_pence:
