@@ -42,6 +42,7 @@ class Campaign(models.Model):
             ("view_gifts", "Can see a campaign's gifts, refunds and reconciliation"),
             ("moderate_message", "Can approve or reject donors' messages"),
             ("record_offline_gift", "Can record offline gifts and batches"),
+            ("record_fee", "Can record a gift's payment fee by hand when the provider never gives it"),
         ]
 
     def __str__(self) -> str:

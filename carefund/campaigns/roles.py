@@ -12,6 +12,6 @@ ROLE_PERMISSIONS = {
         "campaigns.moderate_message",
         "campaigns.record_offline_gift",
     ],
-    Role.FINANCE_OFFICER: [*_STAFF_READ, "campaigns.record_offline_gift"],
+    Role.FINANCE_OFFICER: [*_STAFF_READ, "campaigns.record_offline_gift", "campaigns.record_fee"],
     Role.TRUSTEE: [*_STAFF_READ, "campaigns.moderate_message"],
 }

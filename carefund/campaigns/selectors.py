@@ -303,6 +303,24 @@ class WebhookQueueStatus:
 FEE_OVERDUE = dt.timedelta(hours=2)
 
 
+def _fees_overdue() -> QuerySet[Donation]:
+    """Confirmed online gifts (refunded or disputed since included: the provider keeps its fee) whose fee has been
+    unknown for longer than FEE_OVERDUE."""
+    return Donation.objects.filter(
+        status__in=(DonationStatus.SUCCEEDED, DonationStatus.REFUNDED, DonationStatus.DISPUTED),
+        fee_pence__isnull=True,
+        ledger_transaction__isnull=False,
+        succeeded_at__lt=clock.now() - FEE_OVERDUE,
+    ).exclude(payment_intent_id="")
+
+
+def fees_overdue_for_finance(*, user: Any, limit: int = 50) -> list[Donation]:
+    """The oldest `limit` gifts whose provider's fee is overdue, for a finance officer to record each fee by hand
+    (`services.donation_fee_record_by_hand`) from the provider's own records (its dashboard or payout report)."""
+    _require(user, "campaigns.record_fee")
+    return list(_fees_overdue().select_related("campaign").order_by("succeeded_at", "pk")[:limit])
+
+
 def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueStatus:
     _require(user, "campaigns.view_gifts")
     queued = WebhookEvent.objects.filter(state=WebhookEventState.QUEUED)
@@ -310,12 +328,7 @@ def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueS
     refused = list(
         WebhookEvent.objects.filter(state=WebhookEventState.REFUSED).order_by("-received_at")[:refused_limit]
     )
-    overdue = Donation.objects.filter(
-        status__in=(DonationStatus.SUCCEEDED, DonationStatus.REFUNDED, DonationStatus.DISPUTED),
-        fee_pence__isnull=True,
-        ledger_transaction__isnull=False,
-        succeeded_at__lt=clock.now() - FEE_OVERDUE,
-    ).exclude(payment_intent_id="")
+    overdue = _fees_overdue()
     status = WebhookQueueStatus(
         queued=queued.count(),
         oldest_queued_at=oldest,

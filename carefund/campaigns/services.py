@@ -1150,10 +1150,11 @@ class FeesFilled:
 _FEE_STATUSES = (DonationStatus.SUCCEEDED, DonationStatus.REFUNDED, DonationStatus.DISPUTED)
 
 
-def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None) -> bool:
+def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None, source: str = "") -> bool:
     """Post the provider's fee of a gift confirmed before its fee was known (Dr payment fees / Cr the gateway's
     clearing account) and note it on the gift; once: a gift that has its fee, or was never confirmed, is left as it
-    is (False). A gift refunded or disputed since has its fee posted too: the provider keeps it."""
+    is (False). A gift refunded or disputed since has its fee posted too: the provider keeps it. `source`: where a
+    fee recorded by hand was read (`donation_fee_record_by_hand`); empty when the provider gave it."""
     if isinstance(fee_pence, bool) or not isinstance(fee_pence, int) or fee_pence < 0:
         raise ValidationError(f"fee: a fee is a whole number of pence, zero or more; got {fee_pence!r}.", field="fee")
     with transaction.atomic():
@@ -1174,15 +1175,53 @@ def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None) 
             ledger_post(
                 kind=TransactionKind.FEE,
                 postings=_fee_postings(donation.gateway, fee_pence),
-                memo=f"Payment fee of gift #{donation.pk}, known after it was confirmed",
+                memo=(
+                    f"Payment fee of gift #{donation.pk}, recorded by hand from {source}"[:300]
+                    if source
+                    else f"Payment fee of gift #{donation.pk}, known after it was confirmed"
+                ),
                 on_date=clock.today(),
                 idempotency_key=f"donation-fee-late-{donation.pk}",
                 group_id=f"donation-{donation.pk}",
                 actor=actor,
             )
         Donation.objects.filter(pk=donation.pk).update(fee_pence=fee_pence)
-        audit_record(actor=actor, action="donation.fee_recorded", target=donation, summary=f"{fee_pence} pence")
+        audit_record(
+            actor=actor,
+            action="donation.fee_recorded_by_hand" if source else "donation.fee_recorded",
+            target=donation,
+            summary=f"{fee_pence} pence, from {source}"[:300] if source else f"{fee_pence} pence",
+        )
     return True
+
+
+FEE_SOURCE_MAX = 200
+
+
+def donation_fee_record_by_hand(*, donation_id: int, fee_pence: int, source: str, actor: Any) -> None:
+    """A finance officer records the fee of an online gift that the provider never gave carefund (the automatic
+    lookups, `donation_fees_fill`, keep asking for it and the reconciliation page warns of it), read from the
+    provider's own records: `source` says where (its dashboard, a payout report), and is kept in the ledger memo and
+    the audit. Posted as a late fee is (Dr payment fees / Cr the gateway's clearing account), once: a fee known
+    already, from the provider or by hand, is a conflict, and so is a gift not confirmed or not paid online."""
+    _require_perm(actor, "campaigns.record_fee", "record payment fees")
+    source = " ".join(str(source).split())
+    if not source:
+        raise ValidationError(
+            "source: say where the fee comes from, for example the provider's payout report and its date.",
+            field="source",
+        )
+    if len(source) > FEE_SOURCE_MAX:
+        raise ValidationError(f"source: at most {FEE_SOURCE_MAX} characters, got {len(source)}.", field="source")
+    donation = Donation.objects.filter(pk=donation_id).first()
+    if donation is None:
+        raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
+    if donation.ledger_transaction_id is None or donation.status not in _FEE_STATUSES:
+        raise ConflictError(f"gift #{donation.pk} is not confirmed: a fee is recorded only for a gift received.")
+    if not donation.payment_intent_id:
+        raise ConflictError(f"gift #{donation.pk} was not paid online: it has no payment provider's fee.")
+    if not donation_fee_record(donation_id=donation.pk, fee_pence=fee_pence, actor=actor, source=source):
+        raise ConflictError(f"gift #{donation.pk} already has its fee. Reload the page to see the gifts still without.")
 
 
 def fees_looked_up(gateway: PaymentGateway | None = None) -> bool:

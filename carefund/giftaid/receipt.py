@@ -31,6 +31,11 @@ def receipt_gift_aid_lines(*, donation: Donation, **_: Any) -> list[str]:
         f"{SCOPE_WORDS[Scope(declaration.scope)]}. It adds {format_pence(due)} to this gift from HMRC, at no cost to "
         "you, as long as you pay at least as much Income Tax or Capital Gains Tax in the tax year as all charities "
         "claim on your gifts.",
-        f"To cancel it, or if you stop paying enough tax or move home, tell {settings.CHARITY_NAME} "
-        "(reply to this email).",
+        # a declaration made with this gift can be cancelled on the gift's page, whose link ends the receipt
+        (
+            "To cancel it, use your gift's page (the link below) or tell "
+            if declaration.donation_id == donation.pk
+            else "To cancel it, tell "
+        )
+        + f"{settings.CHARITY_NAME} (reply to this email); tell us too if you stop paying enough tax or move home.",
     ]

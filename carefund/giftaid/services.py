@@ -11,7 +11,13 @@ from django.db import IntegrityError, transaction
 from carefund.campaigns.cache import campaign_public_cache_invalidate
 from carefund.campaigns.models import Donation, DonationStatus
 from carefund.core import clock
-from carefund.core.errors import ConflictError, PermissionDeniedError, StateTransitionError, ValidationError
+from carefund.core.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateTransitionError,
+    ValidationError,
+)
 from carefund.core.money import format_pence
 from carefund.core.services import audit_record
 from carefund.giftaid import rules
@@ -142,7 +148,42 @@ def declaration_cancel(*, declaration: Declaration, on_date: dt.date, reason: st
         raise ValidationError(
             f"reason must be at most {CANCELLATION_REASON_MAX_LENGTH} characters, not {len(reason)}", field="reason"
         )
-    locked = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    locked = _cancel_locked(
+        declaration.pk, on_date=on_date, reason=reason, actor=actor, action="giftaid.declaration_cancel"
+    )
+    declaration.cancelled_on = locked.cancelled_on
+    declaration.cancellation_reason = locked.cancellation_reason
+    declaration.cancelled_by = actor
+    return declaration
+
+
+DONOR_CANCELLATION_REASON = "cancelled by the donor on their gift's page"
+
+
+@transaction.atomic
+def declaration_cancel_by_donor(*, donation: Donation) -> Declaration:
+    """The donor cancels the declaration they made with `donation`, from today, on the gift's own page (reached
+    through the unguessable link in their receipt, which is the authority here, as for the page itself): a donor
+    cancels by telling the charity, and this page is one way to tell it. Gifts received before today stay covered,
+    later ones are not. Refused for a
+    gift with no declaration of its own, or one cancelled already. Audited with no actor (the donor has no
+    account)."""
+    declaration = Declaration.objects.filter(donation_id=donation.pk).first()
+    if declaration is None:
+        raise NotFoundError(f"gift {donation.pk} has no Gift Aid declaration of its own to cancel", field="donation")
+    return _cancel_locked(
+        declaration.pk,
+        on_date=clock.today(),
+        reason=DONOR_CANCELLATION_REASON,
+        actor=None,
+        action="giftaid.declaration_cancel_by_donor",
+    )
+
+
+def _cancel_locked(pk: int, *, on_date: dt.date, reason: str, actor: Any, action: str) -> Declaration:
+    """In the caller's transaction: lock the declaration, check it can be cancelled from `on_date`, cancel it,
+    refresh every campaign page's Gift Aid to come, and audit."""
+    locked = Declaration.objects.select_for_update().get(pk=pk)
     if locked.cancelled_on is not None:
         raise StateTransitionError(
             f"declaration {locked.pk} was already cancelled on {locked.cancelled_on.isoformat()}", field="on_date"
@@ -161,12 +202,9 @@ def declaration_cancel(*, declaration: Declaration, on_date: dt.date, reason: st
     campaign_public_cache_invalidate(campaign_id=None)  # now and again on commit
     audit_record(
         actor=actor,
-        action="giftaid.declaration_cancel",
+        action=action,
         target=locked,
         summary=f"Gift Aid declaration cancelled from {on_date.isoformat()}",
         details={"on_date": on_date.isoformat(), "reason": reason},
     )
-    declaration.cancelled_on = locked.cancelled_on
-    declaration.cancellation_reason = locked.cancellation_reason
-    declaration.cancelled_by = actor
-    return declaration
+    return locked

@@ -649,3 +649,144 @@ def test_the_reconciliation_page_warns_of_fees_unknown_for_hours(stripe_mode: Ca
     stripe_mode.responses.append((200, _intent(50)))
     assert services.donation_fees_fill().recorded == 1
     assert "still without the provider" not in staff.get("/staff/reconciliation/").content.decode()
+
+
+def _finance_officer(username: str = "") -> Any:
+    from carefund.campaigns.tests.factories import grant_campaign_roles
+    from carefund.care.tests.factories import user_with_role
+    from carefund.core.roles import Role
+
+    grant_campaign_roles()
+    return user_with_role(Role.FINANCE_OFFICER, username or None)
+
+
+def _overdue_gift(campaign: Campaign | None = None) -> Donation:
+    """A Stripe gift confirmed three hours ago whose fee Stripe never gave."""
+    import datetime as dt
+
+    from carefund.core import clock
+
+    gift = _stripe_gift(campaign or make_campaign())
+    with clock.frozen_at(clock.now() - dt.timedelta(hours=3)):
+        assert deliver(completed_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    gift.refresh_from_db()
+    assert (gift.status, gift.fee_pence) == ("succeeded", None)
+    return gift
+
+
+def _fee_transactions() -> int:
+    return Transaction.objects.filter(kind="fee").count()
+
+
+@pytest.mark.django_db
+def test_a_finance_officer_records_a_fee_stripe_never_gave_from_the_reconciliation_page(
+    stripe_mode: CannedHTTP,
+) -> None:
+    from django.test import Client
+
+    from carefund.campaigns.tests.factories import caseworker
+    from carefund.core.models import AuditEvent
+
+    gift = _overdue_gift()
+    form_action = f'action="/staff/gifts/{gift.pk}/fee/"'
+    worker = Client()
+    worker.force_login(caseworker())
+    page = worker.get("/staff/reconciliation/").content.decode()
+    assert "1 confirmed gift still without the provider's fee" in page
+    assert form_action not in page  # a caseworker sees the warning, not the form
+    assert worker.post(f"/staff/gifts/{gift.pk}/fee/", {"fee": "0.48", "source": "x"}).status_code == 403
+
+    officer = _finance_officer()
+    finance = Client()
+    finance.force_login(officer)
+    page = finance.get("/staff/reconciliation/").content.decode()
+    assert form_action in page and f"<code>pi_test_{gift.pk}</code>" in page
+
+    response = finance.post(
+        f"/staff/gifts/{gift.pk}/fee/", {"fee": "0.48", "source": "  Stripe payout report\nof 3 Nov "}, follow=True
+    )
+    assert response.redirect_chain == [("/staff/reconciliation/#fees", 302)]
+    page = response.content.decode()
+    assert f"Recorded the fee of gift #{gift.pk}: £0.48." in page
+    assert "still without the provider" not in page and form_action not in page
+    gift.refresh_from_db()
+    assert gift.fee_pence == 48
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 48
+    assert account_balance_pence(name=CLEARING) == 2000 - 48
+    assert fund_balance_pence(child_id=gift.campaign.child_id) == 2000  # the child's fund is not touched by a fee
+    fee_txn = Transaction.objects.get(kind="fee")
+    assert fee_txn.memo == f"Payment fee of gift #{gift.pk}, recorded by hand from Stripe payout report of 3 Nov"
+    audit = AuditEvent.objects.get(action="donation.fee_recorded_by_hand")
+    assert (audit.actor_id, audit.target_id, audit.summary) == (
+        officer.pk,
+        str(gift.pk),
+        "48 pence, from Stripe payout report of 3 Nov",
+    )
+    # Known now: the automatic runs no longer ask Stripe for it, and a second recording is refused.
+    assert services.donation_fees_fill(limit=None).recorded == 0
+    assert stripe_mode.requests == []
+    again = finance.post(f"/staff/gifts/{gift.pk}/fee/", {"fee": "0.50", "source": "again"}, follow=True)
+    assert f"Gift #{gift.pk}: gift #{gift.pk} already has its fee" in again.content.decode()
+    assert _fee_transactions() == 1 and account_balance_pence(name=chart.PAYMENT_FEES) == 48
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fee", "source", "says"),
+    [
+        ("", "payout report", "fee: enter an amount in pounds"),
+        ("forty", "payout report", "fee: 'forty' is not an amount in pounds"),
+        ("-0.40", "payout report", "fee: '-0.40' is not an amount in pounds"),
+        ("20.01", "payout report", "fee: 2001 pence is more than gift"),
+        ("0.40", "   ", "source: say where the fee comes from"),
+        ("0.40", "x" * 201, "source: at most 200 characters, got 201."),
+    ],
+)
+def test_a_bad_fee_or_source_is_refused_with_what_to_fix_and_nothing_is_recorded(
+    stripe_mode: CannedHTTP, fee: str, source: str, says: str
+) -> None:
+    from django.test import Client
+
+    gift = _overdue_gift()
+    finance = Client()
+    finance.force_login(_finance_officer())
+    page = finance.post(f"/staff/gifts/{gift.pk}/fee/", {"fee": fee, "source": source}, follow=True).content.decode()
+    assert says in page.replace("&#x27;", "'") and "Nothing was recorded." in page
+    gift.refresh_from_db()
+    assert gift.fee_pence is None and _fee_transactions() == 0
+    assert "1 confirmed gift still without the provider's fee" in page  # still warned, still offered
+
+
+@pytest.mark.django_db
+def test_only_a_confirmed_online_gift_without_a_fee_can_have_one_recorded_by_hand(stripe_mode: CannedHTTP) -> None:
+    import datetime as dt
+
+    from carefund.campaigns.tests.factories import caseworker
+    from carefund.core.errors import ConflictError, NotFoundError, PermissionDeniedError
+
+    officer = _finance_officer()
+    campaign = make_campaign()
+    pending = _stripe_gift(campaign, session_id="cs_live_pending")
+    offline = services.donation_record_offline(
+        campaign=campaign, amount_pence=1000, kind="cash", received_on=dt.date(2026, 11, 1), actor=caseworker()
+    )
+    with pytest.raises(ConflictError, match="is not confirmed"):
+        services.donation_fee_record_by_hand(donation_id=pending.pk, fee_pence=40, source="report", actor=officer)
+    with pytest.raises(ConflictError, match="was not paid online"):
+        services.donation_fee_record_by_hand(donation_id=offline.pk, fee_pence=40, source="report", actor=officer)
+    with pytest.raises(NotFoundError, match="no gift"):
+        services.donation_fee_record_by_hand(donation_id=999_999, fee_pence=40, source="report", actor=officer)
+    gift = _overdue_gift(campaign)
+    for actor in (None, caseworker("another")):
+        with pytest.raises(PermissionDeniedError, match=r"campaigns\.record_fee"):
+            services.donation_fee_record_by_hand(donation_id=gift.pk, fee_pence=40, source="report", actor=actor)
+    assert _fee_transactions() == 0
+    # a gift refunded since keeps its fee: the provider kept it
+    assert deliver(refund_event(gift), secret=WEBHOOK_SECRET).status_code == 200
+    services.donation_fee_record_by_hand(donation_id=gift.pk, fee_pence=40, source="report", actor=officer)
+    gift.refresh_from_db()
+    assert (gift.status, gift.fee_pence) == ("refunded", 40)
+    assert account_balance_pence(name=chart.PAYMENT_FEES) == 40
+    assert account_balance_pence(name=CLEARING) == -40  # the gift came in and went back; the fee stays spent
+    assert ledger_check() == []

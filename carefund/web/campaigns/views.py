@@ -27,7 +27,7 @@ from carefund.campaigns.models import Campaign, Donation, DonationStatus
 from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.core.errors import ValidationError as DomainValidationError
-from carefund.core.money import format_pence
+from carefund.core.money import format_pence, parse_pounds
 from carefund.funding.tasks import waterfall_recompute_after_commit
 from carefund.web.campaigns.forms import (
     CampaignCreateForm,
@@ -305,6 +305,7 @@ def gift_page(request: HttpRequest, token: str) -> HttpResponse:
             for u in gift_uses(transaction_id=source)
         ]
         unspent = sum(gift_unspent_pence(transaction_id=source) for source in sources if source is not None)
+    from carefund.giftaid.models import Declaration
     from carefund.giftaid.selectors import gift_aid_due_for_donation
 
     gift_aid = gift_aid_due_for_donation(donation=donation)
@@ -312,6 +313,8 @@ def gift_page(request: HttpRequest, token: str) -> HttpResponse:
         request,
         "web/campaigns/gift.html",
         {
+            # the declaration made with this gift, which the donor may cancel here
+            "declaration": Declaration.objects.filter(donation_id=donation.pk).first(),
             "donation": donation,
             "amount": format_pence(donation.amount_pence),
             "uses": uses,
@@ -338,6 +341,32 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"outcome": "the database is unavailable; nothing was recorded, retry later"}, status=503)
     _recompute_waterfalls(result)
     return JsonResponse({"outcome": result.outcome}, status=result.status_code)
+
+
+@require_POST
+def gift_aid_cancel(request: HttpRequest, token: str) -> HttpResponse:
+    """POST /gifts/<token>/gift-aid/cancel/: the donor cancels, from today, the Gift Aid declaration they made with
+    this gift; the unguessable link is the authority, as for the gift's page."""
+    from carefund.giftaid.services import declaration_cancel_by_donor
+
+    try:
+        donation = selectors.donation_get_by_receipt_token(token=token)
+    except NotFoundError:
+        raise Http404("No such gift.") from None
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm that you want to cancel your Gift Aid declaration.")
+    else:
+        try:
+            declaration = declaration_cancel_by_donor(donation=donation)
+        except DomainError as exc:
+            messages.error(request, f"Your Gift Aid declaration was not changed: {exc.message}.")
+        else:
+            messages.success(
+                request,
+                f"Your Gift Aid declaration is cancelled from {declaration.cancelled_on:%-d %B %Y}. Gifts you made "
+                "before then still carry Gift Aid; gifts from then on do not.",
+            )
+    return redirect("campaigns:gift_page", token=token)
 
 
 # --- Staff pages --------------------------------------------------------------------------------------------------
@@ -610,17 +639,45 @@ def staff_reconciliation(request: HttpRequest) -> HttpResponse:
         }
         for line in lines
     ]
+    overdue_fees = []
+    if webhooks.fees_overdue and request.user.has_perm("campaigns.record_fee"):
+        overdue_fees = [
+            {"donation": d, "total": format_pence(d.total_pence)}
+            for d in selectors.fees_overdue_for_finance(user=request.user)
+        ]
     return render(
         request,
         "web/campaigns/staff_reconciliation.html",
         {
             "rows": rows,
             "webhooks": webhooks,
+            "overdue_fees": overdue_fees,
+            "fee_source_max": services.FEE_SOURCE_MAX,
             "test_gateway": isinstance(active_gateway(), TestGateway),
             "show_gateway_banner": isinstance(active_gateway(), TestGateway),
             "site_url": settings.SITE_URL,
         },
     )
+
+
+@login_required
+@require_POST
+def staff_fee_record(request: HttpRequest, pk: int) -> HttpResponse:
+    """A finance officer records, from the provider's own records, the fee of a gift the provider never gave."""
+    if not request.user.has_perm("campaigns.record_fee"):
+        raise PermissionDenied("You may not record payment fees.")
+    try:
+        fee = parse_pounds(request.POST.get("fee", ""), field="fee")
+        services.donation_fee_record_by_hand(
+            donation_id=pk, fee_pence=fee, source=request.POST.get("source", ""), actor=request.user
+        )
+    except PermissionDeniedError:
+        raise PermissionDenied("You may not record payment fees.") from None
+    except DomainError as exc:
+        messages.error(request, f"Gift #{pk}: {exc.message} Nothing was recorded.")
+    else:
+        messages.success(request, f"Recorded the fee of gift #{pk}: {format_pence(fee)}.")
+    return redirect(reverse("campaigns:staff_reconciliation") + "#fees")
 
 
 @login_required
