@@ -2230,7 +2230,7 @@ def _check_offline(campaign: Campaign, line: OfflineLine, received_on: dt.date) 
         allowed = ", ".join(sorted(k.value for k in OFFLINE_KINDS))
         raise ValidationError(f"kind: {line.kind!r} is not an offline gift kind; use one of {allowed}.", field="kind")
     if isinstance(line.amount_pence, bool) or not isinstance(line.amount_pence, int) or line.amount_pence <= 0:
-        raise ValidationError(f"amount_pence: must be more than zero, got {line.amount_pence!r}.", field="amount_pence")
+        raise ValidationError(f"amount: must be more than zero, got {line.amount_pence!r} pence.", field="amount_pence")
     if received_on > clock.today():
         raise ValidationError("received_on: a gift cannot be received in the future.", field="received_on")
     if campaign.state == CampaignState.DRAFT:

@@ -219,7 +219,7 @@ def test_offline_gift_posts_to_bank_and_records_who() -> None:
     ("kwargs", "message"),
     [
         ({"kind": "card"}, "kind: 'card' is not an offline gift kind"),
-        ({"amount_pence": 0}, "amount_pence: must be more than zero"),
+        ({"amount_pence": 0}, "amount: must be more than zero, got 0 pence"),
         ({"received_on": dt.date(2999, 1, 1)}, "received_on: a gift cannot be received in the future"),
     ],
 )

@@ -36,6 +36,7 @@ from carefund.web.campaigns.forms import (
     GiveForm,
     OfflineBatchForm,
     OfflineGiftForm,
+    offline_declaration_form,
 )
 
 logger = logging.getLogger(__name__)
@@ -577,24 +578,59 @@ def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _staff_campaign(request, slug)
     if not request.user.has_perm("campaigns.record_offline_gift"):
         raise PermissionDenied("You may not record offline gifts.")
+    from carefund.giftaid.selectors import NOT_ONE_DONORS_OWN_MONEY_KINDS, gift_aid_due_for_donation
+    from carefund.giftaid.services import declaration_record
+
     single = OfflineGiftForm(request.POST if request.POST.get("form") == "single" else None, prefix="one")
+    # a Gift Aid declaration the donor made with the single gift (giftaid records it, in the same transaction)
+    wants_gift_aid = request.POST.get("form") == "single" and bool(request.POST.get("ga-wants_gift_aid"))
+    amount = single.cleaned_data.get("amount") if request.method == "POST" and single.is_valid() else None
+    declaration = offline_declaration_form(request.POST if wants_gift_aid else None, amount_pence=amount)
     batch = OfflineBatchForm(request.POST if request.POST.get("form") == "batch" else None, prefix="batch")
     if request.method == "POST":
         try:
-            if request.POST.get("form") == "single" and single.is_valid():
+            if (
+                request.POST.get("form") == "single"
+                and single.is_valid()
+                and (not wants_gift_aid or declaration.is_valid())
+            ):
                 d = single.cleaned_data
-                services.donation_record_offline(
-                    campaign=campaign,
-                    amount_pence=d["amount"],
-                    kind=d["kind"],
-                    received_on=d["received_on"],
-                    donor_name=d["donor_name"],
-                    donor_email=d["donor_email"],
-                    reference=d["reference"],
-                    actor=request.user,
-                )
+                if wants_gift_aid and d["kind"] in NOT_ONE_DONORS_OWN_MONEY_KINDS:
+                    raise DomainValidationError(
+                        "Gift Aid: event takings and bucket collections are not one donor's own gift, so they carry "
+                        "no Gift Aid; untick the declaration, or record the donor's own gift on its own.",
+                        field="kind",
+                    )
+                with transaction.atomic():  # the gift and its declaration, or neither
+                    gift = services.donation_record_offline(
+                        campaign=campaign,
+                        amount_pence=d["amount"],
+                        kind=d["kind"],
+                        received_on=d["received_on"],
+                        donor_name=d["donor_name"],
+                        donor_email=d["donor_email"],
+                        reference=d["reference"],
+                        actor=request.user,
+                    )
+                    said = ""
+                    if wants_gift_aid:
+                        g = declaration.cleaned_data
+                        declaration_record(
+                            donation=gift,
+                            title=g["title"],
+                            first_name=g["first_name"],
+                            last_name=g["last_name"],
+                            house_name_or_number=g["house_name_or_number"],
+                            address=g["address"],
+                            postcode=g["postcode"],
+                            scope=g["scope"],
+                            declared_on=g["declared_on"],
+                            actor=request.user,
+                        )
+                        due = gift_aid_due_for_donation(donation=gift)
+                        said = f" with its Gift Aid declaration ({format_pence(due)} of Gift Aid to claim)"
                 waterfall_recompute_after_commit(child_id=campaign.child_id, reason="an offline gift was recorded")
-                messages.success(request, f"Recorded {format_pence(d['amount'])}.")
+                messages.success(request, f"Recorded {format_pence(d['amount'])}{said}.")
                 return redirect("campaigns:staff_gifts", slug=campaign.slug)
             if request.POST.get("form") == "batch" and batch.is_valid():
                 d = batch.cleaned_data
@@ -618,7 +654,7 @@ def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "web/campaigns/staff_offline.html",
-        {"campaign": campaign, "single": single, "batch": batch},
+        {"campaign": campaign, "single": single, "batch": batch, "declaration": declaration},
         status=400 if bad else 200,
     )
 
