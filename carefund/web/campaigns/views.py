@@ -144,6 +144,24 @@ def _declaration_form(request: HttpRequest, amount_pence: int | None) -> Any:
     return DeclarationFields(request.POST if wants else None, prefix="ga", amount_pence=amount_pence), wants
 
 
+def _declaration_record(donation: Donation, fields: dict[str, Any], *, declared_on: Any, actor: Any = None) -> None:
+    """Record the Gift Aid declaration a declaration form's cleaned `fields` describe, made with `donation`."""
+    from carefund.giftaid.services import declaration_record
+
+    declaration_record(
+        donation=donation,
+        title=fields["title"],
+        first_name=fields["first_name"],
+        last_name=fields["last_name"],
+        house_name_or_number=fields["house_name_or_number"],
+        address=fields["address"],
+        postcode=fields["postcode"],
+        scope=fields["scope"],
+        declared_on=declared_on,
+        actor=actor,
+    )
+
+
 def give(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _public_campaign(slug)
     if campaign.state not in rules.GIVING_STATES:
@@ -169,20 +187,7 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
                     gateway=gateway.name,
                 )
                 if wants_gift_aid:
-                    from carefund.giftaid.services import declaration_record
-
-                    d = declaration.cleaned_data
-                    declaration_record(
-                        donation=donation,
-                        title=d["title"],
-                        first_name=d["first_name"],
-                        last_name=d["last_name"],
-                        house_name_or_number=d["house_name_or_number"],
-                        address=d["address"],
-                        postcode=d["postcode"],
-                        scope=d["scope"],
-                        declared_on=clock.today(),
-                    )
+                    _declaration_record(donation, declaration.cleaned_data, declared_on=clock.today())
             thanks = request.build_absolute_uri(reverse("campaigns:thanks", kwargs={"token": donation.receipt_token}))
             cancel = request.build_absolute_uri(reverse("campaigns:page", kwargs={"slug": campaign.slug}))
             started = services.checkout_start(donation=donation, success_url=thanks, cancel_url=cancel, gateway=gateway)
@@ -579,7 +584,6 @@ def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
     if not request.user.has_perm("campaigns.record_offline_gift"):
         raise PermissionDenied("You may not record offline gifts.")
     from carefund.giftaid.selectors import NOT_ONE_DONORS_OWN_MONEY_KINDS, gift_aid_due_for_donation
-    from carefund.giftaid.services import declaration_record
 
     single = OfflineGiftForm(request.POST if request.POST.get("form") == "single" else None, prefix="one")
     # a Gift Aid declaration the donor made with the single gift (giftaid records it, in the same transaction)
@@ -615,18 +619,7 @@ def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
                     said = ""
                     if wants_gift_aid:
                         g = declaration.cleaned_data
-                        declaration_record(
-                            donation=gift,
-                            title=g["title"],
-                            first_name=g["first_name"],
-                            last_name=g["last_name"],
-                            house_name_or_number=g["house_name_or_number"],
-                            address=g["address"],
-                            postcode=g["postcode"],
-                            scope=g["scope"],
-                            declared_on=g["declared_on"],
-                            actor=request.user,
-                        )
+                        _declaration_record(gift, g, declared_on=g["declared_on"], actor=request.user)
                         due = gift_aid_due_for_donation(donation=gift)
                         said = f" with its Gift Aid declaration ({format_pence(due)} of Gift Aid to claim)"
                 waterfall_recompute_after_commit(child_id=campaign.child_id, reason="an offline gift was recorded")
