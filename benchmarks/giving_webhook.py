@@ -1,6 +1,7 @@
 """Confirmed gifts per second through the real Stripe webhook endpoint, against a trivial view, same server, same run.
 
     .venv/bin/python -m benchmarks.giving_webhook [--gifts 2000] [--clients 8] [--page-rate 50] [--postgres]
+    .venv/bin/python -m benchmarks.giving_webhook --gifts 6000 --runs 8   # mean ratio with its 95% interval
 
 What it does, all on loopback and bounded in count and time:
 1. makes a fresh SQLite database in a temporary folder (or, with --postgres, a fresh PostgreSQL database
