@@ -583,7 +583,7 @@ def _without_runs(argv: list[str]) -> list[str]:
             skip = True
         elif not arg.startswith(("--runs=", "--json=")):
             out.append(arg)
-    return out
+    return [*out, "--runs", "1"]
 
 
 def summarise(ratios: list[float]) -> dict[str, float]:
@@ -608,15 +608,15 @@ def repeat(argv: list[str], *, runs: int) -> int:
     with tempfile.TemporaryDirectory(prefix="carefund-bench-runs-") as folder:
         for i in range(runs):
             path = Path(folder) / f"run-{i}.json"
-            done = subprocess.run(
+            subprocess.run(
                 [sys.executable, "-m", "benchmarks.giving_webhook", *_without_runs(argv), "--json", str(path)],
                 cwd=ROOT,
                 check=False,
             )
-            if done.returncode != 0 or not path.exists():
+            if not path.exists():  # it stopped before its figures (a crash, a time limit)
                 failed += 1
                 continue
-            rows.append(json.loads(path.read_text()))
+            rows.append(json.loads(path.read_text()))  # books not exact exits 1, and is shown as such below
     print(f"\n{'run':>4} {'trivial/s':>10} {'gifts/s':>8} {'ratio':>6}  by round          books")
     for i, r in enumerate(rows, start=1):
         rounds = ", ".join(f"{x:.2f}" for x in r["ratio_by_round"])
@@ -633,11 +633,13 @@ def repeat(argv: list[str], *, runs: int) -> int:
         f"{min(r['gifts_per_s'] for r in rows)}-{max(r['gifts_per_s'] for r in rows)}; books exact in "
         f"{sum(bool(r['ledger_exact']) and not r['lost'] and not r['duplicated'] for r in rows)} of {len(rows)}"
     )
-    return 0 if failed == 0 else 1
+    exact = all(bool(r["ledger_exact"]) and not r["lost"] and not r["duplicated"] for r in rows)
+    return 0 if failed == 0 and exact else 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    # no abbreviations: `--run 3` must not slip past `_without_runs` into each repeated run
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "", allow_abbrev=False)
     parser.add_argument("--gifts", type=int, default=2000, help="gifts to confirm (and /health/ requests), max 20000")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads, max 64")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (the issue asks for 2)")

@@ -31,6 +31,7 @@ from django.db import (
     transaction,
 )
 from django.db.models import F
+from django.utils import timezone
 from django.utils.text import slugify
 
 from carefund.campaigns import photos, rules, selectors, spool
@@ -1198,12 +1199,15 @@ def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None, 
 FEE_SOURCE_MAX = 200
 
 
+@transaction.atomic
 def donation_fee_record_by_hand(*, donation_id: int, fee_pence: int, source: str, actor: Any) -> None:
     """A finance officer records the fee of an online gift that the provider never gave carefund (the automatic
     lookups, `donation_fees_fill`, keep asking for it and the reconciliation page warns of it), read from the
     provider's own records: `source` says where (its dashboard, a payout report), and is kept in the ledger memo and
     the audit. Posted as a late fee is (Dr payment fees / Cr the gateway's clearing account), once: a fee known
-    already, from the provider or by hand, is a conflict, and so is a gift not confirmed or not paid online."""
+    already, from the provider or by hand, is a conflict, and so is a gift not confirmed, not paid online, or
+    confirmed less than `selectors.FEE_OVERDUE` ago (the provider's own figure may still come). A fee mistyped here
+    is corrected like any posted entry, by a journal entry (ledger's two-person adjustments)."""
     _require_perm(actor, "campaigns.record_fee", "record payment fees")
     source = " ".join(str(source).split())
     if not source:
@@ -1220,6 +1224,13 @@ def donation_fee_record_by_hand(*, donation_id: int, fee_pence: int, source: str
         raise ConflictError(f"gift #{donation.pk} is not confirmed: a fee is recorded only for a gift received.")
     if not donation.payment_intent_id:
         raise ConflictError(f"gift #{donation.pk} was not paid online: it has no payment provider's fee.")
+    overdue_from = (donation.succeeded_at or clock.now()) + selectors.FEE_OVERDUE
+    if overdue_from > clock.now():
+        # before then carefund is still asking the provider, whose figure is the one to book
+        raise ConflictError(
+            f"gift #{donation.pk}'s fee is still being asked from the provider; record it by hand only if it is "
+            f"still unknown after {timezone.localtime(overdue_from):%d %B %Y %H:%M}."
+        )
     if not donation_fee_record(donation_id=donation.pk, fee_pence=fee_pence, actor=actor, source=source):
         raise ConflictError(f"gift #{donation.pk} already has its fee. Reload the page to see the gifts still without.")
 

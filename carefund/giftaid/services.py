@@ -23,6 +23,7 @@ from carefund.core.services import audit_record
 from carefund.giftaid import rules
 from carefund.giftaid.models import Declaration, donor_key_for
 from carefund.giftaid.rules import Scope
+from carefund.giftaid.selectors import NOT_ONE_DONORS_OWN_MONEY_KINDS
 
 CANCELLATION_REASON_MAX_LENGTH = 200
 
@@ -74,6 +75,20 @@ def declaration_record(
         )
     if donation is None or getattr(donation, "pk", None) is None:
         raise ValidationError("donation must be a saved gift: a declaration is made with a gift", field="donation")
+    if donation.kind in NOT_ONE_DONORS_OWN_MONEY_KINDS:
+        raise ValidationError(
+            "Gift Aid: event takings and bucket collections are not one donor's own gift, so they carry no Gift Aid "
+            "(giftaid.md 1.5); record the donor's own gift on its own to declare with it.",
+            field="kind",
+        )
+    received_on = getattr(donation, "received_on", None)
+    if received_on is not None and received_on < rules.years_before(declared_on, rules.PAST_YEARS_COVERED):
+        raise ValidationError(
+            f"declared_on: a declaration covers a gift only within {rules.PAST_YEARS_COVERED} years of it "
+            f"(giftaid.md 1.4); this gift was received on {received_on:%d %B %Y}, more than {rules.PAST_YEARS_COVERED}"
+            f" years before {declared_on:%d %B %Y}.",
+            field="declared_on",
+        )
     if Declaration.objects.filter(donation_id=donation.pk).exists():
         raise ConflictError(
             f"gift {donation.pk} already has a Gift Aid declaration; cancel it before recording another",
@@ -164,13 +179,22 @@ DONOR_CANCELLATION_REASON = "cancelled by the donor on their gift's page"
 def declaration_cancel_by_donor(*, donation: Donation) -> Declaration:
     """The donor cancels the declaration they made with `donation`, from today, on the gift's own page (reached
     through the unguessable link in their receipt, which is the authority here, as for the page itself): a donor
-    cancels by telling the charity, and this page is one way to tell it. Gifts received before today stay covered,
-    later ones are not. Refused for a
+    cancels by telling the charity, and this page is one way to tell it. Not retrospective: the gift it was made
+    with keeps its Gift Aid (`rules.declaration_covers`), and so do the donor's other gifts received before today;
+    gifts received from today on are not covered. A declaration for that one gift only has nothing later to stop,
+    and is refused (ConflictError). Refused for a
     gift with no declaration of its own, or one cancelled already. Audited with no actor (the donor has no
     account)."""
     declaration = Declaration.objects.filter(donation_id=donation.pk).first()
     if declaration is None:
         raise NotFoundError(f"gift {donation.pk} has no Gift Aid declaration of its own to cancel", field="donation")
+    if declaration.scope == Scope.THIS_GIFT:
+        raise ConflictError(
+            f"the declaration made with gift {donation.pk} covers that gift only, which keeps its Gift Aid (it was "
+            "given with the declaration), so there are no later gifts for a cancellation to stop; if it should not "
+            f"have been made, tell {settings.CHARITY_NAME}",
+            field="donation",
+        )
     return _cancel_locked(
         declaration.pk,
         on_date=clock.today(),

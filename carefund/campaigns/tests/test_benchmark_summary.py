@@ -22,4 +22,12 @@ def test_one_run_has_no_interval() -> None:
 
 def test_each_repeated_run_gets_the_same_arguments_but_runs_once() -> None:
     argv = ["--gifts", "6000", "--runs", "8", "--json=x.json", "--untagged", "--runs=3", "--json", "y.json"]
-    assert _without_runs(argv) == ["--gifts", "6000", "--untagged"]
+    assert _without_runs(argv) == ["--gifts", "6000", "--untagged", "--runs", "1"]
+
+
+def test_an_abbreviated_option_is_refused_rather_than_repeated_without_end() -> None:
+    from benchmarks.giving_webhook import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["--run", "3"])
+    assert refused.value.code == 2

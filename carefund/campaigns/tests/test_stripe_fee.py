@@ -777,6 +777,10 @@ def test_only_a_confirmed_online_gift_without_a_fee_can_have_one_recorded_by_han
         services.donation_fee_record_by_hand(donation_id=offline.pk, fee_pence=40, source="report", actor=officer)
     with pytest.raises(NotFoundError, match="no gift"):
         services.donation_fee_record_by_hand(donation_id=999_999, fee_pence=40, source="report", actor=officer)
+    fresh = _stripe_gift(campaign, session_id="cs_live_fresh")
+    assert deliver(completed_event(fresh), secret=WEBHOOK_SECRET).status_code == 200  # confirmed now, fee unknown
+    with pytest.raises(ConflictError, match="is still being asked from the provider; record it by hand only if"):
+        services.donation_fee_record_by_hand(donation_id=fresh.pk, fee_pence=40, source="report", actor=officer)
     gift = _overdue_gift(campaign)
     for actor in (None, caseworker("another")):
         with pytest.raises(PermissionDeniedError, match=r"campaigns\.record_fee"):
@@ -788,5 +792,6 @@ def test_only_a_confirmed_online_gift_without_a_fee_can_have_one_recorded_by_han
     gift.refresh_from_db()
     assert (gift.status, gift.fee_pence) == ("refunded", 40)
     assert account_balance_pence(name=chart.PAYMENT_FEES) == 40
-    assert account_balance_pence(name=CLEARING) == -40  # the gift came in and went back; the fee stays spent
+    # the fresh gift's £20; the refunded one came in and went back, and its fee stays spent
+    assert account_balance_pence(name=CLEARING) == 2000 - 40
     assert ledger_check() == []

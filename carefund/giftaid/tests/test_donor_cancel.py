@@ -44,10 +44,13 @@ def test_the_donor_cancels_from_today_and_earlier_gifts_keep_their_gift_aid() ->
     first = make_donation(campaign=campaign, amount_pence=2000, on=D(2026, 6, 15))
     declaration = declare(first, Scope.THIS_AND_FUTURE, declared_on=D(2026, 6, 15))
     later = make_donation(campaign=campaign, amount_pence=4000, on=D(2026, 11, 30))
+    today = make_donation(campaign=campaign, amount_pence=2000, on=TODAY)
     tomorrow = make_donation(campaign=campaign, amount_pence=1000, on=D(2026, 12, 2))
-    assert [gift_aid_due_for_donation(donation=g) for g in (first, later, tomorrow)] == [500, 1000, 250]
+    gifts = (first, later, today, tomorrow)
+    assert [gift_aid_due_for_donation(donation=g) for g in gifts] == [500, 1000, 500, 250]
     page = _page(first)
-    assert "Your Gift Aid declaration</h2>" in page and "in the name of Ann Smith" in page
+    assert "Your Gift Aid declaration</h2>" in page and "You made it on 15 June 2026" in page
+    assert "Smith" not in page and "Acacia" not in page  # the link may be forwarded: no name or address shown
     assert f'action="/gifts/{first.receipt_token}/gift-aid/cancel/"' in page
     # the page of a gift the declaration covers, but was not made with, offers no form
     assert "gift-aid/cancel" not in _page(later)
@@ -59,7 +62,10 @@ def test_the_donor_cancels_from_today_and_earlier_gifts_keep_their_gift_aid() ->
     assert declaration.cancelled_on is None
 
     page = _cancel(first, {"confirm": "yes"})
-    assert "Your Gift Aid declaration is cancelled from 1 December 2026." in page
+    assert (
+        "Your Gift Aid declaration is cancelled from 1 December 2026. This gift and the gifts you made before then "
+        "keep their Gift Aid; gifts from then on have none." in page
+    )
     assert "it was cancelled from 1 December 2026" in page and "gift-aid/cancel" not in page
     declaration.refresh_from_db()
     assert (declaration.cancelled_on, declaration.cancelled_by, declaration.cancellation_reason) == (
@@ -73,14 +79,29 @@ def test_the_donor_cancels_from_today_and_earlier_gifts_keep_their_gift_aid() ->
         str(declaration.pk),
         {"on_date": "2026-12-01", "reason": "cancelled by the donor on their gift's page"},
     )
-    # not retrospective: gifts received before today keep their Gift Aid; later ones have none
-    assert [gift_aid_due_for_donation(donation=g) for g in (first, later, tomorrow)] == [500, 1000, 0]
+    # not retrospective: the gift it was made with and gifts received before today keep their Gift Aid; gifts
+    # received from today on have none
+    assert [gift_aid_due_for_donation(donation=g) for g in gifts] == [500, 1000, 0, 0]
     assert "adds <strong>£5.00</strong> from HMRC" in _page(first)
 
     # a second cancellation changes nothing and says why
     page = _cancel(first, {"confirm": "yes"})
     assert f"Your Gift Aid declaration was not changed: declaration {declaration.pk} was already cancelled" in page
     assert AuditEvent.objects.filter(action="giftaid.declaration_cancel_by_donor").count() == 1
+
+
+def test_a_declaration_for_one_gift_only_has_nothing_later_to_stop_and_is_not_offered() -> None:
+    gift = make_donation(amount_pence=2000, on=TODAY)
+    declaration = declare(gift, Scope.THIS_GIFT, declared_on=TODAY)
+    page = _page(gift)
+    assert "for this gift only" in page and "gift-aid/cancel" not in page
+    page = _cancel(gift, {"confirm": "yes"})
+    assert (
+        f"Your Gift Aid declaration was not changed: the declaration made with gift {gift.pk} covers that gift "
+        "only, which keeps its Gift Aid" in page
+    )
+    declaration.refresh_from_db()
+    assert declaration.cancelled_on is None and gift_aid_due_for_donation(donation=gift) == 500
 
 
 def test_a_gift_with_no_declaration_of_its_own_has_nothing_to_cancel() -> None:

@@ -57,7 +57,7 @@ def test_a_cheque_with_its_paper_declaration_brings_its_gift_aid() -> None:
     client = Client()
     client.force_login(worker)
     form = client.get(f"/staff/campaigns/{campaign.slug}/offline/").content.decode()
-    assert "The donor made a Gift Aid declaration with this gift" in form and 'name="ga-declared_on"' in form
+    assert "The donor made a written Gift Aid declaration with this gift" in form and 'name="ga-declared_on"' in form
     response = _post(client, campaign)
     assert response.status_code == 302
     gift = Donation.objects.get()
@@ -84,6 +84,8 @@ def test_a_cheque_with_its_paper_declaration_brings_its_gift_aid() -> None:
         ({"ga-address": "-"}, "Home address is required for Gift Aid."),
         ({"ga-declared_on": "2026-12-02"}, "declared_on must be today or earlier"),
         ({"one-kind": "event_takings"}, "event takings and bucket collections are not one donor"),
+        ({"one-received_on": "2022-11-26"}, "declared_on: a declaration covers a gift only within 4 years of it"),
+        ({"ga-wants_gift_aid": "-"}, "the declaration's fields are filled in but its box is not ticked"),
         ({"one-amount": "0"}, "amount: must be more than zero, got 0 pence."),
     ],
 )
@@ -98,9 +100,18 @@ def test_a_declaration_or_gift_that_cannot_be_recorded_leaves_neither(changes: d
     assert fund_balance_pence(child_id=campaign.child_id) == 0
 
 
-def test_without_the_box_ticked_the_gift_is_recorded_alone_whatever_the_declaration_fields_say() -> None:
+def test_without_the_box_ticked_and_the_declaration_left_empty_the_gift_is_recorded_alone() -> None:
     campaign = make_campaign()
     client = Client()
     client.force_login(caseworker())
-    assert _post(client, campaign, **{"ga-wants_gift_aid": "-", "ga-postcode": "-"}).status_code == 302
+    empty = {f"ga-{name}": "-" for name in ("first_name", "last_name", "house_name_or_number", "address", "postcode")}
+    assert _post(client, campaign, **{"ga-wants_gift_aid": "-", **empty}).status_code == 302
     assert Donation.objects.count() == 1 and Declaration.objects.count() == 0
+
+
+def test_a_declaration_within_four_years_of_its_gift_is_recorded() -> None:
+    campaign = make_campaign()
+    client = Client()
+    client.force_login(caseworker())
+    assert _post(client, campaign, **{"one-received_on": "2022-11-27"}).status_code == 302  # four years to the day
+    assert Declaration.objects.get().donation.received_on == dt.date(2022, 11, 27)

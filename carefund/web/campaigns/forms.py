@@ -180,25 +180,26 @@ class CampaignPhotoForm(forms.Form):
 
 
 def offline_declaration_form(data: Any, *, amount_pence: int | None) -> Any:
-    """The Gift Aid declaration a donor made with an offline gift (a paper form, or an oral declaration with the
-    written record sent to them: giftaid.md 1.2, 1.3), as a caseworker enters it beside the gift: the giving form's
-    declaration fields, for someone else's declaration, with the date the donor made it."""
+    """The written Gift Aid declaration a donor made with an offline gift (a form or a letter: giftaid.md 1.2), as a
+    caseworker enters it beside the gift: the giving form's declaration fields, for someone else's declaration, with
+    the date the donor made it. Oral declarations are not taken here: they need the date the written record was sent
+    and its 30-day right to cancel kept too (giftaid.md 1.3), which carefund does not record."""
     from carefund.giftaid.forms import DeclarationFields
 
     class OfflineDeclarationFields(DeclarationFields):
         declared_on = forms.DateField(
             widget=forms.DateInput(attrs={"type": "date"}),
             label="Declared on",
-            help_text="The date the donor made the declaration (on the form, or when they said it).",
+            help_text="The date on the donor's form or letter.",
         )
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             wants = self.fields["wants_gift_aid"]
-            wants.label = "The donor made a Gift Aid declaration with this gift"
+            wants.label = "The donor made a written Gift Aid declaration with this gift"
             wants.help_text = (
-                "On paper, or orally with a written record sent to them. HMRC's wording they agreed to: "
-                + self.declaration_text
+                "A form or letter with the donor's name, home address and the wording (not an oral declaration). "
+                "HMRC's model wording: " + self.declaration_text
             )
             for name in ("first_name", "last_name", "house_name_or_number", "address", "postcode"):
                 self.fields[name].help_text = ""

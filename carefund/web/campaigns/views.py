@@ -16,6 +16,7 @@ from django.db import DatabaseError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -142,6 +143,10 @@ def _declaration_form(request: HttpRequest, amount_pence: int | None) -> Any:
 
     wants = request.method == "POST" and bool(request.POST.get("ga-wants_gift_aid"))
     return DeclarationFields(request.POST if wants else None, prefix="ga", amount_pence=amount_pence), wants
+
+
+# what a caseworker types into the offline form's declaration (the scope and date have defaults)
+_DECLARATION_NAMES = ("title", "first_name", "last_name", "house_name_or_number", "address", "postcode")
 
 
 def _declaration_record(donation: Donation, fields: dict[str, Any], *, declared_on: Any, actor: Any = None) -> None:
@@ -367,10 +372,11 @@ def gift_aid_cancel(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, f"Your Gift Aid declaration was not changed: {exc.message}.")
         else:
+            cancelled_on = declaration.cancelled_on or clock.today()  # set by the cancellation
             messages.success(
                 request,
-                f"Your Gift Aid declaration is cancelled from {declaration.cancelled_on:%-d %B %Y}. Gifts you made "
-                "before then still carry Gift Aid; gifts from then on do not.",
+                f"Your Gift Aid declaration is cancelled from {date_format(cancelled_on, 'j F Y')}. This "
+                "gift and the gifts you made before then keep their Gift Aid; gifts from then on have none.",
             )
     return redirect("campaigns:gift_page", token=token)
 
@@ -583,7 +589,7 @@ def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _staff_campaign(request, slug)
     if not request.user.has_perm("campaigns.record_offline_gift"):
         raise PermissionDenied("You may not record offline gifts.")
-    from carefund.giftaid.selectors import NOT_ONE_DONORS_OWN_MONEY_KINDS, gift_aid_due_for_donation
+    from carefund.giftaid.selectors import gift_aid_due_for_donation
 
     single = OfflineGiftForm(request.POST if request.POST.get("form") == "single" else None, prefix="one")
     # a Gift Aid declaration the donor made with the single gift (giftaid records it, in the same transaction)
@@ -599,11 +605,13 @@ def staff_offline(request: HttpRequest, slug: str) -> HttpResponse:
                 and (not wants_gift_aid or declaration.is_valid())
             ):
                 d = single.cleaned_data
-                if wants_gift_aid and d["kind"] in NOT_ONE_DONORS_OWN_MONEY_KINDS:
+                if not wants_gift_aid and any(
+                    request.POST.get(f"ga-{name}", "").strip() for name in _DECLARATION_NAMES
+                ):
                     raise DomainValidationError(
-                        "Gift Aid: event takings and bucket collections are not one donor's own gift, so they carry "
-                        "no Gift Aid; untick the declaration, or record the donor's own gift on its own.",
-                        field="kind",
+                        "Gift Aid: the declaration's fields are filled in but its box is not ticked; tick it to record "
+                        "the declaration, or clear the fields to record the gift without one.",
+                        field="wants_gift_aid",
                     )
                 with transaction.atomic():  # the gift and its declaration, or neither
                     gift = services.donation_record_offline(
@@ -674,6 +682,7 @@ def staff_reconciliation(request: HttpRequest) -> HttpResponse:
             {"donation": d, "total": format_pence(d.total_pence)}
             for d in selectors.fees_overdue_for_finance(user=request.user)
         ]
+    more_overdue = webhooks.fees_overdue - len(overdue_fees) if overdue_fees else 0
     return render(
         request,
         "web/campaigns/staff_reconciliation.html",
@@ -681,6 +690,7 @@ def staff_reconciliation(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "webhooks": webhooks,
             "overdue_fees": overdue_fees,
+            "more_overdue": more_overdue,
             "fee_source_max": services.FEE_SOURCE_MAX,
             "test_gateway": isinstance(active_gateway(), TestGateway),
             "show_gateway_banner": isinstance(active_gateway(), TestGateway),
