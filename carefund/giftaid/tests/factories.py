@@ -84,20 +84,16 @@ def aware(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime(day.year, day.month, day.day, 12, 0))
 
 
+# Ann Smith of 12 Acacia Avenue (her last name varies by test)
+ANN = {"title": "", "first_name": "Ann", "house_name_or_number": "12", "address": "Acacia Avenue, Sheffield"}
+
+
 def declare(donation: Any, scope: Any, declared_on: dt.date = dt.date(2026, 6, 15), last_name: str = "Smith") -> Any:
     """A declaration by Ann Smith of 12 Acacia Avenue, made with `donation` (a campaigns gift)."""
     from carefund.giftaid.services import declaration_record
 
     return declaration_record(
-        donation=donation,
-        title="",
-        first_name="Ann",
-        last_name=last_name,
-        house_name_or_number="12",
-        address="Acacia Avenue, Sheffield",
-        postcode="S19 2BD",
-        scope=scope,
-        declared_on=declared_on,
+        donation=donation, last_name=last_name, postcode="S19 2BD", scope=scope, declared_on=declared_on, **ANN
     )
 
 
@@ -113,11 +109,8 @@ def declare_row(
 
     scope = rules.Scope(scope)
     return Declaration.objects.create(
-        title="",
-        first_name="Ann",
+        **ANN,
         last_name=last_name,
-        house_name_or_number="12",
-        address="Acacia Avenue, Sheffield",
         postcode="S19 2BD",
         email=(donation.donor_email or "").strip(),
         donor_key=donor_key_for(donation.donor_email or ""),
