@@ -649,7 +649,8 @@ def donation_record_succeeded(
 
 @transaction.atomic
 def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: Any = None) -> Donation:
-    """Refund or dispute a confirmed gift: a ledger reversal of its gift transaction (the fee stays an expense)."""
+    """Refund or dispute a confirmed gift: a ledger reversal of its gift transaction (the fee stays an expense), or,
+    after a dispute the charity won, of the money the provider gave back (`_reverse_reinstated`)."""
     donation = Donation.objects.select_for_update().select_related("campaign").filter(pk=donation_id).first()
     if donation is None:
         raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
@@ -661,15 +662,14 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
             "payment is confirmed.",
             field="donation",
         )
-    if donation.reinstated_transaction_id is not None:
-        # its dispute was won and the money posted again: what to reverse now is that, which a person decides
-        raise ConflictError(
-            f"donation: gift #{donation_id} was disputed and the dispute won; a finance officer books a further "
-            f"{'refund' if to_status == DonationStatus.REFUNDED else 'dispute'} of it by hand (a journal entry).",
-            field="donation",
-        )
     kind = TransactionKind.REFUND if to_status == DonationStatus.REFUNDED else TransactionKind.REVERSAL
-    if donation.refunded_pence:
+    # after a dispute won, the provider's fee was charged once and stays an expense (the money given back holds no
+    # fee line, and the dispute's reversal had its fee posted again already)
+    fee_in_gift = 0 if donation.reinstated_transaction_id is not None else _fee_in_gift_transaction(donation)
+    if donation.reinstated_transaction is not None:
+        # its dispute was won and the money posted again: what stands now is that money, so that is what goes out
+        reversal = _reverse_reinstated(donation=donation, kind=kind, reason=reason, actor=actor)
+    elif donation.refunded_pence:
         # part of it was refunded already (donation_partial_refund): what is left, not a mirror of the gift
         reversal = _reverse_rest_of_gift(donation=donation, kind=kind, reason=reason, actor=actor)
     else:
@@ -686,7 +686,7 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
             # The provider has already returned the money, so the refund must be booked whatever the fund holds.
             reversal = _reverse_rest_of_gift(donation=donation, kind=kind, reason=reason, actor=actor)
     fee_kept = None
-    if fee_in_gift := _fee_in_gift_transaction(donation):
+    if fee_in_gift:
         # The provider keeps its fee on a refund or dispute, and the reversal of the gift's transaction took the fee
         # posted in it back off the expenses: post it again. A fee posted later on its own (donation_fee_record)
         # was not reversed, and stays as it is.
@@ -700,9 +700,14 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
             actor=actor,
         )
     donation.status = to_status
+    # the transaction that took the money out last (after a dispute won, the dispute's own reversal stays linked
+    # from the money given back: its metadata `after`)
     donation.reversal_transaction = reversal
-    donation.fee_kept_transaction = fee_kept
-    donation.save(update_fields=["status", "reversal_transaction", "fee_kept_transaction"])
+    update = ["status", "reversal_transaction"]
+    if fee_kept is not None:
+        donation.fee_kept_transaction = fee_kept
+        update.append("fee_kept_transaction")
+    donation.save(update_fields=update)
     audit_record(actor=actor, action=f"donation.{to_status}", target=donation, summary=reason)
     _note_fund_changed(donation.campaign.child_id, str(to_status))
     campaign = Campaign.objects.select_for_update().select_related("child").get(pk=donation.campaign_id)
@@ -772,18 +777,75 @@ def _reverse_rest_of_gift(*, donation: Donation, kind: str, reason: str, actor: 
     for partial in _partial_refunds_posted(donation):
         for account, amount in postings_of(partial):
             lines[account] = lines.get(account, 0) - amount
+    memo = f"{reason} of gift #{donation.pk}" + (
+        f" (less {format_pence(donation.refunded_pence)} refunded before)" if donation.refunded_pence else ""
+    )
+    return _post_given_back(
+        donation=donation,
+        lines=lines,
+        kind=kind,
+        reason=reason,
+        memo=memo,
+        key=f"donation-reversal-{donation.pk}",
+        refund_of=original.pk,
+        actor=actor,
+    )
+
+
+def _post_given_back(
+    *,
+    donation: Donation,
+    lines: dict[str, int],
+    kind: str,
+    reason: str,
+    memo: str,
+    key: str,
+    refund_of: int,
+    actor: Any,
+) -> Any:
+    """Post `lines` (what goes back to the donor) with the child's fund giving back only what it still holds and
+    general funds bearing the rest (`_fund_share`), linked by `refund_of` metadata to the transaction they undo."""
     from_general = _fund_share(donation=donation, lines=lines, reason=reason, actor=actor)
     return ledger_post(
         kind=kind,
         postings=[PostingSpec(account=a, amount_pence=v) for a, v in sorted(lines.items()) if v],
-        memo=f"{reason} of gift #{donation.pk}"
-        + (f" (less {format_pence(donation.refunded_pence)} refunded before)" if donation.refunded_pence else "")
-        + (f" (already spent: {format_pence(from_general)} borne by general funds)" if from_general else ""),
+        memo=memo + (f" (already spent: {format_pence(from_general)} borne by general funds)" if from_general else ""),
         on_date=clock.today(),
-        idempotency_key=f"donation-reversal-{donation.pk}",
+        idempotency_key=key,
         group_id=f"donation-{donation.pk}",
         actor=actor,
-        metadata={"refund_of": original.pk, "borne_by_general_fund_pence": from_general},
+        metadata={"refund_of": refund_of, "borne_by_general_fund_pence": from_general},
+    )
+
+
+def _reverse_reinstated(*, donation: Donation, kind: str, reason: str, actor: Any) -> Any:
+    """Book the refund or a second dispute of a gift whose first dispute was won: the exact reversal of the money the
+    provider gave back (`donation_dispute_won`), or, where the child's fund has spent it, the same lines with
+    general funds bearing what the fund no longer holds (`_fund_share`)."""
+    from carefund.ledger.selectors import postings_of
+
+    reinstated = donation.reinstated_transaction
+    assert reinstated is not None
+    memo = f"{reason} of gift #{donation.pk} after its dispute was won"
+    key = f"donation-reversal-after-dispute-{donation.pk}"
+    try:
+        return ledger_reverse(
+            transaction=reinstated, memo=memo, on_date=clock.today(), idempotency_key=key, actor=actor, kind=kind
+        )
+    except FundOverdrawnError:
+        pass  # the provider has returned the money: book it whatever the fund holds
+    lines: dict[str, int] = {}
+    for account, amount in postings_of(reinstated):
+        lines[account] = lines.get(account, 0) - amount
+    return _post_given_back(
+        donation=donation,
+        lines=lines,
+        kind=kind,
+        reason=reason,
+        memo=memo,
+        key=key,
+        refund_of=reinstated.pk,
+        actor=actor,
     )
 
 

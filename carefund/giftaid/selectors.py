@@ -103,6 +103,12 @@ def _declarations_touching(donations: list[Donation]) -> QuerySet[Declaration]:
     return Declaration.objects.filter(Q(donor_key__in=keys) | Q(donation_id__in=ids)).order_by("id")
 
 
+def declaration_made_with(*, donation: Donation) -> Declaration | None:
+    """The declaration made with this very gift, cancelled or not (the gift's page shows it, and its donor may cancel
+    it there); None if the gift has none of its own (another gift's declaration may still cover it)."""
+    return Declaration.objects.filter(donation_id=donation.pk).first()
+
+
 def declaration_covering(*, donation: Donation) -> Declaration | None:
     """The first uncancelled declaration (by scope and dates) that covers this gift, if it is eligible; None
     otherwise (the receipt names it, `receipt.receipt_gift_aid_lines`)."""

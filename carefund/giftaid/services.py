@@ -23,7 +23,7 @@ from carefund.core.services import audit_record
 from carefund.giftaid import rules
 from carefund.giftaid.models import Declaration, donor_key_for
 from carefund.giftaid.rules import Scope
-from carefund.giftaid.selectors import NOT_ONE_DONORS_OWN_MONEY_KINDS
+from carefund.giftaid.selectors import NOT_ONE_DONORS_OWN_MONEY_KINDS, declaration_made_with
 
 CANCELLATION_REASON_MAX_LENGTH = 200
 
@@ -181,11 +181,10 @@ def declaration_cancel_by_donor(*, donation: Donation) -> Declaration:
     through the unguessable link in their receipt, which is the authority here, as for the page itself): a donor
     cancels by telling the charity, and this page is one way to tell it. Not retrospective: the gift it was made
     with keeps its Gift Aid (`rules.declaration_covers`), and so do the donor's other gifts received before today;
-    gifts received from today on are not covered. A declaration for that one gift only has nothing later to stop,
-    and is refused (ConflictError). Refused for a
-    gift with no declaration of its own, or one cancelled already. Audited with no actor (the donor has no
-    account)."""
-    declaration = Declaration.objects.filter(donation_id=donation.pk).first()
+    gifts received from today on are not covered. Refused: a declaration for that one gift only (nothing later to
+    stop: ConflictError), a gift with no declaration of its own, or one cancelled already. Audited with no actor
+    (the donor has no account)."""
+    declaration = declaration_made_with(donation=donation)
     if declaration is None:
         raise NotFoundError(f"gift {donation.pk} has no Gift Aid declaration of its own to cancel", field="donation")
     if declaration.scope == Scope.THIS_GIFT:

@@ -128,7 +128,7 @@ class JournalEntryState(models.TextChoices):
 
 
 class JournalEntry(models.Model):
-    """A correction a finance officer books by hand (a refund after a dispute won, a provider's dispute fee, an event
+    """A correction a finance officer books by hand (a provider's dispute fee not in pounds, an event
     refused after it was accepted): proposed by one person, posted only when a second approves it
     (`ledger.services.journal_entry_approve`). `lines` are [account name, pence] pairs, debits positive; they are
     checked again, and the ledger's own rules apply, when the entry is posted."""

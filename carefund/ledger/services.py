@@ -759,6 +759,19 @@ def _journal_lines(lines: Sequence[tuple[str, int]]) -> list[list[Any]]:
             "children's funds only through the surplus process (two approvals under the published policy).",
             field="lines",
         )
+    released = [
+        name
+        for name, pence in out
+        if pence < 0 and chart.child_id_of(name) is None and name.split(":", 1)[0] in ("Equity", "Income")
+    ]
+    if children and released and any(p > 0 and chart.child_id_of(n) is not None for n, p in out):
+        # restricted money may go back to its donors or pay the child's costs, never become the charity's own
+        raise ValidationError(
+            f"lines: the entry takes money out of a child's restricted fund into {released[0]}; a child's restricted "
+            "money goes back to its donors or pays the child's costs, and becomes unrestricted only through the "
+            "surplus process.",
+            field="lines",
+        )
     return out
 
 

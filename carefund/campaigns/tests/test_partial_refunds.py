@@ -369,15 +369,46 @@ def test_funds_reinstated_before_the_dispute_arrives_asks_the_provider_to_retry(
     assert gift.status == DonationStatus.SUCCEEDED and gift.reinstated_transaction is None
 
 
-def test_a_refund_after_a_dispute_won_is_left_to_a_finance_officer() -> None:
+def test_a_refund_after_a_dispute_won_takes_out_the_money_given_back_and_the_gift_counts_no_more() -> None:
+    from carefund.giftaid.rules import Scope
+    from carefund.giftaid.selectors import gift_aid_due_for_campaign, gift_aid_due_for_donation
+    from carefund.giftaid.tests.factories import declare
+
     gift = _confirmed()
+    declare(gift, Scope.THIS_GIFT, declared_on=gift.received_on)
+    assert gift_aid_due_for_donation(donation=gift) == 625
     deliver(dispute_event(gift))
     deliver(funds_reinstated_event(gift))
-    books = _books(gift)
     response = deliver(refund_event(gift, event_id="evt_refund_after"))
-    assert response.status_code == 409
-    assert "a finance officer books a further refund of it" in response.json()["outcome"]
-    assert _books(gift) == books
+    assert (response.status_code, response.json()) == (200, {"outcome": f"gift #{gift.pk} refunded"})
+    gift.refresh_from_db()
+    assert gift.status == DonationStatus.REFUNDED
+    reversal = gift.reversal_transaction
+    assert reversal is not None and reversal.reverses_id == gift.reinstated_transaction_id
+    # everything went back to the donor; the provider's fee, charged once, stays an expense once
+    assert _books(gift) == {"fund": 0, "general": 0, "clearing": -58, "fees": 58}
+    assert selectors.raised_pence(campaign_id=gift.campaign_id) == 0
+    assert gift_aid_due_for_donation(donation=gift) == 0
+    assert gift_aid_due_for_campaign(campaign_id=gift.campaign_id) == 0
+    [clearing_line] = [line for line in selectors.reconciliation(user=caseworker()) if "clearing" in line.label]
+    assert clearing_line.expected_pence == clearing_line.ledger_pence == -58
+    # replayed, or sent again under another id: nothing more
+    assert deliver(refund_event(gift, event_id="evt_refund_after")).status_code == 200
+    assert deliver(refund_event(gift, event_id="evt_refund_after_2")).status_code == 200
+    assert _books(gift) == {"fund": 0, "general": 0, "clearing": -58, "fees": 58}
+    assert ledger_check() == []
+
+
+def test_a_refund_after_a_dispute_won_of_money_since_spent_is_borne_by_general_funds() -> None:
+    gift = _confirmed(costs=0, fee=0)
+    deliver(dispute_event(gift))
+    deliver(funds_reinstated_event(gift))
+    _spend(gift, 2000, "Physiotherapy")
+    assert deliver(refund_event(gift, event_id="evt_refund_after")).status_code == 200
+    assert fund_balance_pence(child_id=gift.campaign.child_id) == 0  # what it still held went back
+    assert -account_balance_pence(name=chart.GENERAL_FUND) == -2000  # general funds bore what was spent
+    assert AuditEvent.objects.filter(action="donation.refund_shortfall", target_id=str(gift.pk)).count() == 1
+    assert ledger_check() == []
 
 
 def test_the_donor_sees_what_the_money_given_back_paid_for() -> None:

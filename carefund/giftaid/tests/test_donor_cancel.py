@@ -117,9 +117,14 @@ def test_a_gift_with_no_declaration_of_its_own_has_nothing_to_cancel() -> None:
 
 def test_only_the_gifts_own_link_cancels_and_only_by_post() -> None:
     gift = make_donation(on=D(2026, 6, 15))
-    declare(gift, Scope.THIS_GIFT, declared_on=D(2026, 6, 15))
+    declare(gift, Scope.THIS_AND_FUTURE, declared_on=D(2026, 6, 15))  # one the page may cancel
     assert Client().post("/gifts/not-a-token/gift-aid/cancel/", {"confirm": "yes"}).status_code == 404
     assert Client().get(f"/gifts/{gift.receipt_token}/gift-aid/cancel/").status_code == 405
     strict = Client(enforce_csrf_checks=True)
     assert strict.post(f"/gifts/{gift.receipt_token}/gift-aid/cancel/", {"confirm": "yes"}).status_code == 403
     assert Declaration.objects.get().cancelled_on is None
+    # the same request with the page's CSRF token does cancel: the refusals above were the link and the token
+    page = strict.get(f"/gifts/{gift.receipt_token}/")
+    token = page.cookies["csrftoken"].value
+    strict.post(f"/gifts/{gift.receipt_token}/gift-aid/cancel/", {"confirm": "yes", "csrfmiddlewaretoken": token})
+    assert Declaration.objects.get().cancelled_on == TODAY

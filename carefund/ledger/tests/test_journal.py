@@ -90,6 +90,10 @@ def test_a_trustee_may_approve_or_reject_but_not_propose(people: dict[str, Any])
             "touches the restricted funds of 2 children; money moves between children's funds only through the "
             "surplus process",
         ),
+        (
+            [(chart.child_fund(1), 1000), (chart.GENERAL_FUND, -1000)],
+            "takes money out of a child's restricted fund into Equity:Fund:General",
+        ),
     ],
 )
 def test_bad_lines_are_refused_and_nothing_is_saved(

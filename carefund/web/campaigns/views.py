@@ -316,8 +316,7 @@ def gift_page(request: HttpRequest, token: str) -> HttpResponse:
             for u in gift_uses(transaction_id=source)
         ]
         unspent = sum(gift_unspent_pence(transaction_id=source) for source in sources if source is not None)
-    from carefund.giftaid.models import Declaration
-    from carefund.giftaid.selectors import gift_aid_due_for_donation
+    from carefund.giftaid.selectors import declaration_made_with, gift_aid_due_for_donation
 
     gift_aid = gift_aid_due_for_donation(donation=donation)
     return render(
@@ -325,7 +324,7 @@ def gift_page(request: HttpRequest, token: str) -> HttpResponse:
         "web/campaigns/gift.html",
         {
             # the declaration made with this gift, which the donor may cancel here
-            "declaration": Declaration.objects.filter(donation_id=donation.pk).first(),
+            "declaration": declaration_made_with(donation=donation),
             "donation": donation,
             "amount": format_pence(donation.amount_pence),
             "uses": uses,
