@@ -54,6 +54,7 @@ from carefund.campaigns.models import (
     WebhookEventState,
     WebhookSpoolSegment,
 )
+from carefund.campaigns.signals import donation_reversed
 from carefund.care.models import Child
 from carefund.core import clock
 from carefund.core.errors import (
@@ -709,6 +710,14 @@ def donation_reverse(*, donation_id: int, reason: str, to_status: str, actor: An
         update.append("fee_kept_transaction")
     donation.save(update_fields=update)
     audit_record(actor=actor, action=f"donation.{to_status}", target=donation, summary=reason)
+    donation_reversed.send(
+        sender=Donation,
+        donation=donation,
+        # what the donor had not been given back before: the whole gift, less any earlier partial refund
+        reversed_pence=donation.total_pence - donation.refunded_pence,
+        kind="refund" if to_status == DonationStatus.REFUNDED else "dispute",
+        actor=actor,
+    )
     _note_fund_changed(donation.campaign.child_id, str(to_status))
     campaign = Campaign.objects.select_for_update().select_related("child").get(pk=donation.campaign_id)
     _sync_target_state(campaign, actor=actor)
@@ -1084,6 +1093,9 @@ def donation_partial_refund(*, donation_id: int, refunded_pence: int, actor: Any
             action="donation.partially_refunded",
             target=donation,
             summary=f"{posted} pence ({refunded_pence} of {donation.total_pence} pence refunded so far)",
+        )
+        donation_reversed.send(
+            sender=Donation, donation=donation, reversed_pence=posted, kind="partial_refund", actor=actor
         )
         _note_fund_changed(donation.campaign.child_id, "partly refunded")
         campaign = Campaign.objects.select_for_update().select_related("child").get(pk=donation.campaign_id)
