@@ -286,6 +286,22 @@ class ModelSpec:
     def assumptions(self) -> list[Parameter]:
         return [p for p in self.parameters if p.assumption]
 
+    def with_parameter(
+        self, name: str, *, value: float, distribution: Distribution, source: str, assumption: bool = False
+    ) -> ModelSpec:
+        """A copy with one parameter replaced by outside evidence: its base value, its uncertainty and the source
+        that now stands behind it; validated again. This is how evidence from elsewhere (the outcomes registry's
+        fitted annual GMFM-66 change for the SDR model's `gmfm_gain_per_year`) replaces a file's number:
+        ``spec.with_parameter("gmfm_gain_per_year", value=2.9, distribution=make_distribution("normal",
+        {"mean": 2.9, "sd": 0.4}), source="carefund outcomes registry, fitted 2026-12-01")``."""
+        spec = _replace_parameter(
+            self, name, value=float(value), distribution=distribution, source=source, assumption=assumption
+        )
+        from carefund.economics.modelfile.validation import validate_spec
+
+        validate_spec(spec)
+        return spec
+
     def with_overrides(
         self,
         *,
@@ -297,15 +313,11 @@ class ModelSpec:
     ) -> ModelSpec:
         """A copy with some base values (their distributions kept, shifted to keep a uniform's range around the
         value) or conventions changed; validated again."""
-        params = list(self.parameters)
-        known = self.parameter_map
+        spec = self
         for name, v in (values or {}).items():
-            if name not in known:
-                raise ModelFileError(
-                    f"no such parameter; allowed: {', '.join(sorted(known))}", file=self.file, key=f"parameters.{name}"
-                )
-            i = next(k for k, p in enumerate(params) if p.name == name)
-            params[i] = replace(params[i], value=float(v), distribution=_recentre(params[i], float(v)))
+            old = spec.parameter_map.get(name)
+            recentred = _recentre(old, float(v)) if old is not None else None
+            spec = _replace_parameter(spec, name, value=float(v), distribution=recentred)
         conv = self.conventions
         conv = replace(
             conv,
@@ -313,13 +325,21 @@ class ModelSpec:
             discount_effects=conv.discount_effects if discount_effects is None else discount_effects,
             thresholds=conv.thresholds if thresholds is None else thresholds,
         )
-        spec = replace(
-            self, parameters=tuple(params), conventions=conv, cycles=self.cycles if cycles is None else cycles
-        )
+        spec = replace(spec, conventions=conv, cycles=self.cycles if cycles is None else cycles)
         from carefund.economics.modelfile.validation import validate_spec
 
         validate_spec(spec)
         return spec
+
+
+def _replace_parameter(spec: ModelSpec, name: str, **changes: Any) -> ModelSpec:
+    """`spec` with one parameter's fields changed (unvalidated); an unknown name is refused with the known ones."""
+    known = spec.parameter_map
+    if name not in known:
+        raise ModelFileError(
+            f"no such parameter; allowed: {', '.join(sorted(known))}", file=spec.file, key=f"parameters.{name}"
+        )
+    return replace(spec, parameters=tuple(replace(p, **changes) if p.name == name else p for p in spec.parameters))
 
 
 def _recentre(p: Parameter, value: float) -> Distribution:

@@ -112,3 +112,21 @@ def test_budget_impact_refusals(sdr):
     with pytest.raises(ModelFileError) as info:
         budget_impact(sdr, years=0)
     assert info.value.key == "years"
+
+
+def test_the_treatment_effect_can_be_replaced_by_outside_evidence(sdr):
+    from carefund.economics.modelfile import make_distribution
+
+    evidence = make_distribution("normal", {"mean": 1.6, "sd": 0.3})
+    half = sdr.with_parameter("gmfm_gain_per_year", value=1.6, distribution=evidence, source="a registry fit")
+    p = half.parameter_map["gmfm_gain_per_year"]
+    assert (p.value, p.distribution.describe(), p.source) == (1.6, "normal(mean=1.6, sd=0.3)", "a registry fit")
+    base, changed = run_model(sdr), run_model(half)
+    gain = [s.qalys for s in base.strategies]
+    gain_half = [s.qalys for s in changed.strategies]
+    assert gain_half[0] == pytest.approx(gain[0], rel=1e-12)  # usual care has no SDR effect
+    assert gain_half[1] - gain_half[0] < gain[1] - gain[0]  # a smaller GMFM gain buys fewer QALYs
+    with pytest.raises(ModelFileError) as info:
+        sdr.with_parameter("gmfm_gain", value=1.0, distribution=evidence, source="x")
+    assert info.value.key == "parameters.gmfm_gain"
+    assert sdr.parameter_map["gmfm_gain_per_year"].value == 3.2  # the loaded model is unchanged
