@@ -168,6 +168,14 @@ TASKS = {
     }
 }
 
+# Cost-effectiveness runs started from the economics page or the API go through the task queue (never the request):
+# at most ECONOMICS_MAX_DRAWS PSA draws a run, ECONOMICS_RUNS_PER_ADDRESS runs per address (django-ratelimit's rate:
+# "20/h"; counted in the cache, so per server process with the default cache), and no new run while
+# ECONOMICS_QUEUE_CAP runs wait or run (docs/economics.md, "Runs for visitors").
+ECONOMICS_MAX_DRAWS = int(os.environ.get("ECONOMICS_MAX_DRAWS", "100000"))
+ECONOMICS_RUNS_PER_ADDRESS = os.environ.get("ECONOMICS_RUNS_PER_ADDRESS", "20/h")
+ECONOMICS_QUEUE_CAP = int(os.environ.get("ECONOMICS_QUEUE_CAP", "20"))
+
 # Encryption of identifiers (NHS numbers). FIELD_ENCRYPTION_KEY is a urlsafe base64 32-byte key
 # (Fernet); HASH_KEY keys the lookup hash. Both default to keys derived from SECRET_KEY.
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")

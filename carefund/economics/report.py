@@ -473,8 +473,9 @@ class Overrides:
     evppi: tuple[str, ...] = ()  # EVPPI groups, each comma-separated parameter or Dirichlet group names
 
 
-def run_with_overrides(spec: ModelSpec, overrides: Overrides, *, progress: Progress | None = None) -> dict[str, Any]:
-    """Apply `overrides`, run, and return the command's JSON plus the verdict on the claim and the plots (SVG)."""
+def apply_overrides(spec: ModelSpec, overrides: Overrides) -> ModelSpec:
+    """`spec` with `overrides` applied and checked (EVPPI group names included), without running it: what a page or
+    the API checks in the request before it queues the run."""
     changed = spec.with_overrides(
         values=overrides.values,
         cycles=overrides.cycles,
@@ -482,6 +483,14 @@ def run_with_overrides(spec: ModelSpec, overrides: Overrides, *, progress: Progr
         discount_effects=overrides.discount_effects,
         thresholds=overrides.thresholds,
     )
+    if evppi_groups(changed, overrides.evppi) and not overrides.psa:
+        raise ModelFileError("needs a PSA; allowed: with --psa N draws (N > 0)", file=spec.file, key="evppi")
+    return changed
+
+
+def run_with_overrides(spec: ModelSpec, overrides: Overrides, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Apply `overrides`, run, and return the command's JSON plus the verdict on the claim and the plots (SVG)."""
+    changed = apply_overrides(spec, overrides)
     result = run_model(
         changed, psa=overrides.psa, seed=overrides.seed, tornado=True, evppi=overrides.evppi, progress=progress
     )

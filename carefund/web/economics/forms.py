@@ -12,8 +12,7 @@ from django import forms
 
 from carefund.economics.report import Overrides
 
-INLINE_PSA_LIMIT = 2000  # draws run inside the request; more go to a background task
-MAX_PAGE_PSA = 100_000
+MAX_PAGE_PSA = 100_000  # the settings' ECONOMICS_MAX_DRAWS caps it again
 DEFAULT_SEED = 2026
 
 
@@ -62,7 +61,7 @@ class SdrAssumptionsForm(forms.Form):
         min_value=0,
         max_value=MAX_PAGE_PSA,
         initial=1000,
-        help_text=f"0 for the base case only; up to {INLINE_PSA_LIMIT:,} run at once, more run in the background.",
+        help_text="0 for the base case only. Every run waits its turn in the background; this page shows it when done.",
     )
     seed = forms.IntegerField(label="Random seed", min_value=0, max_value=2**32 - 1, initial=DEFAULT_SEED)
 
