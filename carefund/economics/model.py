@@ -81,7 +81,7 @@ class Parameter:
     name: an identifier usable in expressions (letters, digits, underscores; not a reserved name such as ``cycle``).
     base: the value for the deterministic (base-case) analysis.
     distribution: its uncertainty for PSA (default: fixed at `base`).
-    source: where the number comes from (a citation, a domain-file row and URL, or ``"assumption: why"``).
+    source: where the number comes from (a citation, with its URL (docs/sources.md), or ``"assumption: why"``).
     low, high: the range for one-way sensitivity analysis; if None, the 2.5% and 97.5% quantiles of the distribution.
     """
 

@@ -23,14 +23,14 @@ class SdrAssumptionsForm(forms.Form):
         max_value=Decimal(10),
         decimal_places=2,
         initial=Decimal("3.5"),
-        help_text="NICE reference case 3.5%; 1.5% is a scenario (economics.md §1).",
+        help_text="NICE reference case 3.5%; 1.5% is a scenario (sources.md: NICE PMG36).",
     )
     sdr_operation_cost = forms.IntegerField(
         label="SDR operation cost (£)",
         min_value=0,
         max_value=200_000,
         initial=28_000,
-        help_text="UK self-funded prices £21,000 to £35,000 (sdr.md 4.5).",
+        help_text="UK self-funded prices £21,000 to £35,000 (sources.md: UK self-funded SDR prices).",
     )
     gmfm_gain_per_year = forms.DecimalField(
         label="Effect size: GMFM-66 gain per year after SDR",
@@ -38,7 +38,7 @@ class SdrAssumptionsForm(forms.Form):
         max_value=Decimal(20),
         decimal_places=2,
         initial=Decimal("3.2"),
-        help_text="CtE England: 3.2 (95% CI 2.9 to 3.5) (sdr.md 1.10).",
+        help_text="CtE England: 3.2 (95% CI 2.9 to 3.5) (sources.md: Summers 2019).",
     )
     effect_duration_years = forms.IntegerField(
         label="Years the benefit lasts",
