@@ -21,19 +21,74 @@ def tunnel_state_name(name: str, k: int) -> str:
     return f"{name}_{k}"
 
 
+def state_cycle_value_name(name: str, k: int) -> str:
+    """The name of strategy value `name` at `state_cycle` = k (a value that uses state_cycle is written out per k)."""
+    return f"{name}_at_state_cycle_{k}"
+
+
 class _StateCycle(ast.NodeTransformer):
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, timed: frozenset[str]) -> None:
         self.k = k
+        self.timed = timed
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
-        return ast.copy_location(ast.Constant(self.k), node) if node.id == STATE_CYCLE else node
+        if node.id == STATE_CYCLE:
+            return ast.copy_location(ast.Constant(self.k), node)
+        if node.id in self.timed:
+            return ast.copy_location(ast.Name(id=state_cycle_value_name(node.id, self.k), ctx=ast.Load()), node)
+        return node
 
 
-def _at_state_cycle(e: Expression, k: int, *, file: str, key: str) -> Expression:
-    if STATE_CYCLE not in e.names:
+def _at_state_cycle(e: Expression, k: int, *, file: str, key: str, timed: frozenset[str] = frozenset()) -> Expression:
+    if STATE_CYCLE not in e.names and not e.names & timed:
         return e
-    tree = _StateCycle(k).visit(ast.parse(e.text.strip(), mode="eval"))
+    tree = _StateCycle(k, timed).visit(ast.parse(e.text.strip(), mode="eval"))
     return compile_expression(ast.unparse(ast.fix_missing_locations(tree)), file=file, key=key)
+
+
+def _state_cycle_values(spec: ModelSpec) -> frozenset[str]:
+    """Strategy values that use `state_cycle`, directly or through another such value (in any strategy)."""
+    timed: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for strategy in spec.strategies:
+            for name, e in strategy.values:
+                if name not in timed and (STATE_CYCLE in e.names or e.names & timed):
+                    timed.add(name)
+                    grew = True
+    return frozenset(timed)
+
+
+def _refuse_outside_tunnels(spec: ModelSpec, tunnels: dict[str, int], timed: frozenset[str]) -> None:
+    """A strategy value that uses state_cycle has a value only in a tunnel state: refuse it anywhere else."""
+
+    def check(e: Expression, key: str) -> None:
+        used = sorted(e.names & timed)
+        if used:
+            raise ModelFileError(
+                f"uses {used[0]!r}, a strategy value that uses {STATE_CYCLE}; allowed: only in a tunnel state's "
+                "values (its row, costs and utility, and the moves out of it)",
+                file=spec.file,
+                key=key,
+            )
+
+    for st in spec.states:
+        check(st.initial, f"states.{st.name}.initial")
+        if st.name not in tunnels:
+            check(st.utility, f"states.{st.name}.utility")
+            for c, e in st.costs:
+                check(e, f"states.{st.name}.costs.{c}")
+    for frm, row in spec.transitions:
+        if frm not in tunnels:
+            for to, e in row:
+                check(e, f"transitions.{frm}.{to}")
+    for i, tv in enumerate(spec.transition_values):
+        if tv.source not in tunnels:
+            check(tv.value, f"transition_values[{i}]")
+    for strategy in spec.strategies:
+        for c, e in strategy.one_off_costs:
+            check(e, f"strategies.{strategy.name}.one_off_costs.{c}")
 
 
 def expand_tunnels(spec: ModelSpec) -> ModelSpec:
@@ -62,6 +117,31 @@ def expand_tunnels(spec: ModelSpec) -> ModelSpec:
                 key=f"states.{name}.tunnel",
             )
 
+    timed = _state_cycle_values(spec)
+    _refuse_outside_tunnels(spec, tunnels, timed)
+    longest = max(tunnels.values())
+    strategies = tuple(
+        dataclasses.replace(
+            strategy,
+            values=tuple(
+                item
+                for name, e in strategy.values
+                for item in (
+                    [
+                        (
+                            state_cycle_value_name(name, k),
+                            _at_state_cycle(e, k, file=f, key=f"strategies.{strategy.name}.values.{name}", timed=timed),
+                        )
+                        for k in range(1, longest + 1)
+                    ]
+                    if name in timed
+                    else [(name, e)]
+                )
+            ),
+        )
+        for strategy in spec.strategies
+    )
+
     def entry(name: str) -> str:
         return tunnel_state_name(name, 1) if name in tunnels else name
 
@@ -81,8 +161,10 @@ def expand_tunnels(spec: ModelSpec) -> ModelSpec:
                     name=tunnel_state_name(st.name, k),
                     label=f"{st.label}, cycle {k}{'+' if k == cycles_in else ''} in the state",
                     initial=st.initial if k == 1 else compile_expression(0, file=f, key=f"{key}.initial"),
-                    utility=_at_state_cycle(st.utility, k, file=f, key=f"{key}.utility"),
-                    costs=tuple((c, _at_state_cycle(e, k, file=f, key=f"{key}.costs.{c}")) for c, e in st.costs),
+                    utility=_at_state_cycle(st.utility, k, file=f, key=f"{key}.utility", timed=timed),
+                    costs=tuple(
+                        (c, _at_state_cycle(e, k, file=f, key=f"{key}.costs.{c}", timed=timed)) for c, e in st.costs
+                    ),
                 )
             )
     transitions: list[tuple[str, tuple[tuple[str, Expression], ...]]] = []
@@ -97,7 +179,7 @@ def expand_tunnels(spec: ModelSpec) -> ModelSpec:
                     tuple(
                         (
                             stay(frm, k) if to == frm else entry(to),
-                            _at_state_cycle(e, k, file=f, key=f"transitions.{frm}.{to}"),
+                            _at_state_cycle(e, k, file=f, key=f"transitions.{frm}.{to}", timed=timed),
                         )
                         for to, e in row
                     ),
@@ -114,9 +196,13 @@ def expand_tunnels(spec: ModelSpec) -> ModelSpec:
                     tv,
                     source=tunnel_state_name(tv.source, k),
                     target=stay(tv.source, k) if tv.target == tv.source else entry(tv.target),
-                    value=_at_state_cycle(tv.value, k, file=f, key=f"transition_values[{i}]"),
+                    value=_at_state_cycle(tv.value, k, file=f, key=f"transition_values[{i}]", timed=timed),
                 )
             )
     return dataclasses.replace(
-        spec, states=tuple(states), transitions=tuple(transitions), transition_values=tuple(values)
+        spec,
+        states=tuple(states),
+        strategies=strategies,
+        transitions=tuple(transitions),
+        transition_values=tuple(values),
     )

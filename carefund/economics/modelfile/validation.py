@@ -146,6 +146,11 @@ def validate_spec(spec: ModelSpec) -> None:
                     "has the name of a parameter or built-in; choose another name",
                 )
             bad = e.names - known
+            if STATE_CYCLE in bad:
+                raise err(
+                    f"strategies.{s.name}.values.{vname}",
+                    f"uses {STATE_CYCLE}, which only the values of a model with tunnel states may use",
+                )
             if bad:
                 raise err(
                     f"strategies.{s.name}.values.{vname}",
