@@ -215,13 +215,19 @@ def claim_get_for_user(*, user: Any, claim_id: int) -> Claim:
     return found
 
 
-def left_out_of(claim: Claim) -> list[dict[str, Any]]:
-    """What the claim left out and why, in gift order: [{"donation", "reason", "words"}]."""
+def left_out_of(claim: Claim, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """What the claim left out and why, in gift order: [{"donation", "reason", "words"}] (the first `limit`)."""
     rows = LeftOutGift.objects.filter(claim=claim).order_by("donation_id").values_list("donation_id", "reason")
+    if limit is not None:
+        rows = rows[:limit]
     return [
         {"donation": pk, "reason": reason, "words": claim_rules.LEFT_OUT_WORDS[claim_rules.LeftOutReason(reason)]}
         for pk, reason in rows
     ]
+
+
+def left_out_count(claim: Claim) -> int:
+    return LeftOutGift.objects.filter(claim=claim).count()
 
 
 def claim_summary(claim: Claim, *, with_left_out: bool = True) -> dict[str, Any]:

@@ -58,7 +58,8 @@ def schedule_rows(claim: Claim) -> Iterator[claim_rules.ScheduleRow]:
         .iterator(chunk_size=5_000)
     )
     pending: claim_rules.ScheduleRow | None = None
-    for line, aggregated, sponsored, received_on, amount, title, first, last, house, postcode in rows:
+    for line_or_none, aggregated, sponsored, received_on, amount, title, first, last, house, postcode in rows:
+        line = int(line_or_none or 0)  # every Gift Aid row of a claim has its line
         if aggregated:
             if pending is not None and pending.line == line:
                 pending = claim_rules.ScheduleRow(
