@@ -83,3 +83,25 @@ def test_downloads_an_ods_a_zip_when_over_1000_rows_and_csv():
     csv_response = _client(user).get(f"/giftaid/claims/{claim.pk}/export/csv/")
     assert b"".join(csv_response.streaming_content).count(b"\n") == 1_002
     assert _client(user).get(f"/giftaid/claims/{claim.pk}/export/xls/").status_code == 404
+
+
+def test_public_page_and_childs_funding_count_claimed_and_received_gift_aid():
+    from carefund.giftaid.claims import claim_create, claim_record_paid, claim_submit
+
+    campaign = make_campaign()
+    declared_gift(campaign, amount_pence=10_000)
+    page = Client().get(f"/campaigns/{campaign.slug}/").content.decode()
+    assert "<strong>£25.00</strong> Gift Aid to come" in page
+    maker, checker = officer(), officer()
+    claim = claim_create(period_end=dt.date(2026, 11, 30), actor=maker)
+    claim_submit(claim_id=claim.pk, hmrc_reference="R1", actor=checker)
+    page = Client().get(f"/campaigns/{campaign.slug}/").content.decode()
+    assert "<strong>£25.00</strong> Gift Aid (£25.00 claimed and on its way)" in page
+    claim_record_paid(claim_id=claim.pk, paid_pence=2_500, paid_on=dt.date.today(), actor=checker)
+    page = Client().get(f"/campaigns/{campaign.slug}/").content.decode()
+    assert "<strong>£25.00</strong> Gift Aid (£25.00 received from HMRC)" in page
+    trustee = make_user(perms=("funding.view_waterfallrun",))
+    trustee.is_superuser = True
+    trustee.save()
+    funding = _client(trustee).get(f"/children/{campaign.child_id}/funding/").content.decode()
+    assert "of which Gift Aid received from HMRC" in funding and "£25.00" in funding
