@@ -209,6 +209,15 @@ WEBHOOK_FEES_FILL_SECONDS = float(os.environ.get("WEBHOOK_FEES_FILL_SECONDS", "3
 # The charity that holds the restricted funds.
 CHARITY_NAME = os.environ.get("CHARITY_NAME", "carefund Children's Trust")
 
+# Gift Aid claims (docs/giftaid.md "Settings"). Small gifts from donors whose details would not pass HMRC's schedule
+# are aggregated up to this size: £20 in HMRC's schedule guidance (http://www.hmrc.gov.uk/charities/online/
+# giftaid-spreadsheet.htm), though a 2025 gov.uk revision says "under £30": the sources conflict, so it is a setting.
+GIFTAID_AGGREGATION_MAX_PENCE = int(os.environ.get("GIFTAID_AGGREGATION_MAX_PENCE", "2000"))
+# The end of the charity's financial period as MM-DD (04-05: the tax year, for trusts; a CIO or company sets its
+# accounting year end) and the years after it a gift may be claimed (four: https://gov.uk/claim-gift-aid/how-to-claim).
+GIFTAID_PERIOD_END = os.environ.get("GIFTAID_PERIOD_END", "04-05")
+GIFTAID_DEADLINE_YEARS = int(os.environ.get("GIFTAID_DEADLINE_YEARS", "4"))
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -60,6 +60,14 @@ def gift_aid_to_come(campaign_id: int) -> int:
     return int(gift_aid_due_for_campaign(campaign_id=campaign_id))
 
 
+def gift_aid_claimed(campaign_id: int) -> tuple[int, int]:
+    """Of the Gift Aid, what is claimed from HMRC and not yet paid, and what HMRC has paid (giftaid's claims)."""
+    from carefund.giftaid.claim_selectors import gift_aid_claimed_for_campaign
+
+    claimed = gift_aid_claimed_for_campaign(campaign_id=campaign_id)
+    return claimed.claimed_pence, claimed.paid_pence
+
+
 def _public_campaign(slug: str) -> Campaign:
     try:
         return selectors.campaign_get_public(slug=slug)
@@ -78,11 +86,17 @@ class CampaignPageParts:
     updates: tuple[selectors.PublicUpdate, ...]
     surplus_policy_text: str
     photos: tuple[selectors.PublicPhoto, ...] = ()
+    # of the Gift Aid: claimed from HMRC and not yet paid, and received from HMRC
+    gift_aid_claimed_pence: int = 0
+    gift_aid_received_pence: int = 0
 
 
 def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
     """Compute the cacheable parts afresh (the Gift Aid query is the costly one: it grows with the gifts)."""
+    claimed, received = gift_aid_claimed(campaign.pk)
     return CampaignPageParts(
+        gift_aid_claimed_pence=claimed,
+        gift_aid_received_pence=received,
         gift_aid_to_come_pence=gift_aid_to_come(campaign.pk),
         gifts=tuple(
             {"donor": g.donor, "amount": format_pence(g.amount_pence), "message": g.message}
@@ -108,6 +122,8 @@ def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]
         "gift_aid_share": max(0, progress.percent - raised_share),
         "raised": format_pence(progress.raised_pence),
         "gift_aid": format_pence(progress.gift_aid_to_come_pence),
+        "gift_aid_claimed": format_pence(parts.gift_aid_claimed_pence) if parts.gift_aid_claimed_pence else "",
+        "gift_aid_received": format_pence(parts.gift_aid_received_pence) if parts.gift_aid_received_pence else "",
         "target": format_pence(progress.target_pence),
         "nhs_covers": format_pence(progress.nhs_covers_pence),
         "remaining": format_pence(progress.remaining_pence),

@@ -16,7 +16,7 @@ from carefund.care.models import Child
 from carefund.core.errors import DomainError
 from carefund.funding.demo import seed_programmes
 from carefund.funding.story import is_played, play_story
-from carefund.giftaid.demo import seed_declarations
+from carefund.giftaid.demo import seed_claim, seed_declarations
 
 
 class Command(BaseCommand):
@@ -53,6 +53,12 @@ class Command(BaseCommand):
             declared = seed_declarations()
             if declared:
                 console.print(f"Gift Aid declarations by {len(declared)} of the campaign's online donors.")
+            claim = seed_claim()
+            if claim is not None:
+                console.print(
+                    f"Gift Aid claim {claim.pk} made by {claim.created_by} as a draft: a second finance officer files "
+                    "it at /giftaid/claims/."
+                )
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         table = Table(title="Demo logins")
