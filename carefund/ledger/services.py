@@ -16,7 +16,7 @@ from django.db.models import F
 
 from carefund.core import clock
 from carefund.core.errors import NotFoundError
-from carefund.core.money import format_pence
+from carefund.core.money import MAX_AMOUNT_PENCE, format_pence
 from carefund.core.services import audit_record, audit_record_many
 from carefund.ledger import chart
 from carefund.ledger.errors import (
@@ -734,6 +734,11 @@ def _journal_lines(lines: Sequence[tuple[str, int]]) -> list[list[Any]]:
         if isinstance(pence, bool) or not isinstance(pence, int) or pence == 0:
             raise ValidationError(
                 f"lines: line {i} has no amount; each line moves a sum other than zero.", field="lines"
+            )
+        if abs(pence) > MAX_AMOUNT_PENCE:
+            raise ValidationError(
+                f"lines: line {i} is more than {format_pence(MAX_AMOUNT_PENCE)}, the most carefund accepts.",
+                field="lines",
             )
         account = Account.objects.filter(name=name).first()
         if account is None and not chart.is_chart_name(name):
