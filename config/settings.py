@@ -209,6 +209,10 @@ WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS = float(os.environ.get("WEBHOOK_CONFIRM_F
 # within minutes); 0: never (run `carefund webhooks fees` from cron instead).
 WEBHOOK_FEES_FILL_SECONDS = float(os.environ.get("WEBHOOK_FEES_FILL_SECONDS", "3600"))
 
+# `carefund ledger check` reports a clearing account holding money that came in longer ago than this: the provider
+# should have paid it out by then. Set it to the payout schedule in the provider's dashboard plus a margin.
+LEDGER_CLEARING_MAX_DAYS = int(os.environ.get("LEDGER_CLEARING_MAX_DAYS", "14"))
+
 # The charity that holds the restricted funds.
 CHARITY_NAME = os.environ.get("CHARITY_NAME", "carefund Children's Trust")
 
