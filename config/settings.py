@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CAREFUND_VAR_DIR", BASE_DIR / "var"))
@@ -181,10 +182,20 @@ ECONOMICS_QUEUE_CAP = int(os.environ.get("ECONOMICS_QUEUE_CAP", "20"))
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 IDENTIFIER_HASH_KEY = os.environ.get("IDENTIFIER_HASH_KEY", "")
 
-# Payments. With no STRIPE_SECRET_KEY the built-in test gateway stands in (labelled as such).
+# Payments: Stripe when STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are both set. Otherwise the built-in test gateway
+# (no real money; every page says so) runs only with DEBUG on or PAYMENTS_TEST_MODE=1, and without either the site
+# takes no gifts (docs/security.md, "Payments"; `carefund check --deploy` fails and says what to set).
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+if bool(STRIPE_SECRET_KEY) != bool(STRIPE_WEBHOOK_SECRET):
+    # half a Stripe configuration once left the test gateway (with its public secret) taking "gifts" silently
+    _missing = "STRIPE_WEBHOOK_SECRET" if STRIPE_SECRET_KEY else "STRIPE_SECRET_KEY"
+    raise ImproperlyConfigured(
+        f"Stripe is half configured: {_missing} is not set. Set both STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET "
+        "(from the Stripe dashboard) to take card gifts, or neither."
+    )
+PAYMENTS_TEST_MODE = env_bool("PAYMENTS_TEST_MODE", False)
 # The test gateway signs its webhook-shaped events with this secret.
 TEST_GATEWAY_WEBHOOK_SECRET = os.environ.get("TEST_GATEWAY_WEBHOOK_SECRET", "whsec_carefund_test_gateway")
 WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("WEBHOOK_TOLERANCE_SECONDS", "300"))
@@ -206,6 +217,10 @@ WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS = float(os.environ.get("WEBHOOK_CONFIRM_F
 # within minutes); 0: never (run `carefund webhooks fees` from cron instead).
 WEBHOOK_FEES_FILL_SECONDS = float(os.environ.get("WEBHOOK_FEES_FILL_SECONDS", "3600"))
 
+# `carefund ledger check` reports a clearing account holding money that came in longer ago than this: the provider
+# should have paid it out by then. Set it to the payout schedule in the provider's dashboard plus a margin.
+LEDGER_CLEARING_MAX_DAYS = int(os.environ.get("LEDGER_CLEARING_MAX_DAYS", "14"))
+
 # The charity that holds the restricted funds.
 CHARITY_NAME = os.environ.get("CHARITY_NAME", "carefund Children's Trust")
 
@@ -222,10 +237,17 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HTTPS=1 once the site is served over TLS: secure cookies, redirects to https and HSTS (`check --deploy` fails
+# without them). Behind a proxy that terminates TLS, HTTPS_PROXY_HEADER=1 trusts its X-Forwarded-Proto (only when the
+# proxy sets that header itself, overwriting any the client sent).
 if not DEBUG and env_bool("HTTPS", False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    if env_bool("HTTPS_PROXY_HEADER", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,

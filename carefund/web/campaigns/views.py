@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from carefund.campaigns import rules, selectors, services
 from carefund.campaigns.cache import campaign_public_cache_get_or_compute
-from carefund.campaigns.gateways import active_gateway
+from carefund.campaigns.gateways import PaymentsUnavailableError, active_gateway, is_test_payments
 from carefund.campaigns.gateways.test import TestGateway, checkout_completed_object, event_payload
 from carefund.campaigns.models import Campaign, Donation, DonationStatus
 from carefund.core import clock
@@ -187,6 +187,12 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _public_campaign(slug)
     if campaign.state not in rules.GIVING_STATES:
         raise Http404("This campaign is not taking gifts.")
+    try:
+        gateway = active_gateway()
+    except PaymentsUnavailableError as exc:
+        # DEBUG off and no Stripe: the test gateway (whose secret is public) must never stand in for real payments
+        context = {"campaign": campaign, "payments_unavailable": exc.message}
+        return render(request, "web/campaigns/give.html", context, status=503)
     form = GiveForm(request.POST or None)
     amount = None
     if request.method == "POST" and form.is_valid():
@@ -194,7 +200,6 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
     declaration, wants_gift_aid = _declaration_form(request, amount)
     if request.method == "POST" and form.is_valid() and (not wants_gift_aid or declaration.is_valid()):
         data = form.cleaned_data
-        gateway = active_gateway()
         try:
             with transaction.atomic():
                 donation = services.donation_create_pending(
@@ -221,7 +226,6 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
         "campaign": campaign,
         "form": form,
         "declaration": declaration,
-        "show_gateway_banner": True,
         "min_gift": format_pence(rules.MIN_GIFT_PENCE),
         "max_gift": format_pence(rules.MAX_GIFT_PENCE),
     }
@@ -242,9 +246,10 @@ def _recompute_waterfalls(result: services.WebhookResult) -> None:
 
 
 def _test_gateway_or_404() -> TestGateway:
+    if not is_test_payments():
+        raise Http404("The test gateway is off: Stripe keys are set, or DEBUG and PAYMENTS_TEST_MODE are off.")
     gateway = active_gateway()
-    if not isinstance(gateway, TestGateway):
-        raise Http404("The test gateway is off: Stripe keys are set.")
+    assert isinstance(gateway, TestGateway)
     return gateway
 
 
@@ -283,7 +288,7 @@ def test_gateway_checkout(request: HttpRequest, session_id: str) -> HttpResponse
     return render(
         request,
         "web/campaigns/test_checkout.html",
-        {"donation": donation, "total": format_pence(donation.total_pence), "show_gateway_banner": True},
+        {"donation": donation, "total": format_pence(donation.total_pence)},
     )
 
 
@@ -362,6 +367,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
             payload=request.body,
             signature_header=request.META.get("HTTP_STRIPE_SIGNATURE", ""),
         )
+    except PaymentsUnavailableError:
+        # no gateway to verify with: nothing can be trusted, nothing is recorded
+        return JsonResponse({"outcome": "unverified: payments are not configured on this site"}, status=400)
     except DatabaseError:
         # Not bad input: the provider should retry, and nothing was recorded (the transaction rolled back).
         return JsonResponse({"outcome": "the database is unavailable; nothing was recorded, retry later"}, status=503)
@@ -707,8 +715,7 @@ def staff_reconciliation(request: HttpRequest) -> HttpResponse:
             "overdue_fees": overdue_fees,
             "more_overdue": more_overdue,
             "fee_source_max": services.FEE_SOURCE_MAX,
-            "test_gateway": isinstance(active_gateway(), TestGateway),
-            "show_gateway_banner": isinstance(active_gateway(), TestGateway),
+            "test_gateway": is_test_payments(),
             "site_url": settings.SITE_URL,
         },
     )
