@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "carefund.economics",
     "carefund.web",
     "carefund.api",
+    "ninja",  # its templates and static copy of Swagger UI: the API docs load nothing from other hosts
 ]
 
 MIDDLEWARE = [
@@ -124,7 +125,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "start"  # each person's "what needs me" page
 LOGOUT_REDIRECT_URL = "/"
 
 # Login rate limiting (django-axes): lock an account+address after 5 failures for one hour.
@@ -200,6 +201,9 @@ WEBHOOK_FEES_FILL_SECONDS = float(os.environ.get("WEBHOOK_FEES_FILL_SECONDS", "3
 
 # The charity that holds the restricted funds.
 CHARITY_NAME = os.environ.get("CHARITY_NAME", "carefund Children's Trust")
+# Its number in the Charity Commission's register, shown on every public page and receipt; empty on a demo site,
+# which then says it has none.
+CHARITY_NUMBER = os.environ.get("CHARITY_NUMBER", "")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -213,6 +217,9 @@ if not DEBUG and env_bool("HTTPS", False):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"forbidden_without_traceback": {"()": "carefund.web.logging.ForbiddenWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["forbidden_without_traceback"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # Django's own console handler (DEBUG only) would print each request's warning a second time beside the root's.
+    "loggers": {"django": {"handlers": [], "level": os.environ.get("LOG_LEVEL", "WARNING"), "propagate": True}},
 }
