@@ -162,3 +162,26 @@ def test_plain_cost_notes() -> None:
     assert plain_cost_note("NHS price UNCONFIRMED (x)").startswith("No published price: this is the charity's")
     assert plain_cost_note("£350 a day is a configurable Assumption").startswith("No published price")
     assert plain_cost_note("12 sessions x £70, price from a news report").startswith("Based on prices published")
+
+
+def test_a_campaign_made_after_its_care_plan_gets_its_target_without_a_recompute(
+    world: World, client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from carefund.campaigns.models import Campaign
+    from carefund.funding.rules import waterfall
+    from carefund.funding.selectors import funding_input_for_child
+
+    caseworker = world.user("cw2", Role.CASEWORKER)
+    child = next(c for c in world.care.children.values() if c.publicity_consent)
+    client.force_login(caseworker)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/staff/campaigns/", {"child": child.pk, "title": "Help them walk", "story": "", "media_partner": ""}
+        )
+    assert response.status_code == 302
+    campaign = Campaign.objects.get(child=child, title="Help them walk")
+    expected = waterfall(funding_input_for_child(child)).charity_share_pence
+    assert expected > 0
+    assert campaign.target_pence == expected
+    page = client.get("/staff/campaigns/").content.decode()
+    assert ">Publish</button>" in page and "Make " not in page

@@ -54,6 +54,12 @@ class Visit:
         self.page.wait_for_load_state("load")
         return response
 
+    def tap(self, locator: Any) -> None:
+        """Tap what `locator` finds and wait for the page it leads to."""
+        with self.page.expect_navigation():
+            locator.tap()
+        self.page.wait_for_load_state("load")
+
     def sign_in(self, username: str) -> None:
         self.go("/login/")
         self.page.fill("#id_username", username)

@@ -15,15 +15,12 @@ def test_a_donor_gives_on_a_phone_by_taps(visit: Any) -> None:
     tab = visit(viewport=PHONE, phone=True)
     page = tab.page
     tab.go("/")
-    page.locator(".cards h3 a").first.tap()
-    page.wait_for_load_state("load")
-    page.get_by_role("link", name="Give to", exact=False).first.tap()
-    page.wait_for_load_state("load")
+    tab.tap(page.locator(".cards h3 a").first)
+    tab.tap(page.get_by_role("link", name="Give to", exact=False).first)
     assert tab.overflow_px() <= 0
 
     # A failed first try: the summary of errors takes the focus and the title says so.
-    page.get_by_role("button", name="Continue to payment").tap()
-    page.wait_for_load_state("load")
+    tab.tap(page.get_by_role("button", name="Continue to payment"))
     assert page.title().startswith("Error: ")
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")
     summary = page.locator(".error-summary").inner_text()
@@ -35,15 +32,12 @@ def test_a_donor_gives_on_a_phone_by_taps(visit: Any) -> None:
     page.keyboard.type("Sam Donor")
     page.get_by_label("Your email (for your receipt)").tap()
     page.keyboard.type("sam@example.org")
-    page.get_by_role("button", name="Continue to payment").tap()
-    page.wait_for_load_state("load")
+    tab.tap(page.get_by_role("button", name="Continue to payment"))
     assert "Test checkout" in page.title()
-    page.get_by_role("button", name="Pay", exact=False).tap()
-    page.wait_for_load_state("load")
+    tab.tap(page.get_by_role("button", name="Pay", exact=False))
     page.wait_for_selector("text=is confirmed", timeout=15_000)
     assert "£10.00" in page.inner_text("main")
     assert tab.overflow_px() <= 0
-    page.get_by_role("link", name="See what your gift paid for").tap()
-    page.wait_for_load_state("load")
+    tab.tap(page.get_by_role("link", name="See what your gift paid for"))
     assert page.locator("h1").count() == 1
     assert tab.foreign == []

@@ -32,7 +32,7 @@ def test_main_pages_fit_a_phone_pass_axe_and_stay_on_the_site(visit: Any, who: s
         problems += [f"{path} at 360 px: {line}" for line in phone.axe_serious()]
         desktop.go(path)
         problems += [f"{path} at 1280 px: {line}" for line in desktop.axe_serious()]
-    assert problems == []
+    assert problems == [], "\n".join(problems)
     assert phone.foreign == [] and desktop.foreign == []
 
 
