@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "carefund.economics",
     "carefund.web",
     "carefund.api",
+    "ninja",  # its templates and static copy of Swagger UI: the API docs load nothing from other hosts
 ]
 
 MIDDLEWARE = [
@@ -125,7 +126,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "start"  # each person's "what needs me" page
 LOGOUT_REDIRECT_URL = "/"
 
 # Login rate limiting (django-axes): lock an account+address after 5 failures for one hour.
@@ -223,6 +224,9 @@ LEDGER_CLEARING_MAX_DAYS = int(os.environ.get("LEDGER_CLEARING_MAX_DAYS", "14"))
 
 # The charity that holds the restricted funds.
 CHARITY_NAME = os.environ.get("CHARITY_NAME", "carefund Children's Trust")
+# Its number in the Charity Commission's register, shown on every public page and receipt; empty on a demo site,
+# which then says it has none.
+CHARITY_NUMBER = os.environ.get("CHARITY_NUMBER", "")
 
 # Gift Aid claims (docs/giftaid.md "Settings"). Small gifts from donors whose details would not pass HMRC's schedule
 # are aggregated up to this size: £20 in HMRC's schedule guidance (http://www.hmrc.gov.uk/charities/online/
@@ -252,6 +256,9 @@ if not DEBUG and env_bool("HTTPS", False):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"forbidden_without_traceback": {"()": "carefund.web.logging.ForbiddenWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["forbidden_without_traceback"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # Django's own console handler (DEBUG only) would print each request's warning a second time beside the root's.
+    "loggers": {"django": {"handlers": [], "level": os.environ.get("LOG_LEVEL", "WARNING"), "propagate": True}},
 }

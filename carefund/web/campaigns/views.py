@@ -158,7 +158,9 @@ def _declaration_form(request: HttpRequest, amount_pence: int | None) -> Any:
     from carefund.giftaid.forms import DeclarationFields
 
     wants = request.method == "POST" and bool(request.POST.get("ga-wants_gift_aid"))
-    return DeclarationFields(request.POST if wants else None, prefix="ga", amount_pence=amount_pence), wants
+    fields = DeclarationFields(request.POST if wants else None, prefix="ga", amount_pence=amount_pence)
+    fields.use_required_attribute = False  # Gift Aid is optional: the browser must not insist on its box or fields
+    return fields, wants
 
 
 # what a caseworker types into the offline form's declaration (the scope and date have defaults)
@@ -226,6 +228,8 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
         "campaign": campaign,
         "form": form,
         "declaration": declaration,
+        "error_forms": [f for f in (form, declaration if wants_gift_aid else None) if f is not None and f.errors],
+        "show_gateway_banner": True,
         "min_gift": format_pence(rules.MIN_GIFT_PENCE),
         "max_gift": format_pence(rules.MAX_GIFT_PENCE),
     }
@@ -433,10 +437,20 @@ def staff_campaigns(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
+                # the campaign's target comes from the child's funding waterfall: set it now, not on the next
+                # "Recompute now" (a campaign made after its care plan showed a target of £0.00 until then)
+                waterfall_recompute_after_commit(child_id=campaign.child_id, reason="campaign created")
                 messages.success(request, f"Created the draft campaign {campaign.title}.")
                 return redirect("campaigns:staff_list")
     rows = [
-        {"campaign": c, "next_states": sorted(rules.ALLOWED_TRANSITIONS.get(c.state, frozenset()))} for c in campaigns
+        {
+            "campaign": c,
+            "next_states": [
+                (state, TRANSITION_LABELS.get(state, state))
+                for state in sorted(rules.ALLOWED_TRANSITIONS.get(c.state, ()))
+            ],
+        }
+        for c in campaigns
     ]
     return render(
         request,
@@ -450,6 +464,15 @@ def staff_campaigns(request: HttpRequest) -> HttpResponse:
     )
 
 
+# What each button that moves a campaign to a state says.
+TRANSITION_LABELS = {
+    "draft": "Back to draft",
+    "published": "Publish",
+    "target_reached": "Mark the target reached",
+    "closed": "Close",
+}
+
+
 @login_required
 @require_POST
 def staff_transition(request: HttpRequest, slug: str) -> HttpResponse:
@@ -460,6 +483,8 @@ def staff_transition(request: HttpRequest, slug: str) -> HttpResponse:
         raise PermissionDenied("You may not change a campaign's state.") from None
     except DomainError as exc:
         messages.error(request, exc.message)
+    else:
+        waterfall_recompute_after_commit(child_id=campaign.child_id, reason=f"campaign {campaign.state}")
     return redirect("campaigns:staff_list")
 
 

@@ -45,7 +45,10 @@ class Command(BaseCommand):
         try:
             if not is_played() and not Child.objects.exists():
                 result = play_story(allow_accounts=True)
-                console.print(f"Played the story: {len(result.events)} events (2015-2017).")
+                console.print(
+                    f"Played the story: {len(result.events)} events, "
+                    f"{result.events[0].on:%d %b %Y} to {result.events[-1].on:%d %b %Y}."
+                )
             elif not is_played():
                 console.print("Children already exist, so the story (which needs an empty database) is not played.")
             demo = seed_care(allow_accounts=True)
