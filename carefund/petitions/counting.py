@@ -180,11 +180,11 @@ def _schedule(petition_id: int) -> None:
     if interval <= 0:
         petition_count_refresh(petition_id=petition_id)
         return
+    task = petition_count_refresh_task
+    if not task.get_backend().supports_defer:  # a backend that runs tasks at once: one refresh per confirmation
+        task.enqueue(petition_id=petition_id)
+        return
     window = int(now.timestamp() // interval)
     if not cache.add(f"carefund:petition-count:{petition_id}:{window}", 1, timeout=int(interval) + 5):
         return  # this process already scheduled the refresh that follows this confirmation
-    run_after = dt.datetime.fromtimestamp((window + 1) * interval, tz=dt.UTC)
-    task = petition_count_refresh_task
-    if task.get_backend().supports_defer:
-        task = task.using(run_after=run_after)
-    task.enqueue(petition_id=petition_id)
+    task.using(run_after=dt.datetime.fromtimestamp((window + 1) * interval, tz=dt.UTC)).enqueue(petition_id=petition_id)

@@ -240,3 +240,34 @@ def test_recount_repairs_drift():
     petition.refresh_from_db()
     assert petition.signature_count == 3
     assert AreaCount.objects.get(petition=petition, kind="country").signature_count == 3
+
+
+def test_a_burst_of_confirmations_schedules_one_refresh_for_the_end_of_the_interval(
+    settings, django_capture_on_commit_callbacks
+):
+    from django_tasks import default_task_backend
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # keeps what is queued
+    settings.PETITION_COUNT_INTERVAL_SECONDS = 5
+    petition = make_petition()
+    tokens = [
+        Signature.objects.get(pk=signature_sign(petition=petition, data=signer(n), ip=None).signature_id).token
+        for n in range(4)
+    ]
+    moment = dt.datetime(2026, 12, 7, 12, 0, 1, tzinfo=dt.UTC)
+    with clock.frozen_at(moment):
+        for token in tokens:
+            with django_capture_on_commit_callbacks(execute=True):
+                signature_confirm(token=token)
+    refreshes = [r for r in default_task_backend.results if r.task.name == "petition_count_refresh_task"]
+    assert len(refreshes) == 1
+    assert refreshes[0].task.run_after == dt.datetime(2026, 12, 7, 12, 0, 5, tzinfo=dt.UTC)
+    assert refreshes[0].args == [] and refreshes[0].kwargs == {"petition_id": petition.pk}
+    # the next interval schedules the next refresh
+    with clock.frozen_at(moment + dt.timedelta(seconds=5)), django_capture_on_commit_callbacks(execute=True):
+        signature_confirm(
+            token=Signature.objects.get(
+                pk=signature_sign(petition=petition, data=signer(9), ip=None).signature_id
+            ).token
+        )
+    assert len([r for r in default_task_backend.results if r.task.name == "petition_count_refresh_task"]) == 2
