@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "carefund.giftaid",
     "carefund.funding",
     "carefund.economics",
+    "carefund.petitions",
     "carefund.web",
     "carefund.api",
     "ninja",  # its templates and static copy of Swagger UI: the API docs load nothing from other hosts
@@ -262,3 +263,32 @@ LOGGING = {
     # Django's own console handler (DEBUG only) would print each request's warning a second time beside the root's.
     "loggers": {"django": {"handlers": [], "level": os.environ.get("LOG_LEVEL", "WARNING"), "propagate": True}},
 }
+
+# Petitions (docs/petitions.md). Defaults are UK Parliament e-petitions' (alphagov/e-petitions `sites` table).
+PETITION_SPONSORS_REQUIRED = int(os.environ.get("PETITION_SPONSORS_REQUIRED", "5"))
+PETITION_DURATION_DAYS = int(os.environ.get("PETITION_DURATION_DAYS", "182"))  # 6 months
+# (response, debate) thresholds per target; a target not listed uses "default".
+PETITION_THRESHOLDS = {
+    "default": (
+        int(os.environ.get("PETITION_RESPONSE_THRESHOLD", "10000")),
+        int(os.environ.get("PETITION_DEBATE_THRESHOLD", "100000")),
+    ),
+}
+# Signers' personal data is anonymised this many days after a petition closes or is rejected (6 months).
+PETITION_RETENTION_DAYS = int(os.environ.get("PETITION_RETENTION_DAYS", "182"))
+# The batch counter runs at most once per this many seconds per petition and server process; the public page and
+# JSON are cached as long again, so the count shown is at most about twice this old (docs/adr/0050).
+PETITION_COUNT_INTERVAL_SECONDS = float(os.environ.get("PETITION_COUNT_INTERVAL_SECONDS", "5"))
+PETITION_PAGE_CACHE_SECONDS = int(os.environ.get("PETITION_PAGE_CACHE_SECONDS", "5"))
+PETITION_RATE_LIMITS = env_bool("PETITION_RATE_LIMITS", True)
+# Big webmail providers: their domain is not held for volume (GDS: allow-list, limit unknown domains hard).
+PETITION_ALLOWED_EMAIL_DOMAINS = [
+    d.strip()
+    for d in os.environ.get(
+        "PETITION_ALLOWED_EMAIL_DOMAINS",
+        "gmail.com,outlook.com,hotmail.com,hotmail.co.uk,live.co.uk,yahoo.com,yahoo.co.uk,icloud.com,me.com,"
+        "btinternet.com,sky.com,virginmedia.com,aol.com,nhs.net,protonmail.com",
+    ).split(",")
+    if d.strip()
+]
+PETITION_LOCK_SECONDS = int(os.environ.get("PETITION_LOCK_SECONDS", "900"))

@@ -30,6 +30,7 @@ from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedErr
 from carefund.core.errors import ValidationError as DomainValidationError
 from carefund.core.money import format_pence, parse_pounds
 from carefund.funding.tasks import waterfall_recompute_after_commit
+from carefund.petitions.selectors import petition_for_campaign
 from carefund.web.campaigns.forms import (
     CampaignCreateForm,
     CampaignPhotoForm,
@@ -89,6 +90,8 @@ class CampaignPageParts:
     # of the Gift Aid: claimed from HMRC and not yet paid, and received from HMRC
     gift_aid_claimed_pence: int = 0
     gift_aid_received_pence: int = 0
+    # the campaign's petition (e.g. for SDR on the NHS), linked from the page: slug, action and count
+    petition: dict[str, object] | None = None
 
 
 def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
@@ -105,7 +108,15 @@ def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
         updates=tuple(selectors.updates_public(campaign=campaign)),
         surplus_policy_text=surplus_policy_text(),
         photos=tuple(selectors.photos_public(campaign=campaign)),
+        petition=_petition_link(campaign.pk),
     )
+
+
+def _petition_link(campaign_id: int) -> dict[str, object] | None:
+    petition = petition_for_campaign(campaign_id=campaign_id)
+    if petition is None:
+        return None
+    return {"slug": petition.slug, "action": petition.action, "signature_count": petition.signature_count}
 
 
 def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]:
@@ -131,6 +142,7 @@ def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]
         "updates": parts.updates,
         "surplus_policy_text": parts.surplus_policy_text,
         "photos": parts.photos,
+        "petition": parts.petition,
         "share_image_url": (
             request.build_absolute_uri(
                 reverse("campaigns:photo", kwargs={"slug": campaign.slug, "token": parts.photos[0].token})
