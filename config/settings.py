@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "carefund.campaigns",
     "carefund.giftaid",
     "carefund.funding",
+    "carefund.outcomes",
     "carefund.economics",
     "carefund.web",
     "carefund.api",
