@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "carefund.campaigns",
     "carefund.giftaid",
     "carefund.funding",
+    "carefund.outcomes",
     "carefund.economics",
     "carefund.petitions",
     "carefund.web",
