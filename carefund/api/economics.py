@@ -5,7 +5,7 @@ already. Thin: parse, check (`report.apply_overrides`), queue (`tasks.model_run_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest, JsonResponse
 from django_tasks import TaskResult, TaskResultStatus
@@ -23,12 +23,18 @@ router = Router(tags=["economics"])
 MAX_API_PSA = 20_000  # larger runs: the page's background task or the command
 
 
+# Every number from a caller is finite and of a sane size before the model sees it ({"thresholds": [1e309]} was an
+# infinity, and an OverflowError: a 500).
+FiniteValue = Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)]
+Threshold = Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e9)]
+
+
 class RunIn(Schema):
-    values: dict[str, float] = Field(default_factory=dict, description="parameter name -> new base value")
+    values: dict[str, FiniteValue] = Field(default_factory=dict, description="parameter name -> new base value")
     cycles: int | None = Field(default=None, ge=1, le=1000)
     discount_costs: float | None = Field(default=None, ge=0, le=1)
     discount_effects: float | None = Field(default=None, ge=0, le=1)
-    thresholds: list[float] | None = Field(default=None, min_length=1, max_length=6)
+    thresholds: list[Threshold] | None = Field(default=None, min_length=1, max_length=6)
     psa: int = Field(default=0, ge=0, le=MAX_API_PSA)
     seed: int | None = Field(default=None, ge=0)
     evppi: list[str] = Field(
