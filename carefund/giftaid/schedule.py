@@ -185,7 +185,7 @@ def _write_ods(claim: Claim, rows: list[claim_rules.ScheduleRow], path: Path, *,
     doc.automaticstyles.addElement(wide)
     # odfpy looks for the automatic styles in use by walking every element when it saves; the schedule's only one is
     # the column style, so it is named here instead of found by a walk of 20,000 elements
-    doc._used_auto_styles = lambda segments: [wide]  # type: ignore[method-assign]
+    doc._used_auto_styles = lambda segments: [wide]
     table = Table(name=SHEET_NAME)
     table.addElement(TableColumn(numbercolumnsrepeated=11, stylename=wide))
     for header in _header_rows(claim, first_file=first_file):
