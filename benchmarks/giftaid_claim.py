@@ -151,7 +151,7 @@ def main() -> None:
             claim = claim_create(period_end=period_end, actor=officer)
             t1 = time.perf_counter()
             with tempfile.TemporaryDirectory() as out:
-                files = export_ods(claim=claim, out_dir=Path(out), today=clock.today())
+                files = export_ods(claim=claim, out_dir=Path(out), today=clock.today(), actor=officer)
             t2 = time.perf_counter()
             peak = _peak_mb() if measured else float("nan")
             total = t2 - t0

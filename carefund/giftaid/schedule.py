@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from odf.namespaces import OFFICENS, TABLENS
 from odf.opendocument import OpenDocumentSpreadsheet
@@ -25,6 +26,7 @@ from odf.table import Table, TableCell, TableColumn, TableRow
 from odf.text import P
 
 from carefund.core.errors import ValidationError
+from carefund.core.services import audit_record
 from carefund.giftaid import claim_rules
 from carefund.giftaid.claim_selectors import ClaimSettings
 from carefund.giftaid.models import Claim, ClaimGift, Scheme
@@ -208,9 +210,20 @@ def _batches(claim: Claim) -> Iterator[tuple[int, list[claim_rules.ScheduleRow]]
         yield number, batch
 
 
-def export_ods(*, claim: Claim, out_dir: Path, today: dt.date) -> list[Path]:
+def _audit(claim: Claim, actor: Any, fmt: str, files: int) -> None:
+    """The schedule holds donors' names and addresses: each export is audited, with who made it."""
+    audit_record(
+        actor=actor,
+        action="giftaid.schedule_export",
+        target=claim,
+        summary=f"HMRC schedule exported as {fmt} ({files} file{'s' if files != 1 else ''})",
+        details={"format": fmt, "files": files},
+    )
+
+
+def export_ods(*, claim: Claim, out_dir: Path, today: dt.date, actor: Any) -> list[Path]:
     """The claim's schedules, `giftaid-claim-<N>-<k>.ods`, 1,000 rows each; refused, writing nothing, if any row
-    would fail HMRC's validator."""
+    would fail HMRC's validator. Audited."""
     out = _out_dir(out_dir)
     _check(claim, today)
     written = []
@@ -218,6 +231,7 @@ def export_ods(*, claim: Claim, out_dir: Path, today: dt.date) -> list[Path]:
         path = out / f"giftaid-claim-{claim.pk}-{number:03d}.ods"
         _write_ods(claim, rows, path, first_file=number == 1)
         written.append(path)
+    _audit(claim, actor, "ods", len(written))
     return written
 
 
@@ -227,7 +241,7 @@ def _inert(cell: str) -> str:
     return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
 
 
-def export_csv(*, claim: Claim, out_dir: Path, today: dt.date) -> list[Path]:
+def export_csv(*, claim: Claim, out_dir: Path, today: dt.date, actor: Any) -> list[Path]:
     """The same rows as one CSV for inspection: the schedule file each row goes in, then HMRC's ten columns."""
     out = _out_dir(out_dir)
     _check(claim, today)
@@ -238,4 +252,5 @@ def export_csv(*, claim: Claim, out_dir: Path, today: dt.date) -> list[Path]:
         for row in schedule_rows(claim):
             cells = [_inert(cell) for cell in claim_rules.row_cells(row)]
             writer.writerow([claim_rules.schedule_number(row.line), *cells])
+    _audit(claim, actor, "csv", 1)
     return [path]

@@ -83,6 +83,13 @@ def test_downloads_an_ods_a_zip_when_over_1000_rows_and_csv():
     csv_response = _client(user).get(f"/giftaid/claims/{claim.pk}/export/csv/")
     assert b"".join(csv_response.streaming_content).count(b"\n") == 1_002
     assert _client(user).get(f"/giftaid/claims/{claim.pk}/export/xls/").status_code == 404
+    from carefund.core.models import AuditEvent
+
+    exports = AuditEvent.objects.filter(action="giftaid.schedule_export")
+    assert [(e.actor_id, e.details["format"], e.details["files"]) for e in exports.order_by("id")] == [
+        (user.pk, "ods", 2),
+        (user.pk, "csv", 1),
+    ]
 
 
 def test_public_page_and_childs_funding_count_claimed_and_received_gift_aid():
