@@ -260,6 +260,20 @@ def claim_get_for_user(*, user: Any, claim_id: int) -> Claim:
     return found
 
 
+def claims_to_act_on_for_user(*, user: Any) -> list[tuple[Claim, str]]:
+    """The claims waiting for this person, with what to do: a draft someone else made to confirm as filed, a
+    submitted claim someone else made whose payment (or rejection) to record. Empty for anyone without the rights."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm("giftaid.view_claim"):
+        return []
+    out: list[tuple[Claim, str]] = []
+    others = Claim.objects.exclude(created_by_id=user.pk).order_by("id")
+    if user.has_perm("giftaid.submit_claim"):
+        out += [(c, "submit") for c in others.filter(state=ClaimState.DRAFT)[:20]]
+    if user.has_perm("giftaid.record_claim_outcome"):
+        out += [(c, "paid") for c in others.filter(state=ClaimState.SUBMITTED)[:20]]
+    return out
+
+
 def left_out_of(claim: Claim, *, limit: int | None = None) -> list[dict[str, Any]]:
     """What the claim left out and why, in gift order: [{"donation", "reason", "words"}] (the first `limit`)."""
     rows = LeftOutGift.objects.filter(claim=claim).order_by("donation_id").values_list("donation_id", "reason")

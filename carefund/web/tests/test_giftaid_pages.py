@@ -112,3 +112,17 @@ def test_public_page_and_childs_funding_count_claimed_and_received_gift_aid():
     trustee.save()
     funding = _client(trustee).get(f"/children/{campaign.child_id}/funding/").content.decode()
     assert "of which Gift Aid received from HMRC" in funding and "£25.00" in funding
+
+
+def test_the_menu_and_start_page_lead_finance_officers_to_their_claims():
+    from carefund.giftaid.claims import claim_create
+
+    campaign = make_campaign()
+    declared_gift(campaign)
+    maker, checker = officer(), officer()
+    claim = claim_create(period_end=dt.date(2026, 11, 30), actor=maker)
+    start = _client(checker).get("/start/").content.decode()
+    assert f'<a href="/giftaid/claims/{claim.pk}/">Confirm the filing of Gift Aid claim {claim.pk}' in start
+    assert '<a href="/giftaid/claims/">Gift Aid</a>' in start
+    assert "Confirm the filing" not in _client(maker).get("/start/").content.decode()  # not their own claim
+    assert "/giftaid/claims/" not in _client(make_user()).get("/start/").content.decode()
