@@ -519,7 +519,9 @@ def repay_on_reversal(*, donation: Donation, kind: str, actor: Any = None, **_: 
         f"{claim_gift.claim_id}){spent}",
         on_date=clock.today(),
         idempotency_key=f"giftaid-repay-{claim_gift.pk}-{repaid_after}",
-        group_id=f"donation-{donation.pk}",
+        # the claim's group, not the gift's: the gift's group holds what the donor gave and was given back
+        # (campaigns.integrity reconciles it), the Gift Aid is the claim's
+        group_id=f"giftaid-claim-{claim_gift.claim_id}",
         actor=actor,
         metadata={"claim_id": claim_gift.claim_id, "donation_id": donation.pk, "borne_by_general_fund_pence": general},
     )
