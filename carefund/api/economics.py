@@ -1,17 +1,22 @@
-"""JSON API: economics. Run a shipped model with overrides; the answer is the JSON of `carefund economics run --json`
-(plus the verdict on the claim and the budget impact). Thin: parse, call `report.run_with_overrides`, return."""
+"""JSON API: economics. Run a shipped model with overrides through the task queue (never inside the request): the
+answer is 202 with the run's id and where to ask for it (`GET /api/economics/runs/{id}`), or at once the JSON of
+`carefund economics run --json` (plus the verdict on the claim and the budget impact) when the task backend ran it
+already. Thin: parse, check (`report.apply_overrides`), queue (`tasks.model_run_enqueue`), return."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
+from django_tasks import TaskResult, TaskResultStatus
+from django_tasks.exceptions import TaskResultDoesNotExist, TaskResultMismatch
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
 from carefund.economics.modelfile import ModelFileError, load_model, shipped_models
-from carefund.economics.report import Overrides, run_with_overrides
+from carefund.economics.report import Overrides, apply_overrides
+from carefund.economics.tasks import RunRefusedError, economics_model_run, model_run_enqueue
 
 router = Router(tags=["economics"])
 
@@ -44,8 +49,27 @@ def models_list(request: HttpRequest) -> list[str]:
     return shipped_models()
 
 
+def _run_answer(result: TaskResult[dict[str, Any]]) -> dict[str, Any] | JsonResponse:
+    """A finished run's JSON (without the page's plots), or where it stands: 202 while it waits or runs."""
+    if result.status == TaskResultStatus.SUCCESSFUL:
+        out = dict(result.return_value or {})
+        out.pop("plots", None)
+        return out
+    where = {"id": str(result.id), "status": str(result.status), "result_url": f"/api/economics/runs/{result.id}"}
+    return where if result.is_finished else JsonResponse(where, status=202)
+
+
+@router.get("/runs/{run_id}")
+def model_run_get(request: HttpRequest, run_id: str) -> dict[str, Any] | JsonResponse:
+    try:
+        result = economics_model_run.get_result(run_id)
+    except (TaskResultDoesNotExist, TaskResultMismatch, NotImplementedError, ValueError):
+        raise HttpError(404, "No such model run.") from None
+    return _run_answer(result)
+
+
 @router.post("/models/{name}/run")
-def model_run(request: HttpRequest, name: str, body: RunIn) -> dict[str, Any]:
+def model_run(request: HttpRequest, name: str, body: RunIn) -> dict[str, Any] | JsonResponse:
     if name not in shipped_models():
         raise HttpError(404, f"No shipped model {name!r}; shipped models: {', '.join(shipped_models())}.")
     if body.thresholds is not None and any(t < 0 for t in body.thresholds):
@@ -61,8 +85,10 @@ def model_run(request: HttpRequest, name: str, body: RunIn) -> dict[str, Any]:
         evppi=tuple(body.evppi),
     )
     try:
-        out = run_with_overrides(load_model(name), overrides)
+        apply_overrides(load_model(name), overrides)
+        result = model_run_enqueue(request=request, model=name, overrides=overrides)
     except ModelFileError as exc:
         raise HttpError(422, f"{exc.key}: {exc.message}" if exc.key else exc.message) from None
-    out.pop("plots", None)
-    return out
+    except RunRefusedError as exc:
+        raise HttpError(exc.status, exc.message) from None
+    return _run_answer(result)
