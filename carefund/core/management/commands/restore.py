@@ -1,0 +1,35 @@
+"""`carefund restore FILE [--replace]`: restore a backup, then prove the restored book (`ledger check`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from carefund.core.backups import BackupError, backup_restore
+
+
+class Command(BaseCommand):
+    help = "Restore a backup made by `carefund backup` into the configured database and check the restored book."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="a backup file (.sqlite3 or .pgdump)")
+        parser.add_argument("--replace", action="store_true", help="overwrite a database that already holds data")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from carefund.ledger.integrity import ledger_check
+
+        try:
+            backup_restore(source=Path(options["file"]), replace=options["replace"])
+        except BackupError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"restored {options['file']}")
+        findings = ledger_check()
+        if findings:
+            for finding in findings:
+                self.stdout.write(f"- {finding}")
+            self.stderr.write(f"restored, but ledger check found {len(findings)} problem(s)")
+            sys.exit(1)
+        self.stdout.write("ledger check: clean")
