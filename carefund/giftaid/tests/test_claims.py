@@ -285,13 +285,6 @@ def test_a_spent_fund_repays_from_general_funds():
     # the fund holds 12,500; the refund takes 10,000 back: spend what is left, so the Gift Aid cannot come from it
     from carefund.ledger.services import PostingSpec, ledger_post
 
-    ledger_post(  # the charity's own money in the bank (ledger check flags a bank below zero)
-        kind="adjustment",
-        postings=[PostingSpec(chart.BANK, 2_500), PostingSpec(chart.OPENING_BALANCES, -2_500)],
-        memo="opening balance",
-        on_date=dt.date.today(),
-        idempotency_key="opening",
-    )
     ledger_post(
         kind="payment",
         postings=[
