@@ -15,11 +15,14 @@ def _test_settings(settings):  # type: ignore[no-untyped-def]
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.AXES_ENABLED = True
-    # webhooks apply events before answering unless a test of the queue (campaigns/tests/test_webhook_queue.py)
-    # turns confirming after the answer back on, as the server runs
-    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = False
-    # no test writes to or reads from the checkout's var/webhook-spool; tests of the spool give it a folder of its own
-    settings.WEBHOOK_SPOOL_DIR = ""
+    yield
+
+
+@pytest.fixture
+def db_queue(settings):  # type: ignore[no-untyped-def]
+    """Tasks go to the database queue, as in production; the test runs them with `campaigns.tests.factories.run_worker`
+    (the worker's own code)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     yield
 
 

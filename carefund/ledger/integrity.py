@@ -3,7 +3,8 @@
 Checks: every posted transaction has two or more postings summing to zero; the whole book sums to zero; every
 maintained balance (per account, and per account and day) equals the sum of postings; no postings on unposted
 transactions and no unposted (half) transactions; no transaction reversed twice and every reversal the exact
-opposite of what it reverses; no restricted fund below zero on any day."""
+opposite of what it reverses; no restricted fund below zero on any day; no payment gateway's clearing account
+below zero."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections import defaultdict
 
 from django.db.models import Count, Sum
 
+from carefund.ledger import chart
 from carefund.ledger.models import Account, AccountDayBalance, Posting, Transaction
 
 
@@ -123,4 +125,22 @@ def ledger_check() -> list[str]:
                     f"restricted fund {account.name} was below zero after transaction #{txn_id} of {on_date}"
                 )
                 break
+    findings += clearing_accounts_below_zero()
     return findings
+
+
+def clearing_accounts_below_zero() -> list[str]:
+    """A payment gateway's clearing account holds what the provider owes the charity (gifts confirmed, less fees,
+    refunds and payouts); below zero, more went out of it than came in: a payout or refund carefund cannot account
+    for. Findings in words, one per account (the reconciliation page shows them too)."""
+    below = (
+        Posting.objects.filter(transaction__is_posted=True, account__name__startswith=chart.CLEARING_PREFIX)
+        .values("account__name")
+        .annotate(total=Sum("amount_pence"))
+        .filter(total__lt=0)
+        .order_by("account__name")
+    )
+    return [
+        f"clearing account {row['account__name']} is below zero: {-int(row['total'])} pence more went out than came in"
+        for row in below
+    ]
