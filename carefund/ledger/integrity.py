@@ -3,18 +3,32 @@
 Checks: every posted transaction has two or more postings summing to zero; the whole book sums to zero; every
 maintained balance (per account, and per account and day) equals the sum of postings; no postings on unposted
 transactions and no unposted (half) transactions; no transaction reversed twice and every reversal the exact
-opposite of what it reverses; no restricted fund below zero on any day; no payment gateway's clearing account
-below zero."""
+opposite of what it reverses; no restricted fund below zero on any day; no asset account below zero (a clearing
+account only by the fees the provider kept); no money left
+in a payment gateway's clearing account longer than LEDGER_CLEARING_MAX_DAYS (a clearing account that drifts: the
+provider's payouts stopped, or were never posted). Apps that refer to the book add their own reconciliations through
+the `book_checks` signal (campaigns: every gift, refund and fee against its postings), so the ledger imports none of
+them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Sum
+from django.dispatch import Signal
 
+from carefund.core import clock
 from carefund.ledger import chart
 from carefund.ledger.models import Account, AccountDayBalance, Posting, Transaction
+
+logger = logging.getLogger(__name__)
+
+# Sent by `ledger_check` with no arguments; each receiver returns a list of findings in words (empty: clean).
+book_checks = Signal()
 
 
 def ledger_check() -> list[str]:
@@ -125,22 +139,76 @@ def ledger_check() -> list[str]:
                     f"restricted fund {account.name} was below zero after transaction #{txn_id} of {on_date}"
                 )
                 break
+
     findings += clearing_accounts_below_zero()
+
+    # 7. the reconciliations of what the book says is held (money_held, below) and of the apps that refer to the book
+    for receiver, extra in book_checks.send_robust(sender=Account):
+        if isinstance(extra, Exception):
+            logger.error("ledger check: %r failed", receiver, exc_info=extra)
+            findings.append(f"a reconciliation could not run ({receiver.__module__}): {extra!r}")
+        else:
+            findings += list(extra or [])
     return findings
 
 
 def clearing_accounts_below_zero() -> list[str]:
-    """A payment gateway's clearing account holds what the provider owes the charity (gifts confirmed, less fees,
-    refunds and payouts); below zero, more went out of it than came in: a payout or refund carefund cannot account
-    for. Findings in words, one per account (the reconciliation page shows them too)."""
-    below = (
-        Posting.objects.filter(transaction__is_posted=True, account__name__startswith=chart.CLEARING_PREFIX)
-        .values("account__name")
-        .annotate(total=Sum("amount_pence"))
-        .filter(total__lt=0)
-        .order_by("account__name")
+    """A payment gateway's clearing account below zero by more than the provider's fees it paid (it may dip by those:
+    a refunded gift's fee, which the provider keeps, or a dispute fee, comes out of its next payout). Deeper, more
+    went out than came in: a payout or refund that carefund's gifts do not account for (issue 15: a signed payout of
+    10^15 pence). Findings in words, one per account; the reconciliation page shows them too."""
+    from carefund.ledger.models import TransactionKind
+
+    clearing = Posting.objects.filter(transaction__is_posted=True, account__name__startswith=chart.CLEARING_PREFIX)
+    balances = dict(clearing.values_list("account__name").annotate(t=Sum("amount_pence")).order_by())
+    fees = dict(
+        clearing.filter(transaction__kind=TransactionKind.FEE, amount_pence__lt=0)
+        .values_list("account__name")
+        .annotate(t=Sum("amount_pence"))
+        .order_by()
     )
     return [
-        f"clearing account {row['account__name']} is below zero: {-int(row['total'])} pence more went out than came in"
-        for row in below
+        f"clearing account {name} is below zero: {-int(held)} pence, more than the {-int(fees.get(name, 0))} pence of "
+        "fees the provider kept; a payout or refund does not match the gifts"
+        for name, held in sorted(balances.items())
+        if held < fees.get(name, 0)
     ]
+
+
+def money_held(**kwargs: Any) -> list[str]:
+    """What the asset accounts hold: none but a clearing account below zero (the bank or Gift Aid receivable cannot
+    hold less than nothing, and an overdraft is for a person to see; a clearing account may, for a while: a refund
+    of a gift whose fee the provider kept takes more than the gift left there, and the provider takes the difference
+    from its next payout), and no clearing account that drifts: its balance must be covered by what
+    came into it in the last LEDGER_CLEARING_MAX_DAYS days, since anything older should have been paid out to the
+    bank by then. A `book_checks` receiver of the ledger's own (connected in LedgerConfig.ready)."""
+    derived = dict(
+        Posting.objects.filter(transaction__is_posted=True, account__type=chart.AccountType.ASSETS)
+        .values_list("account_id")
+        .annotate(total=Sum("amount_pence"))
+        .values_list("account_id", "total")
+        .order_by()
+    )
+    days = int(settings.LEDGER_CLEARING_MAX_DAYS)
+    since = clock.today() - dt.timedelta(days=days)
+    out = []
+    for account in Account.objects.filter(type=chart.AccountType.ASSETS).order_by("name"):
+        held = int(derived.get(account.pk, 0))
+        if not account.name.startswith(chart.CLEARING_PREFIX):
+            if held < 0:
+                out.append(f"asset account {account.name} is below zero: {-held} pence")
+            continue
+        if account.name == chart.clearing_account("test"):
+            continue  # the test gateway pays out only when a person asks it to (its staff page)
+        recent = (
+            Posting.objects.filter(
+                account=account, transaction__is_posted=True, transaction__on_date__gt=since, amount_pence__gt=0
+            ).aggregate(t=Sum("amount_pence"))["t"]
+            or 0
+        )
+        if held > recent:
+            out.append(
+                f"clearing account {account.name} drifts: it holds {held} pence, {held - recent} pence more than "
+                f"came in over the last {days} days; a payout is missing or was never posted"
+            )
+    return out

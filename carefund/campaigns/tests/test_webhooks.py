@@ -421,3 +421,36 @@ class TestAnyOrderOfEvents(HypothesisTestCase):
         assert account_balance_pence(name="Assets:Clearing:TestGateway") == expected
         refunds = sum(1 for _, refunded, _ in gifts if refunded)
         assert Transaction.objects.count() == len(gifts) + refunds
+
+
+def test_a_clearing_account_taken_below_zero_beyond_the_fees_is_noticed(gift: Donation, client) -> None:  # type: ignore[no-untyped-def]
+    """A payout posted by hand beyond what the clearing account holds: ledger check and the reconciliation page say
+    so (a refund's fee kept by the provider, which may take it below zero by that much, is not a finding)."""
+    from carefund.campaigns.tests.factories import grant_campaign_roles
+    from carefund.care.tests.factories import user_with_role
+    from carefund.core.roles import Role
+    from carefund.ledger.integrity import clearing_accounts_below_zero, ledger_check
+    from carefund.ledger.services import PostingSpec, ledger_post
+
+    deliver(completed_event(gift, fee_pence=58))
+    deliver(refund_event(gift))
+    assert account_balance_pence(name="Assets:Clearing:TestGateway") == -58  # the fee the provider kept
+    assert clearing_accounts_below_zero() == []
+    ledger_post(
+        kind="adjustment",
+        postings=[
+            PostingSpec(account=chart.BANK, amount_pence=1000),
+            PostingSpec(account="Assets:Clearing:TestGateway", amount_pence=-1000),
+        ],
+        memo="a payout nobody can account for",
+        on_date=gift.created_at.date(),
+        idempotency_key="payout-by-hand",
+    )
+    finding = (
+        "clearing account Assets:Clearing:TestGateway is below zero: 1058 pence, more than the 58 pence of fees the "
+        "provider kept; a payout or refund does not match the gifts"
+    )
+    assert finding in ledger_check()
+    grant_campaign_roles()
+    client.force_login(user_with_role(Role.FINANCE_OFFICER))
+    assert finding in client.get("/staff/reconciliation/").content.decode()
