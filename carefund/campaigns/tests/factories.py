@@ -160,6 +160,10 @@ def loads(payload: bytes) -> Any:
 def run_worker() -> int:
     """Run the database queue's ready tasks as `carefund db_worker` does (its own Worker, in batch mode: until none is
     ready); returns how many it ran. For tests that put tasks on the database queue (the `db_queue` fixture)."""
+    from unittest import mock
+
+    from django.db import close_old_connections
+    from django_tasks_db.management.commands import db_worker
     from django_tasks_db.management.commands.db_worker import Worker
 
     worker = Worker(
@@ -172,5 +176,9 @@ def run_worker() -> int:
         worker_id="test-worker",
         excluded_queue_names=[],
     )
-    worker.run()
+    # the worker closes connections that are not in autocommit between tasks (as a server process should); a test
+    # that is one transaction keeps its connection open, or PostgreSQL's test transaction is lost
+    keep = connections[DEFAULT_DB_ALIAS].in_atomic_block
+    with mock.patch.object(db_worker, "close_old_connections", (lambda: None) if keep else close_old_connections):
+        worker.run()
     return worker._run_tasks
