@@ -1,6 +1,6 @@
 """A demo site for the browser tests and the screenshots: a fresh SQLite database in a temporary folder, migrated
 and loaded with `carefund demo`, served by gunicorn as in production (DEBUG off, so the site's own error pages
-answer), with webhooks applied before they are answered (no confirmer process needed)."""
+answer), with the task worker beside it as `make run` starts them (it applies the payment events the site receives)."""
 
 from __future__ import annotations
 
