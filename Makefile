@@ -25,10 +25,9 @@ run: setup
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund collectstatic --noinput --verbosity 0
 	DEBUG=$${DEBUG:-1} $(BIN)/carefund demo
-	@echo "carefund is serving on http://$(HOST):$(PORT)/ (background: carefund db_worker, carefund webhooks confirm --watch)"
-	DEBUG=$${DEBUG:-1} $(BIN)/carefund db_worker --no-startup-delay & worker=$$!; \
-	DEBUG=$${DEBUG:-1} $(BIN)/carefund webhooks confirm --watch 0.1 & confirmer=$$!; \
-	trap 'kill $$worker $$confirmer 2>/dev/null' EXIT INT TERM; \
+	@echo "carefund is serving on http://$(HOST):$(PORT)/ (and its task worker: carefund db_worker)"
+	DEBUG=$${DEBUG:-1} $(BIN)/carefund db_worker --no-startup-delay --interval 0.05 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/gunicorn -c config/gunicorn.conf.py config.wsgi:application --access-logfile -
 
 lint: setup

@@ -36,11 +36,14 @@ def _test_settings(settings):  # type: ignore[no-untyped-def]
     settings.AXES_ENABLED = True
     # the built-in test gateway takes the tests' gifts (tests run with DEBUG off, like a server)
     settings.PAYMENTS_TEST_MODE = True
-    # webhooks apply events before answering unless a test of the queue (campaigns/tests/test_webhook_queue.py)
-    # turns confirming after the answer back on, as the server runs
-    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = False
-    # no test writes to or reads from the checkout's var/webhook-spool; tests of the spool give it a folder of its own
-    settings.WEBHOOK_SPOOL_DIR = ""
+    yield
+
+
+@pytest.fixture
+def db_queue(settings):  # type: ignore[no-untyped-def]
+    """Tasks go to the database queue, as in production; the test runs them with `campaigns.tests.factories.run_worker`
+    (the worker's own code)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     yield
 
 

@@ -1,45 +1,34 @@
-"""Confirmed gifts per second through the real Stripe webhook endpoint, against a trivial view, same server, same run.
+"""Confirmed gifts per second through the real webhook endpoint and the task worker, as `make run` starts them.
 
-    .venv/bin/python -m benchmarks.giving_webhook [--gifts 2000] [--clients 8] [--page-rate 50] [--postgres]
-    .venv/bin/python -m benchmarks.giving_webhook --gifts 6000 --runs 8   # mean ratio with its 95% interval
+    .venv/bin/python -m benchmarks.giving_webhook [--gifts 3000] [--clients 8] [--postgres] [--kill server|worker]
 
 What it does, all on loopback and bounded in count and time:
 1. makes a fresh SQLite database in a temporary folder (or, with --postgres, a fresh PostgreSQL database
    `carefund_bench_giving` at 127.0.0.1:5432) and migrates it;
 2. creates one published campaign and N pending gifts through the campaigns services (`checkout_start`, the test
    gateway), exactly as the giving page does;
-3. starts the production setup as `make run` does: the server with config/gunicorn.conf.py (gunicorn,
-   config.wsgi, 2 workers of 16 threads) on a free 127.0.0.1 port, and the webhook confirmer
-   (`carefund webhooks confirm --watch 0.1`);
-4. baseline: fires GETs of `/health/` from a bounded pool of client threads and measures requests per second;
-5. fires one signed `checkout.session.completed` event per gift (signed with the test gateway's webhook secret, the
-   real verification path) from the same pool, and measures confirmed gifts per second; steps 4 and 5 alternate
-   `--rounds` times (3), each round with its share of the gifts and as many `/health/` requests, so that a change
-   in the shared machine's speed during the run weighs on both rates alike; the rates are totals over the rounds,
-   and each round's ratio is printed too. One more client reads the campaign page `--page-rate` times a second
-   during both kinds of burst, so both rates are measured under the same background load, and the page's latency
-   percentiles under the webhooks' load are reported.
-   "Confirmed" is posted in the ledger: the webhook answers once the event is recorded and the confirmer posts it
-   (docs/adr/0020-payment-webhooks.md), so the clock stops when the database shows every gift succeeded (polled
-   every 10 ms, per round); the answer rate and the lag from an event's arrival to its gift's confirmation are
-   printed too;
-6. checks that every gift is confirmed exactly once: every response 200, every gift succeeded, one ledger
-   transaction per gift, the child's fund equal to the sum of the gifts and the clearing account to the gifts less
-   their fees, to the penny; and that every campaign page read answered 200.
-
-The client threads share the machine's 2 cores with the server, in the baseline as in the measured run. The load
-average before and after is printed, because on a shared machine it explains most of the run-to-run variation.
+3. starts the production setup as `make run` does: gunicorn with config/gunicorn.conf.py (2 workers of 16 threads)
+   on a free 127.0.0.1 port, and the task worker (`carefund db_worker`);
+4. alternates `--rounds` times: a burst of GETs of the trivial view `/health/` (the baseline, same run), then one
+   signed `checkout.session.completed` per gift of the round (the real verification path), from a bounded pool of
+   client threads, timing each answer; the round's clock stops when the database shows every gift confirmed
+   (posted by the worker), polled every 20 ms;
+5. with --kill, kill -9 the web server or the worker half-way through the last round's burst and start it again
+   (the clients deliver again whatever got no 200, as the provider does; after a worker's death the sweep's requeue
+   runs at once), and that round is left out of the rates;
+6. checks every gift confirmed exactly once and the books exact to the penny (the child's fund equal to the gifts,
+   the clearing account to the gifts less their fees).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import hmac
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -78,6 +67,7 @@ def prepare_environment(*, postgres: bool, workdir: Path) -> dict[str, str]:
         EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
         STRIPE_SECRET_KEY="",
         STRIPE_WEBHOOK_SECRET="",
+        PAYMENTS_TEST_MODE="1",  # the built-in test gateway, with DEBUG off as a server runs
     )
     if postgres:
         env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
@@ -131,28 +121,6 @@ class Client:
                 if attempt == 1:
                     raise
         raise AssertionError("unreachable")
-
-
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU time (user + system) of the live processes in one process group, from /proc (Linux)."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ... utime (12), stime (13)
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_snapshot(server_pgid: int, confirmer_pgid: int) -> tuple[float, float, float]:
-    """(server, confirmer, this benchmark's own client) CPU seconds so far."""
-    own = os.times()
-    return group_cpu_seconds(server_pgid), group_cpu_seconds(confirmer_pgid), own.user + own.system
 
 
 def fire(jobs: list[Callable[[], int]], *, clients: int) -> tuple[float, list[int]]:
@@ -252,16 +220,8 @@ def seed(*, gifts: int) -> Seeded:
     )
 
 
-def event_body(*, donation_id: int, session_id: str, amount_pence: int, tagged: bool = True) -> bytes:
-    """A Stripe-shaped checkout.session.completed event for one gift (fee known at once, as the test gateway does),
-    with the metadata carefund gave its checkout, which the provider sends back (`services.checkout_metadata`);
-    without carefund's tag if not `tagged` (a checkout made before tags: its gift is read before the answer)."""
-    from carefund.campaigns.services import checkout_metadata
-
-    metadata = checkout_metadata(donation_id=donation_id, amount_pence=amount_pence, gateway="test")
-    if not tagged:
-        metadata = {"donation_id": metadata["donation_id"]}
-
+def event_body(*, donation_id: int, session_id: str, amount_pence: int) -> bytes:
+    """A Stripe-shaped checkout.session.completed event for one gift (fee known at once, as the test gateway does)."""
     event = {
         "id": f"evt_bench_{donation_id}_{os.urandom(6).hex()}",
         "object": "event",
@@ -277,7 +237,7 @@ def event_body(*, donation_id: int, session_id: str, amount_pence: int, tagged: 
                 "payment_status": "paid",
                 "payment_intent": f"pi_bench_{donation_id}",
                 "client_reference_id": str(donation_id),
-                "metadata": metadata,
+                "metadata": {"donation_id": str(donation_id)},
                 "carefund_fee_pence": 20 + amount_pence * 14 // 1000,  # 1.4% + 20p, a UK card fee shape
             }
         },
@@ -316,71 +276,40 @@ def check_books(seeded: Seeded) -> dict[str, Any]:
 
 
 def wait_confirmed(ids: list[int], *, campaign_id: int, started: float) -> float:
-    """Seconds from `started` until every gift is confirmed (status succeeded, which is set in the transaction that
-    posts it), polling the database every 10 ms; gives up after TIME_LIMIT_SECONDS (check_books then reports the
-    gifts lost).
-
-    The poll runs on the same two cores as the server and the confirmer, during the webhook bursts only, so it is
-    kept cheap: the round's gifts are one range of ids in one campaign, counted in the covering index
-    `donation_raised` (campaign, status, id, ...) rather than looked up one by one. Listing the ids in an `IN (...)`
-    cost about 0.85 ms a poll at 2,000 gifts a round against 0.2 ms (in one process, on SQLite), about 0.1 ms of
-    the cores' time per gift at 700 gifts a second, charged to the webhooks alone."""
+    """Seconds from `started` until every gift is confirmed, polling the database every 20 ms (one range of ids of
+    one campaign, counted in the covering index `donation_raised`); gives up after TIME_LIMIT_SECONDS."""
     from django.db import connection
 
-    first, last = min(ids), max(ids)
-    if last - first + 1 == len(ids) and len(set(ids)) == len(ids):
-        sql = (
-            "SELECT COUNT(*) FROM campaigns_donation WHERE campaign_id = %s AND status = 'succeeded'"
-            " AND id BETWEEN %s AND %s"
-        )
-        params: list[int] = [campaign_id, first, last]
-    else:  # not one range (never with `seed`): count the listed gifts
-        sql = (
-            "SELECT COUNT(*) FROM campaigns_donation WHERE status = 'succeeded'"
-            f" AND id IN ({', '.join(['%s'] * len(ids))})"
-        )
-        params = ids
+    sql = (
+        "SELECT COUNT(*) FROM campaigns_donation WHERE campaign_id = %s AND status = 'succeeded'"
+        " AND id BETWEEN %s AND %s"
+    )
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql, [campaign_id, min(ids), max(ids)])
             done = cursor.fetchone()[0]
         elapsed = time.perf_counter() - started
         if done == len(ids) or elapsed > TIME_LIMIT_SECONDS:
             return elapsed
-        time.sleep(0.01)
+        time.sleep(0.02)
 
 
-def confirmation_lag_ms(ids: list[int]) -> list[float] | None:
-    """p50 and p99 of the time from the event's arrival (recorded when it is accepted) to its gift's confirmation,
-    both stamped by the server."""
-    from carefund.campaigns.models import Donation, WebhookEvent
+def start_server(env: dict[str, str], port: int, *, workers: int, threads: int) -> subprocess.Popen[bytes]:
+    """gunicorn with config/gunicorn.conf.py, as `make run` starts it."""
+    command = [str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "config" / "gunicorn.conf.py"), "config.wsgi"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
+    command += ["--log-level", "warning"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
-    received = {  # event ids are evt_bench_<gift id>_<random>
-        int(event_id.split("_")[2]): when
-        for event_id, when in WebhookEvent.objects.filter(event_id__startswith="evt_bench_").values_list(
-            "event_id", "received_at"
-        )
-    }
-    lags = [
-        (succeeded - received[pk]).total_seconds() * 1000
-        for pk, succeeded in Donation.objects.filter(pk__in=ids).values_list("pk", "succeeded_at")
-        if succeeded is not None and pk in received
-    ]
-    if not lags:
-        return None
-    return [round(statistics.median(lags), 1), round(percentile(lags, 99), 1)]
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The task worker, as `make run` starts it (Makefile, `run`)."""
+    command = [str(VENV_BIN / "carefund"), "db_worker", "--no-startup-delay", "--interval", "0.05"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.DEVNULL)
 
 
 def run(
-    *,
-    gifts: int,
-    clients: int,
-    postgres: bool,
-    workers: int,
-    threads: int,
-    page_rate: float = 50,
-    rounds: int = 3,
-    tagged: bool = True,
+    *, gifts: int, clients: int, postgres: bool, workers: int, threads: int, rounds: int, kill: str
 ) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="carefund-bench-"))
@@ -393,307 +322,173 @@ def run(
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
+    from django.db import connections
 
     call_command("migrate", verbosity=0, interactive=False)
     call_command("collectstatic", verbosity=0, interactive=False)  # as `make run` does before serving
     print(f"seeding {gifts} pending gifts through the campaigns services ...", flush=True)
     seeded = seed(gifts=gifts)
-    from django.db import connections
-
     connections.close_all()
 
     port = free_port()
-    server = subprocess.Popen(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "--config",
-            str(ROOT / "config" / "gunicorn.conf.py"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--log-level",
-            "warning",
-            "--keep-alive",
-            "5",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    # the webhook confirmer, as `make run` starts it beside the server
-    side = subprocess.Popen(
-        [str(VENV_BIN / "carefund"), "webhooks", "confirm", "--watch", "0.1"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    procs = {"server": start_server(env, port, workers=workers, threads=threads), "worker": start_worker(env)}
+    secret = env.get("TEST_GATEWAY_WEBHOOK_SECRET") or settings.TEST_GATEWAY_WEBHOOK_SECRET
+    answers: list[float] = []  # seconds, each webhook request answered 200
+    statuses: list[int] = []
+    retried = [0]
+    killed: list[str] = []
     try:
-        wait_until_up(port, server)
+        wait_until_up(port, procs["server"])
         client = Client(port)
-        # warm up both workers and their threads (imports, first queries, connections): without it the first
-        # burst ran a fifth to a third slower than the same burst later in the run
-        fire([lambda: client.request("GET", "/health/") for _ in range(1000)], clients=clients)
-        fire([lambda: client.request("GET", seeded.campaign_path) for _ in range(50)], clients=clients)
-
-        stop = threading.Event()
-        statuses: list[int] = []
-        trivial_rounds: list[tuple[int, float]] = []  # (requests, seconds)
-        # CPU seconds spent during each kind of burst: server (gunicorn's processes), confirmer, this client
-        cpu: dict[str, list[float]] = {"trivial": [0.0, 0.0, 0.0], "webhook": [0.0, 0.0, 0.0]}
-
-        def charge(which: str, before: tuple[float, float, float]) -> None:
-            after = cpu_snapshot(server.pid, side.pid)
-            cpu[which] = [total + (a - b) for total, a, b in zip(cpu[which], after, before, strict=True)]
-
-        webhook_rounds: list[tuple[int, float, float]] = []  # (gifts, seconds to answer, seconds to confirm)
-        phase = ["trivial"]  # which burst the page reads below belong to
-        latencies: dict[str, list[float]] = {"trivial": [], "webhook": []}
-        page_statuses: list[int] = []
-        page_client = Client(port)
-
-        def read_campaign_page() -> None:
-            # people watching the page: `page_rate` reads a second on a fixed schedule (a read that is late starts at
-            # once), during both bursts alike, so both rates are measured under the same background load and the
-            # page's latency is measured under the webhooks' load without the reader becoming a load of its own
-            if page_rate <= 0:
-                return
-            next_at = time.perf_counter()
-            while not stop.is_set():
-                pause = next_at - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-                next_at += 1 / page_rate
-                t0 = time.perf_counter()
-                which = phase[0]
-                page_statuses.append(page_client.request("GET", seeded.campaign_path))
-                latencies[which].append(time.perf_counter() - t0)
-
-        reader = threading.Thread(target=read_campaign_page, daemon=True)
-        reader.start()
-        secret = env.get("TEST_GATEWAY_WEBHOOK_SECRET") or settings.TEST_GATEWAY_WEBHOOK_SECRET
+        fire([lambda: client.request("GET", "/health/") for _ in range(1000)], clients=clients)  # warm up
 
         def deliver(donation_id: int, session_id: str, amount_pence: int) -> Callable[[], int]:
-            body = event_body(donation_id=donation_id, session_id=session_id, amount_pence=amount_pence, tagged=tagged)
+            body = event_body(donation_id=donation_id, session_id=session_id, amount_pence=amount_pence)
 
-            def job() -> int:  # signed just before sending, so no event is stale however long the queue
-                headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body, secret, int(time.time()))}
-                return client.request("POST", "/webhooks/stripe/", body=body, headers=headers)
+            def job() -> int:
+                # as the provider does: anything but a 200 (or no answer at all) is delivered again, a moment later
+                deadline = time.monotonic() + 120
+                while True:
+                    headers = {
+                        "Content-Type": "application/json",
+                        "Stripe-Signature": sign(body, secret, int(time.time())),
+                    }
+                    t0 = time.perf_counter()
+                    try:
+                        status = client.request("POST", "/webhooks/stripe/", body=body, headers=headers)
+                    except (OSError, http.client.HTTPException):  # the server died mid-answer: no 200
+                        client.local.conn = None
+                        status = 0
+                    if status == 200:
+                        answers.append(time.perf_counter() - t0)
+                        return status
+                    retried[0] += 1
+                    if time.monotonic() > deadline:
+                        return status
+                    time.sleep(0.2)
 
             return job
 
-        # The bursts alternate, `rounds` times: trivial, webhooks, trivial, webhooks, ... so that a change in the
-        # shared machine's speed during the run falls on both rates alike instead of on whichever burst ran second.
+        def kill_mid_burst(which: str, after: float) -> None:
+            time.sleep(after)
+            os.killpg(procs[which].pid, signal.SIGKILL)
+            procs[which].wait()
+            killed.append(which)
+            time.sleep(0.5)
+            procs[which] = (
+                start_server(env, port, workers=workers, threads=threads) if which == "server" else start_worker(env)
+            )
+
+        trivial_rounds: list[tuple[int, float]] = []
+        webhook_rounds: list[tuple[int, float, float]] = []  # (gifts, seconds to answer all, seconds to confirm all)
         for r in range(rounds):
             share = seeded.gifts[r * len(seeded.gifts) // rounds : (r + 1) * len(seeded.gifts) // rounds]
-            phase[0] = "trivial"
-            before = cpu_snapshot(server.pid, side.pid)
             elapsed, codes = fire([lambda: client.request("GET", "/health/") for _ in share], clients=clients)
             assert codes == [200] * len(share), f"/health/ answered {sorted(set(codes))}"
             trivial_rounds.append((len(share), elapsed))
-            charge("trivial", before)
-            phase[0] = "webhook"
-            before = cpu_snapshot(server.pid, side.pid)
+            killer = None
+            if kill != "none" and r == rounds - 1:  # the last round: kill -9 half-way through its burst
+                guess = len(share) / max(
+                    1.0,
+                    sum(n for n, _, _ in webhook_rounds) / max(1e-9, sum(a for _, a, _ in webhook_rounds))
+                    if webhook_rounds
+                    else 200.0,
+                )
+                killer = threading.Thread(target=kill_mid_burst, args=(kill, guess / 2))
+                killer.start()
             started = time.perf_counter()
             answered, codes = fire([deliver(*gift) for gift in share], clients=clients)
             statuses += codes
-            # A gift counts once it is posted: the webhook answers a paid checkout at once and the server's
-            # confirmer posts it moments later, so wait (bounded) until every gift of the round is confirmed.
+            if killer is not None:
+                killer.join()
+                if kill == "worker":
+                    # the event the killed worker was applying lost its task (claimed, never finished): the daily
+                    # sweep puts such events back on the queue; here it is run at once
+                    from carefund.campaigns.services import webhook_events_requeue_stale
+
+                    time.sleep(1)
+                    print(f"requeued after the kill: {webhook_events_requeue_stale(older_than=dt.timedelta(0))}")
             confirmed = wait_confirmed([g[0] for g in share], campaign_id=seeded.campaign_id, started=started)
             webhook_rounds.append((len(share), answered, confirmed))
-            charge("webhook", before)
             print(
-                f"round {r + 1}/{rounds}: trivial view /health/ {len(share)} in {elapsed:.2f} s = "
-                f"{len(share) / elapsed:.0f}/s; webhooks {len(share)} answered in {answered:.2f} s "
-                f"({len(share) / answered:.0f}/s), all confirmed after {confirmed:.2f} s = "
-                f"{len(share) / confirmed:.0f}/s (ratio {(len(share) / confirmed) / (len(share) / elapsed):.2f})",
+                f"round {r + 1}/{rounds}: /health/ {len(share) / elapsed:.0f}/s; webhooks answered "
+                f"{len(share) / answered:.0f}/s, all {len(share)} confirmed after {confirmed:.2f} s = "
+                f"{len(share) / confirmed:.0f}/s" + (f" (kill -9 of the {kill} during it)" if killer else ""),
                 flush=True,
             )
-        stop.set()
-        reader.join(timeout=30)
-        lag = confirmation_lag_ms([g[0] for g in seeded.gifts])
     finally:
-        os.killpg(side.pid, signal.SIGTERM)
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        for proc in procs.values():
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
 
-    load_after = os.getloadavg()[0]
     health_rate = sum(n for n, _ in trivial_rounds) / sum(t for _, t in trivial_rounds)
-    gift_rate = gifts / sum(t for _, _, t in webhook_rounds)
-    answered_rate = gifts / sum(t for _, t, _ in webhook_rounds)
-    status_counts = {code: statuses.count(code) for code in sorted(set(statuses))}
+    measured = webhook_rounds[:-1] if kill != "none" and len(webhook_rounds) > 1 else webhook_rounds
+    gift_rate = sum(n for n, _, _ in measured) / sum(t for _, _, t in measured)
+    answered_rate = sum(n for n, _, _ in measured) / sum(t for _, t, _ in measured)
     check = check_books(seeded)
-    result = {
+    from django.db.models import Count
+
+    from carefund.campaigns.models import WebhookEvent
+
+    return {
         "database": "PostgreSQL" if postgres else "SQLite (WAL)",
-        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],  # 2 cores, shared machine
+        "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "gifts": gifts,
         "clients": clients,
-        "workers": workers,
-        "threads": threads,
         "health_per_s": round(health_rate),
-        "rounds": rounds,
-        "events_tagged": tagged,
         "answered_per_s": round(answered_rate),
         "gifts_per_s": round(gift_rate),
-        "confirmation_lag_p50_p99_ms": lag,
-        "ratio": round(gift_rate / health_rate, 3),
-        "ratio_by_round": [
-            round((n / confirmed) / (m / t), 3)
-            for (n, _, confirmed), (m, t) in zip(webhook_rounds, trivial_rounds, strict=True)
-        ],
-        # CPU milliseconds a request (a gift) during each burst, by process: on a 2-core machine the ratio is
-        # bounded by how much CPU a gift costs all of them against a trivial request
-        "cpu_ms_per_request": {
-            which: dict(
-                zip(("server", "confirmer", "client"), (round(1000 * v / gifts, 3) for v in cpu[which]), strict=True)
-            )
-            for which in ("trivial", "webhook")
-        },
-        "webhook_statuses": status_counts,
-        "campaign_page_reads_per_s_asked": page_rate,
-        "campaign_page_requests": len(latencies["webhook"]),
-        "campaign_page_statuses": {c: page_statuses.count(c) for c in sorted(set(page_statuses))},
-        # under the webhooks' load (the goal's figure), and under the trivial view's for comparison
-        "campaign_page_p50_ms": ms(statistics.median, latencies["webhook"]),
-        "campaign_page_p99_ms": ms(lambda v: percentile(v, 99), latencies["webhook"]),
-        "campaign_page_p50_p99_ms_during_trivial": [
-            ms(statistics.median, latencies["trivial"]),
-            ms(lambda v: percentile(v, 99), latencies["trivial"]),
-        ],
+        "answer_p50_p99_ms": [ms(statistics.median, answers), ms(lambda v: percentile(v, 99), answers)],
+        "killed": killed,
+        "deliveries_retried": retried[0],
+        "webhook_statuses": {c: statuses.count(c) for c in sorted(set(statuses))},
+        "events_by_state": dict(WebhookEvent.objects.values_list("state").annotate(n=Count("id")).order_by()),
         **check,
     }
-    if not postgres:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return result
-
-
-def _without_runs(argv: list[str]) -> list[str]:
-    out: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("--runs", "--json"):
-            skip = True
-        elif not arg.startswith(("--runs=", "--json=")):
-            out.append(arg)
-    return [*out, "--runs", "1"]
-
-
-def summarise(ratios: list[float]) -> dict[str, float]:
-    """The mean of the runs' ratios with a two-sided 95% confidence interval (Student's t: the runs are few, and
-    each is one draw from a machine whose speed varies between runs)."""
-    from scipy import stats
-
-    mean = statistics.fmean(ratios)
-    if len(ratios) < 2:
-        return {"mean": mean, "low": mean, "high": mean, "sd": 0.0}
-    sd = statistics.stdev(ratios)
-    half = float(stats.t.ppf(0.975, len(ratios) - 1)) * sd / len(ratios) ** 0.5
-    return {"mean": mean, "low": mean - half, "high": mean + half, "sd": sd}
-
-
-def repeat(argv: list[str], *, runs: int) -> int:
-    """Run the benchmark `runs` times, each in a fresh process (its own database and server), then print each
-    run's figures and the mean ratio with its 95% confidence interval: on a shared 2-core machine one run's ratio
-    moves by a tenth either way, so only many runs say where it stands."""
-    rows: list[dict[str, Any]] = []
-    failed = 0
-    with tempfile.TemporaryDirectory(prefix="carefund-bench-runs-") as folder:
-        for i in range(runs):
-            path = Path(folder) / f"run-{i}.json"
-            subprocess.run(
-                [sys.executable, "-m", "benchmarks.giving_webhook", *_without_runs(argv), "--json", str(path)],
-                cwd=ROOT,
-                check=False,
-            )
-            if not path.exists():  # it stopped before its figures (a crash, a time limit)
-                failed += 1
-                continue
-            rows.append(json.loads(path.read_text()))  # books not exact exits 1, and is shown as such below
-    print(f"\n{'run':>4} {'trivial/s':>10} {'gifts/s':>8} {'ratio':>6}  by round          books")
-    for i, r in enumerate(rows, start=1):
-        rounds = ", ".join(f"{x:.2f}" for x in r["ratio_by_round"])
-        books = "exact" if r["ledger_exact"] and not r["lost"] and not r["duplicated"] else "NOT EXACT"
-        print(f"{i:>4} {r['health_per_s']:>10} {r['gifts_per_s']:>8} {r['ratio']:>6.2f}  {rounds:<17} {books}")
-    if not rows:
-        print("no run finished")
-        return 1
-    ratios = [float(r["ratio"]) for r in rows]
-    s = summarise(ratios)
-    print(
-        f"\n{len(rows)} runs ({failed} failed): ratio mean {s['mean']:.3f} (95% CI {s['low']:.3f}-{s['high']:.3f}, "
-        f"sd {s['sd']:.3f}); {sum(x >= 0.5 for x in ratios)} of {len(rows)} runs at or above 0.5; confirmed gifts/s "
-        f"{min(r['gifts_per_s'] for r in rows)}-{max(r['gifts_per_s'] for r in rows)}; books exact in "
-        f"{sum(bool(r['ledger_exact']) and not r['lost'] and not r['duplicated'] for r in rows)} of {len(rows)}"
-    )
-    exact = all(bool(r["ledger_exact"]) and not r["lost"] and not r["duplicated"] for r in rows)
-    return 0 if failed == 0 and exact else 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    # no abbreviations: `--run 3` must not slip past `_without_runs` into each repeated run
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "", allow_abbrev=False)
-    parser.add_argument("--gifts", type=int, default=2000, help="gifts to confirm (and /health/ requests), max 20000")
+    parser.add_argument("--gifts", type=int, default=3000, help="gifts to confirm (and /health/ requests), max 20000")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads, max 64")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (the issue asks for 2)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (config/gunicorn.conf.py: 2)")
     parser.add_argument("--threads", type=int, default=16, help="threads per worker (config/gunicorn.conf.py: 16)")
     parser.add_argument("--postgres", action="store_true", help="use PostgreSQL at 127.0.0.1:5432 instead of SQLite")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two bursts (max 20)")
     parser.add_argument(
-        "--page-rate", type=float, default=50, help="campaign page reads a second during the webhooks (0: none)"
-    )
-    parser.add_argument(
-        "--untagged",
-        action="store_true",
-        help="events without carefund's checkout tag (checkouts made before tags): each gift is read before the answer",
-    )
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="alternations of the two bursts, the gifts shared between them (max 20)"
-    )
-    parser.add_argument(
-        "--runs",
-        type=int,
-        default=1,
-        help="repeat the whole run (fresh database and server each time, in a process of its own) and summarise the "
-        "ratios: their mean with a 95%% confidence interval (max 30)",
+        "--kill",
+        choices=["none", "server", "worker"],
+        default="none",
+        help="kill -9 the web server or the worker half-way through the last round, restart it, and check the books",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the result to PATH as JSON")
     args = parser.parse_args(argv)
-    if args.runs > 1:
-        return repeat(argv if argv is not None else sys.argv[1:], runs=min(args.runs, 30))
     gifts = max(1, min(args.gifts, 20_000))
-    clients = max(1, min(args.clients, 64))
     result = run(
         gifts=gifts,
-        clients=clients,
+        clients=max(1, min(args.clients, 64)),
         postgres=args.postgres,
         workers=args.workers,
         threads=args.threads,
-        page_rate=max(0.0, min(args.page_rate, 1000.0)),
         rounds=max(1, min(args.rounds, 20, gifts)),
-        tagged=not args.untagged,
+        kill=args.kill,
     )
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result))
-    ok = (
-        result["lost"] == 0
-        and result["duplicated"] == 0
-        and result["ledger_exact"]
-        and set(result["webhook_statuses"]) == {200}
-        and set(result["campaign_page_statuses"]) <= {200}
-    )
-    goal = result["gifts_per_s"] >= 300 and result["ratio"] >= 0.5
+    ok = result["lost"] == 0 and result["duplicated"] == 0 and result["ledger_exact"]
+    ok = ok and set(result["webhook_statuses"]) == {200}
+    goal_rate = 300 if args.postgres else 150
+    p99 = result["answer_p99_ms"] = result["answer_p50_p99_ms"][1]
+    goal = result["gifts_per_s"] >= goal_rate and p99 is not None and p99 < 50
     print(
-        f"\n{result['database']}: {result['gifts_per_s']} confirmed gifts/s vs {result['health_per_s']} trivial "
-        f"requests/s (ratio {result['ratio']:.2f}); campaign page p99 {result['campaign_page_p99_ms']} ms under load; "
-        f"books {'exact' if ok else 'NOT EXACT'}; goal (>= 300/s and ratio >= 0.5) {'met' if goal else 'not met'}"
+        f"\n{result['database']}: {result['gifts_per_s']} confirmed gifts/s (trivial view {result['health_per_s']}/s, "
+        f"same run); webhook answer p99 {p99} ms; books {'exact' if ok else 'NOT EXACT'}"
+        + (f" after kill -9 of the {args.kill}" if args.kill != "none" else "")
+        + f"; goal (>= {goal_rate}/s, p99 < 50 ms) {'met' if goal else 'not met'}"
     )
     return 0 if ok else 1
 

@@ -206,23 +206,6 @@ PAYMENTS_TEST_MODE = env_bool("PAYMENTS_TEST_MODE", False)
 # The test gateway signs its webhook-shaped events with this secret.
 TEST_GATEWAY_WEBHOOK_SECRET = os.environ.get("TEST_GATEWAY_WEBHOOK_SECRET", "whsec_carefund_test_gateway")
 WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("WEBHOOK_TOLERANCE_SECONDS", "300"))
-# A paid checkout completion is recorded and answered at once, and the webhook confirmer posts it moments later
-# (docs/adr/0020-payment-webhooks.md, "Confirm after answering"); 0 applies it before answering instead.
-WEBHOOK_CONFIRM_AFTER_ANSWER = os.environ.get("WEBHOOK_CONFIRM_AFTER_ANSWER", "1") == "1"
-# Where server processes write the checkout completions they answered at once, for the confirmer to queue and post
-# (carefund/campaigns/spool.py; docs/adr/0020-payment-webhooks.md, "The spool"); empty: each answer INSERTs its event
-# into the database queue instead. On by default with SQLite (one writer, and the spool's durability is SQLite's own
-# with synchronous=NORMAL); off with PostgreSQL, whose commits are flushed to disk and whose writers do not queue.
-_default_spool = str(VAR_DIR / "webhook-spool") if DATABASES["default"]["ENGINE"].endswith("sqlite3") else ""
-WEBHOOK_SPOOL_DIR = os.environ.get("WEBHOOK_SPOOL_DIR", _default_spool)
-# Each server worker's fallback confirmer looks this often for events queued longer than the second setting (for
-# when no `carefund webhooks confirm --watch` process runs, or it stopped).
-WEBHOOK_CONFIRM_POLL_SECONDS = float(os.environ.get("WEBHOOK_CONFIRM_POLL_SECONDS", "2"))
-WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS = float(os.environ.get("WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS", "3"))
-# The confirmer process (`carefund webhooks confirm --watch`) also asks the provider this often for the fees of
-# gifts confirmed before their fee was known (`campaigns.services.donation_fees_fill`; Stripe usually has the fee
-# within minutes); 0: never (run `carefund webhooks fees` from cron instead).
-WEBHOOK_FEES_FILL_SECONDS = float(os.environ.get("WEBHOOK_FEES_FILL_SECONDS", "3600"))
 
 # `carefund ledger check` reports a clearing account holding money that came in longer ago than this: the provider
 # should have paid it out by then. Set it to the payout schedule in the provider's dashboard plus a margin.

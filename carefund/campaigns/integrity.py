@@ -7,7 +7,7 @@ by general funds, a dispute lost or won):
   each confirmed gift's total less what was refunded of it; nothing for a gift refunded or disputed in full;
 - the payment fees are each gift's fee plus its dispute fees;
 - the only child's fund touched is the campaign's child's;
-- a confirmed, refunded or disputed gift has its transaction, and a pending gift none.
+- a confirmed, refunded or disputed gift has its transaction, and a pending or expired gift none.
 A gift's amount changed behind carefund's back (by SQL), a posting lost, or a fee posted twice, is therefore found.
 Child funds and provider payables that belong to no child are found too."""
 
@@ -50,9 +50,9 @@ def gifts_reconcile(**kwargs: Any) -> list[str]:
     for pk, batch, status, amount, costs, refunded, fee, dispute_fees, txn, child in rows.iterator(chunk_size=5000):
         group = _group_of(batch, pk)
         child_of_group[group] = child
-        if status == DonationStatus.PENDING:
+        if status in (DonationStatus.PENDING, DonationStatus.EXPIRED):  # never confirmed: nothing posted
             if txn is not None:
-                findings.append(f"gift #{pk} is pending but has ledger transaction #{txn}")
+                findings.append(f"gift #{pk} is {status} but has ledger transaction #{txn}")
             continue
         if txn is None:
             findings.append(f"gift #{pk} is {status} but has no ledger transaction")

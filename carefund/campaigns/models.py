@@ -93,6 +93,7 @@ class DonationStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     REFUNDED = "refunded", "Refunded"
     DISPUTED = "disputed", "Disputed (charged back)"
+    EXPIRED = "expired", "Expired (the test checkout was left unpaid)"
 
 
 class DonationKind(models.TextChoices):
@@ -215,10 +216,9 @@ class Donation(models.Model):
             models.Index(
                 fields=["campaign", "status", "id", "amount_pence", "refunded_gift_pence"], name="donation_raised"
             ),
-            # the confirmed online gifts whose provider's fee is not known yet (every Stripe gift, for moments after
-            # it is confirmed): the confirmer asks for them by when they were confirmed
-            # (`services.donation_fees_fill`). Partial, so it holds only those few, however many gifts there are
-            # (offline gifts, which have no fee and no payment intent, are not in it).
+            # the confirmed online gifts whose provider's fee is not known yet (a Stripe gift until its payout):
+            # the reconciliation page counts those overdue by when they were confirmed. Partial, so it holds only
+            # those few, however many gifts there are (offline gifts, with no payment intent, are not in it).
             models.Index(
                 fields=["succeeded_at"],
                 name="donation_fee_unknown",
@@ -262,49 +262,40 @@ class Donation(models.Model):
 
 
 class WebhookEventState(models.TextChoices):
-    QUEUED = "queued", "queued: verified and accepted, to be confirmed by the server's confirmer"
+    QUEUED = "queued", "queued: stored, waiting for the task worker"
     APPLIED = "applied", "applied"
-    REFUSED = "refused", "refused after it was accepted (see the outcome and the audit log)"
+    REFUSED = "refused", "refused by the worker (its contents do not fit what carefund knows; see the outcome)"
+    FAILED = "failed", "failed after the last try (see the outcome; a finance officer looks at it)"
 
 
 class WebhookEvent(models.Model):
-    """Each verified provider event, once: the unique event id is what makes a retried delivery harmless.
-
-    A checkout completion answered at once is kept QUEUED with what it says (`payload`: the verified event's
-    `data.object` and the fee the gateway looked up) until the confirmer applies it
-    (docs/adr/0020-payment-webhooks.md, "Confirm after answering")."""
+    """Each verified provider event of a type carefund handles, once: the unique event id is what makes a retried
+    delivery harmless. Stored QUEUED with what it says (`payload`: the event's `data.object`) by the webhook, in
+    the transaction that puts its task on the queue; the worker applies it (`services.webhook_event_process`)."""
 
     event_id = models.CharField(max_length=255, unique=True)
     gateway = models.CharField(max_length=20)
     type = models.CharField(max_length=100)
     received_at = models.DateTimeField()
     outcome = models.CharField(max_length=300, blank=True)
-    state = models.CharField(max_length=10, choices=WebhookEventState.choices, db_default=WebhookEventState.APPLIED)
+    state = models.CharField(max_length=10, choices=WebhookEventState.choices, default=WebhookEventState.QUEUED)
     payload = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
         indexes = [
-            models.Index(fields=["id"], name="webhookevent_queued", condition=models.Q(state="queued")),
+            # the few events not applied (queued, refused, failed): the reconciliation page and the sweep read them
+            models.Index(fields=["received_at"], name="webhookevent_open", condition=~models.Q(state="applied")),
         ]
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.type} {self.event_id}"
 
 
-class WebhookSpoolSegment(models.Model):
-    """How far the confirmer has read one segment of the webhook spool (carefund/campaigns/spool.py), updated in the
-    transaction that queues the events it read; forgotten once the segment is deleted."""
-
-    name = models.CharField(max_length=200, unique=True)
-    read_to = models.BigIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.name} read to byte {self.read_to}"
-
-
 class Payout(models.Model):
-    """Money the payment provider paid from its clearing balance into the bank (Stripe's payout.paid)."""
+    """Money the payment provider paid from its clearing balance into the bank (Stripe's payout.paid). Without a
+    ledger transaction it is held: the clearing account did not cover it (`services.payout_record`)."""
 
     payout_id = models.CharField(max_length=255, unique=True)
     gateway = models.CharField(max_length=20)

@@ -161,3 +161,151 @@ class Progress:
 
 def has_reached_target(*, raised_pence: int, target_pence: int) -> bool:
     return target_pence > 0 and raised_pence >= target_pence
+
+
+# --- Payment events (docs/campaigns.md, "Webhooks") ------------------------------------------------------------
+# What a signed event must look like before carefund stores it. The signature proves who sent it, not that its
+# contents make sense (a compromised integration or a bug at the provider signs whatever it sends).
+
+WEBHOOK_CHECKOUT_TYPES = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
+WEBHOOK_DISPUTE_TYPES = frozenset(
+    {"charge.dispute.created", "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"}
+)
+WEBHOOK_TYPES = WEBHOOK_CHECKOUT_TYPES | WEBHOOK_DISPUTE_TYPES | {"charge.refunded", "payout.paid"}
+# The largest whole number a JSON number carries exactly (2^53 - 1): any amount beyond it is not an amount.
+MAX_EVENT_PENCE = 2**53 - 1
+# A gift's id fits the database's 64-bit integer (at most 18 digits here).
+MAX_GIFT_ID_DIGITS = 18
+# A dispute fee is a fixed charge (Stripe's in the UK: £20); more than £1,000 is not a fee carefund posts by itself.
+DISPUTE_FEE_MAX_PENCE = 100_000
+# Stripe's ids are short; 255 is the column's width.
+MAX_EVENT_ID_LENGTH = 255
+# Unix time of 1 January 2100: a payout's arrival date is before then.
+MAX_ARRIVAL_TIMESTAMP = 4_102_444_800
+
+
+def is_whole(value: object) -> bool:
+    """A JSON whole number (not a bool, not a float)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _pence_problem(obj: dict[str, object], field: str, *, least: int = 0, required: bool = True) -> str | None:
+    value = obj.get(field)
+    if value is None and not required:
+        return None
+    if not is_whole(value) or not least <= value <= MAX_EVENT_PENCE:  # type: ignore[operator]
+        return f"{field}: expected whole pence from {least} to {MAX_EVENT_PENCE}, got {value!r}."
+    return None
+
+
+def gift_id_in(obj: dict[str, object]) -> str | None:
+    """The gift id an event names (its metadata's `donation_id`, else `client_reference_id`), unchecked."""
+    metadata = obj.get("metadata")
+    raw = metadata.get("donation_id") if isinstance(metadata, dict) else None
+    raw = raw or obj.get("client_reference_id")
+    return raw if isinstance(raw, str) else None
+
+
+def _gift_id_problem(obj: dict[str, object], *, required: bool) -> str | None:
+    if "metadata" in obj and obj["metadata"] is not None and not isinstance(obj["metadata"], dict):
+        return "metadata: expected an object."
+    raw = gift_id_in(obj)
+    if raw is None:
+        return "gift: the event names no carefund gift." if required else None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > MAX_GIFT_ID_DIGITS:
+        return f"gift: {raw[:40]!r} is not a carefund gift id (up to {MAX_GIFT_ID_DIGITS} digits)."
+    return None
+
+
+def _currency_problem(obj: dict[str, object]) -> str | None:
+    if obj.get("currency") != "gbp":
+        return f"currency: carefund takes gifts in pounds (gbp), not {obj.get('currency')!r}."
+    return None
+
+
+def _string_id_problem(obj: dict[str, object], field: str, *, required: bool) -> str | None:
+    value = obj.get(field)
+    if isinstance(value, dict):  # an expanded object
+        value = value.get("id")
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_EVENT_ID_LENGTH:
+        return f"{field}: expected an id of 1 to {MAX_EVENT_ID_LENGTH} characters, got {str(value)[:40]!r}."
+    return None
+
+
+def dispute_fees(obj: dict[str, object]) -> list[tuple[str, int]]:
+    """The dispute fees a dispute object states (balance transaction id, fee in pence; a fee given back is negative),
+    of the event `webhook_event_problem` has passed."""
+    listed = obj.get("balance_transactions")
+    return [
+        (bt["id"], bt["fee"])
+        for bt in (listed if isinstance(listed, list) else [])
+        if isinstance(bt, dict) and bt.get("fee", 0) != 0
+    ]
+
+
+def _dispute_fees_problem(obj: dict[str, object]) -> str | None:
+    listed = obj.get("balance_transactions", [])
+    if not isinstance(listed, list):
+        return "balance_transactions: expected a list."
+    for bt in listed:
+        if isinstance(bt, str):
+            continue  # an id only: nothing to read
+        if not isinstance(bt, dict):
+            return f"balance_transactions: expected ids or objects, got {str(bt)[:40]!r}."
+        if problem := _string_id_problem(bt, "id", required=True):
+            return f"balance_transactions: {problem}"
+        fee = bt.get("fee", 0)
+        if not is_whole(fee) or abs(fee) > DISPUTE_FEE_MAX_PENCE:
+            return f"balance_transactions: fee {repr(fee)[:40]} is not whole pence up to {DISPUTE_FEE_MAX_PENCE}."
+        if fee != 0 and bt.get("currency") != "gbp":
+            return f"balance_transactions: a fee in {bt.get('currency')!r}, not pounds (gbp)."
+    return None
+
+
+def webhook_event_problem(event_type: str, obj: dict[str, object]) -> str | None:
+    """What is wrong with a verified event's `data.object` for its type (shape, bounds, currency), or None. Types
+    carefund does not handle have no problem (they are answered 200 and not stored)."""
+    if event_type in WEBHOOK_CHECKOUT_TYPES:
+        checks = [
+            _string_id_problem(obj, "id", required=True),
+            _gift_id_problem(obj, required=True),
+            _currency_problem(obj),
+            _pence_problem(obj, "amount_total", least=1),
+            _string_id_problem(obj, "payment_intent", required=False),
+            None if isinstance(obj.get("payment_status", "paid"), str) else "payment_status: expected a string.",
+        ]
+    elif event_type == "charge.refunded":
+        checks = [
+            _gift_id_problem(obj, required=False),
+            _string_id_problem(obj, "payment_intent", required=False),
+            _currency_problem(obj),
+            _pence_problem(obj, "amount", least=1),
+            _pence_problem(obj, "amount_refunded", least=1),
+        ]
+        if not any(checks) and obj["amount_refunded"] > obj["amount"]:  # type: ignore[operator]
+            checks.append(
+                f"amount_refunded: {obj['amount_refunded']} pence is more than the charge of {obj['amount']} pence."
+            )
+    elif event_type in WEBHOOK_DISPUTE_TYPES:
+        checks = [
+            _gift_id_problem(obj, required=False),
+            _string_id_problem(obj, "payment_intent", required=False),
+            _currency_problem(obj),
+            _pence_problem(obj, "amount", required=False),
+            _dispute_fees_problem(obj),
+        ]
+    elif event_type == "payout.paid":
+        arrival = obj.get("arrival_date")
+        checks = [
+            _string_id_problem(obj, "id", required=True),
+            _currency_problem(obj),
+            _pence_problem(obj, "amount", least=1),
+            None
+            if arrival is None or (is_whole(arrival) and 0 <= arrival <= MAX_ARRIVAL_TIMESTAMP)  # type: ignore[operator]
+            else f"arrival_date: expected a Unix time before 2100, got {str(arrival)[:40]!r}.",
+        ]
+    else:
+        return None
+    return next((problem for problem in checks if problem), None)

@@ -8,11 +8,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, QuerySet, Sum
 
-from carefund.campaigns import rules, spool
+from carefund.campaigns import rules
 from carefund.campaigns.models import (
     Campaign,
     CampaignPhoto,
@@ -24,7 +23,6 @@ from carefund.campaigns.models import (
     Payout,
     WebhookEvent,
     WebhookEventState,
-    WebhookSpoolSegment,
 )
 from carefund.core import clock
 from carefund.core.errors import NotFoundError, PermissionDeniedError
@@ -193,7 +191,8 @@ def campaign_get_for_staff(*, user: Any, slug: str) -> Campaign:
 
 def gifts_for_campaign(*, user: Any, campaign: Campaign) -> QuerySet[Donation]:
     _require(user, "campaigns.view_gifts")
-    return campaign.donations.select_related("entered_by", "batch").order_by("-created_at", "-pk")
+    gifts = campaign.donations.exclude(status=DonationStatus.EXPIRED)  # test checkouts left unpaid
+    return gifts.select_related("entered_by", "batch").order_by("-created_at", "-pk")
 
 
 def messages_to_moderate(*, user: Any) -> QuerySet[Donation]:
@@ -239,7 +238,8 @@ def reconciliation(*, user: Any) -> list[ReconciliationLine]:
         )
         fees = int(qs.exclude(fee_pence=None).aggregate(s=Sum("fee_pence"))["s"] or 0)
         fees += int(qs.aggregate(s=Sum("dispute_fees_pence"))["s"] or 0)
-        paid_out = int(Payout.objects.filter(gateway=gateway).aggregate(s=Sum("amount_pence"))["s"] or 0)
+        posted_payouts = Payout.objects.filter(gateway=gateway, ledger_transaction__isnull=False)  # not those held
+        paid_out = int(posted_payouts.aggregate(s=Sum("amount_pence"))["s"] or 0)
         out.append(
             ReconciliationLine(
                 label=f"{gateway} clearing ({chart.clearing_account(gateway)}): confirmed gifts less refunds, fees "
@@ -257,7 +257,7 @@ def reconciliation(*, user: Any) -> list[ReconciliationLine]:
                 label=f"{gateway} payouts to the bank ({chart.BANK})",
                 expected_pence=paid_out,
                 ledger_pence=int(payouts_in_bank or 0),
-                count=Payout.objects.filter(gateway=gateway).count(),
+                count=posted_payouts.count(),
             )
         )
     batches = OfflineBatch.objects.annotate(
@@ -285,22 +285,24 @@ def has_pending_message(donation: Donation) -> bool:
 
 @dataclass(frozen=True)
 class WebhookQueueStatus:
-    """Payment events accepted but not yet posted, and those refused after they were accepted (a finance officer
-    looks at each: the provider was told 200)."""
+    """What a finance officer watches on the reconciliation page: payment events stored and not yet applied, those
+    refused or failed after their last try (the provider was told 200: each needs a look), payouts held because the
+    clearing account did not cover them, clearing accounts below zero, and gifts whose fee is overdue."""
 
     queued: int
     oldest_queued_at: dt.datetime | None
-    refused: list[WebhookEvent]
-    spooled: int = 0  # answered, written to this machine's spool, not yet read by the confirmer
-    oldest_spooled_at: dt.datetime | None = None
+    refused: list[WebhookEvent]  # refused by the worker, or failed after the last try
+    held_payouts: list[Payout] = dataclasses.field(default_factory=list)
+    clearing_below_zero: list[str] = dataclasses.field(default_factory=list)
     # confirmed online gifts whose provider's fee has been unknown for longer than FEE_OVERDUE (the clearing account
     # still holds their fees, and the reconciliation above cannot see it: it counts a fee once it is known)
     fees_overdue: int = 0
     oldest_fee_overdue_at: dt.datetime | None = None
 
 
-# The confirmer asks for a Stripe gift's fee moments after confirming it, and again hourly (WEBHOOK_FEES_FILL_SECONDS).
-FEE_OVERDUE = dt.timedelta(hours=2)
+# Stripe's fees come with the payout that pays the gifts out (services.payout_fees_record); Stripe pays out a UK
+# account's balance on a rolling schedule of a few days, so a fee still unknown after two weeks is overdue.
+FEE_OVERDUE = dt.timedelta(days=14)
 
 
 def _fees_overdue() -> QuerySet[Donation]:
@@ -322,27 +324,19 @@ def fees_overdue_for_finance(*, user: Any, limit: int = 50) -> list[Donation]:
 
 
 def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueStatus:
+    from carefund.ledger.integrity import clearing_accounts_below_zero
+
     _require(user, "campaigns.view_gifts")
     queued = WebhookEvent.objects.filter(state=WebhookEventState.QUEUED)
     oldest = queued.order_by("received_at").values_list("received_at", flat=True).first()
-    refused = list(
-        WebhookEvent.objects.filter(state=WebhookEventState.REFUSED).order_by("-received_at")[:refused_limit]
-    )
+    refused = WebhookEvent.objects.filter(state__in=(WebhookEventState.REFUSED, WebhookEventState.FAILED))
     overdue = _fees_overdue()
-    status = WebhookQueueStatus(
+    return WebhookQueueStatus(
         queued=queued.count(),
         oldest_queued_at=oldest,
-        refused=refused,
+        refused=list(refused.order_by("-received_at")[:refused_limit]),
+        held_payouts=list(Payout.objects.filter(ledger_transaction__isnull=True).order_by("arrived_on", "pk")),
+        clearing_below_zero=clearing_accounts_below_zero(),
         fees_overdue=overdue.count(),
         oldest_fee_overdue_at=overdue.order_by("succeeded_at").values_list("succeeded_at", flat=True).first(),
     )
-    directory = settings.WEBHOOK_SPOOL_DIR
-    if not directory:
-        return status
-    positions = dict(WebhookSpoolSegment.objects.values_list("name", "read_to"))
-    held = spool.waiting(directory, positions)
-    try:
-        oldest_spooled = dt.datetime.fromisoformat(held.oldest_received_at) if held.oldest_received_at else None
-    except ValueError:
-        oldest_spooled = None
-    return dataclasses.replace(status, spooled=held.lines, oldest_spooled_at=oldest_spooled)

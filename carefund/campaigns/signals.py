@@ -11,3 +11,8 @@ from django.dispatch import Signal
 # ("refund", "partial_refund" or "dispute") and `actor=`. Receivers run in the same transaction: if one raises,
 # nothing of the reversal is written. giftaid connects to it to post the Gift Aid to repay on a claimed gift.
 donation_reversed = Signal()
+
+# Sent inside the transaction that confirms, refunds (in part or whole), disputes or reinstates an online gift, with
+# `child_id=` (whose restricted fund moved) and `change=` (in words: "confirmed online", "refunded", ...). funding
+# connects to it to have the child's funding waterfall recomputed once the change commits.
+gift_fund_changed = Signal()

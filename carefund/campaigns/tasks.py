@@ -1,4 +1,4 @@
-"""Work done after commit: the donor's receipt email."""
+"""Work for the task worker: the donor's receipt, payment events, the fees of a payout, and the daily sweep."""
 
 from __future__ import annotations
 
@@ -65,19 +65,32 @@ def receipt_send(*, donation_id: int) -> bool:
 
 
 @task()
-def receipts_send(*, donation_ids: list[int]) -> int:
-    """The receipts of a batch of gifts confirmed together (one task instead of one per gift); returns how many
-    were sent. Each is sent as `receipt_send` sends it; one that fails does not stop the others, and the task then
-    fails naming the gifts whose receipt was not sent (so the queue shows it)."""
-    sent, failed = 0, []
-    first_error: Exception | None = None
-    for donation_id in donation_ids:
-        try:
-            sent += 1 if receipt_send.call(donation_id=donation_id) else 0
-        except Exception as exc:  # e.g. the mail server refused one address
-            logger.exception("the receipt of gift #%s was not sent", donation_id)
-            failed.append(donation_id)
-            first_error = first_error or exc
-    if failed:
-        raise RuntimeError(f"receipts not sent for gifts {failed} ({sent} sent)") from first_error
-    return sent
+def webhook_event_apply(*, event_pk: int) -> str:
+    """Apply one stored payment event (the webhook put this task on the queue in the event's own transaction)."""
+    from carefund.campaigns.services import webhook_event_process
+
+    return webhook_event_process(event_pk=event_pk)
+
+
+@task()
+def payout_fees_fill(*, payout_id: str) -> int:
+    """Post the fees of the gifts a payout paid out, as the provider lists them; returns how many were posted. A
+    failure (the provider unreachable) fails the task, which the queue shows; `carefund webhooks fees PAYOUT`
+    asks again."""
+    from carefund.campaigns.services import payout_fees_record
+
+    return payout_fees_record(payout_id=payout_id).recorded
+
+
+@task()
+def checkouts_sweep_daily() -> str:
+    """Daily (`carefund webhooks sweep`, from cron): confirm gifts whose event never arrived, requeue events whose
+    task was lost, and expire test checkouts left unpaid for a day."""
+    from carefund.campaigns.services import checkouts_expire, checkouts_sweep
+
+    report = checkouts_sweep()
+    expired = checkouts_expire()
+    return (
+        f"{report.asked} completed checkout(s) listed, {report.confirmed} gift(s) confirmed, {report.refused} "
+        f"refused, {report.requeued} event(s) requeued; {expired} test checkout(s) expired"
+    )

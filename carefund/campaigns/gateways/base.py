@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,15 +39,20 @@ class CheckoutSession:
 
 @dataclass(frozen=True)
 class GatewayEvent:
-    """A verified provider event, Stripe-shaped: `data_object` is `event.data.object`. `fee_pence` is the
-    provider's fee for a completed checkout when the gateway looked it up after verification (never read from the
-    body); None when it is not known."""
+    """A verified provider event, Stripe-shaped: `data_object` is `event.data.object`."""
 
     event_id: str
     type: str
     created: int
     data_object: dict[str, Any]
-    fee_pence: int | None = None
+
+
+@dataclass(frozen=True)
+class ChargeFee:
+    """The provider's fee on one charge paid out, as its payout's listing gives it."""
+
+    payment_intent_id: str
+    fee_pence: int
 
 
 class PaymentGateway(Protocol):
@@ -55,8 +61,15 @@ class PaymentGateway(Protocol):
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession: ...
 
     def verify_webhook(self, *, payload: bytes, signature_header: str) -> GatewayEvent:
-        """Verify and parse the raw body; a gateway may add what it learns from the provider (the fee). Never a
-        network failure: a lookup that fails leaves the extra field None."""
+        """Verify and parse the raw body; asks the provider nothing."""
+        ...
+
+    def completed_checkouts(self, *, since: int) -> list[dict[str, Any]]:
+        """The checkout sessions completed since the Unix time `since`, as their events' `data.object` would be."""
+        ...
+
+    def payout_fees(self, payout_id: str) -> list[ChargeFee]:
+        """The fees of the charges a payout paid out."""
         ...
 
 
@@ -75,10 +88,15 @@ def verify_stripe_signed(*, payload: bytes, signature_header: str, secret: str, 
         WebhookSignature.verify_header(text, signature_header, secret, tolerance)
     except SignatureVerificationError as exc:
         raise WebhookVerificationError(f"signature: {exc.user_message or 'does not verify'}") from None
+    # stripe refuses a timestamp older than the tolerance, not one ahead of it: a signature dated in the future
+    # would stay replayable until then
+    signed_at = [part[2:] for part in signature_header.split(",") if part.startswith("t=")]
+    if not signed_at or not signed_at[0].isdigit() or int(signed_at[0]) > time.time() + tolerance:
+        raise WebhookVerificationError("signature: its timestamp is ahead of the server's clock.")
     try:
         body = json.loads(text)
-    except ValueError:
-        raise WebhookVerificationError("body is not valid JSON.") from None
+    except (ValueError, RecursionError):  # a body nested thousands deep exhausts the parser's recursion
+        raise WebhookVerificationError("body is not valid JSON (or nests too deeply).") from None
     try:
         event_id = body["id"]
         event_type = body["type"]

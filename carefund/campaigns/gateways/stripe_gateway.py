@@ -1,11 +1,8 @@
 """Stripe: Checkout Sessions through the `stripe` library, webhooks verified with stripe's own code.
 
-A completed checkout's event does not carry Stripe's fee. Verifying a webhook asks Stripe nothing: the answer to
-the provider never waits for a request of ours to it. The gift is confirmed without its fee, and the webhook
-confirmer asks for the fee moments later, in a thread of its own (`payment_intent_fee_pence`: the PaymentIntent's
-latest charge's balance transaction, https://docs.stripe.com/expand/use-cases "See the Stripe fee for a given
-payment"; carefund/web/campaigns/confirmer.py, `FeesFiller`), and posts it as a late fee. A lookup that fails is
-logged and asked again later."""
+A completed checkout's event does not carry Stripe's fee: a gift is confirmed without it, and the fees come with the
+payout that pays the gifts out (`payout_fees`, one listing of the payout's balance transactions). The daily sweep
+lists completed Checkout Sessions (`completed_checkouts`) to find gifts whose event never arrived."""
 
 from __future__ import annotations
 
@@ -15,6 +12,7 @@ from typing import Any
 import stripe
 
 from carefund.campaigns.gateways.base import (
+    ChargeFee,
     CheckoutRequest,
     CheckoutSession,
     GatewayError,
@@ -23,9 +21,6 @@ from carefund.campaigns.gateways.base import (
 )
 
 logger = logging.getLogger(__name__)
-
-# One quick attempt: a fee not known now is asked for again at the next run.
-_FEE_LOOKUP_TIMEOUT_SECONDS = 5
 
 
 class StripeGateway:
@@ -38,11 +33,8 @@ class StripeGateway:
         webhook_secret: str,
         tolerance_seconds: int,
         client: stripe.StripeClient | None = None,
-        lookup_client: stripe.StripeClient | None = None,
     ) -> None:
-        self._secret_key = secret_key
         self._client = client or stripe.StripeClient(secret_key)
-        self._lookup_client = lookup_client  # made on first use: most requests never look anything up
         self._webhook_secret = webhook_secret
         self._tolerance = tolerance_seconds
 
@@ -83,43 +75,43 @@ class StripeGateway:
             payload=payload, signature_header=signature_header, secret=self._webhook_secret, tolerance=self._tolerance
         )
 
-    def payment_intent_fee_pence(self, intent_id: str, amount_pence: int) -> int | None:
-        """Stripe's fee in pence for a PaymentIntent of `amount_pence`, from its latest charge's balance transaction;
-        None (logged) when it is not known yet (no charge or balance transaction), not in pounds, or the lookup
-        fails. Asked by `services.donation_fees_fill` for gifts confirmed without their fee (all of Stripe's:
-        the webhook does not carry it)."""
+    def completed_checkouts(self, *, since: int) -> list[dict[str, Any]]:
+        """The Checkout Sessions completed and created since `since` (Unix time), as plain dicts shaped like a
+        completion event's `data.object` (Stripe's list API, paged by the library)."""
         try:
-            intent = self._lookups().v1.payment_intents.retrieve(
-                intent_id, {"expand": ["latest_charge.balance_transaction"]}
+            listed = self._client.v1.checkout.sessions.list(
+                {"created": {"gte": since}, "status": "complete", "limit": 100}
             )
-            balance_transaction: Any = _field(_field(intent, "latest_charge"), "balance_transaction")
-            fee: Any = _field(balance_transaction, "fee")
-            currency: Any = _field(balance_transaction, "currency")
-        except Exception:  # network, permissions, an unexpected shape: never fail the webhook for the fee
-            logger.warning(
-                "stripe fee: could not look up the fee of %s; the gift posts without a fee", intent_id, exc_info=True
-            )
-            return None
-        if isinstance(fee, bool) or not isinstance(fee, int) or currency != "gbp" or not 0 <= fee <= amount_pence:
-            logger.warning(
-                "stripe fee: %s has no usable fee in pence (fee %r %r, charge %r); the gift posts without a fee",
-                intent_id,
-                fee,
-                currency,
-                amount_pence,
-            )
-            return None
-        return fee
+            return [session.to_dict() for session in listed.auto_paging_iter()]
+        except stripe.StripeError as exc:
+            raise GatewayError(f"payment provider: could not list completed checkouts ({exc.user_message})") from None
 
-    def _lookups(self) -> stripe.StripeClient:
-        """A client for the fee lookups: one attempt, a short timeout (a fee not known now is asked for again)."""
-        if self._lookup_client is None:
-            self._lookup_client = stripe.StripeClient(
-                self._secret_key,
-                max_network_retries=0,
-                http_client=stripe.RequestsClient(timeout=_FEE_LOOKUP_TIMEOUT_SECONDS),
+    def payout_fees(self, payout_id: str) -> list[ChargeFee]:
+        """Stripe's fee on each charge a payout paid out: the payout's balance transactions of type charge, one
+        listing (paged by the library) with each charge expanded for its PaymentIntent
+        (https://docs.stripe.com/reports/payout-reconciliation; https://docs.stripe.com/api/balance_transactions/list).
+        A balance transaction not in pounds, or whose fee is not whole pence, is skipped (logged): a finance officer
+        records that fee by hand."""
+        try:
+            listed = self._client.v1.balance_transactions.list(
+                {"payout": payout_id, "type": "charge", "limit": 100, "expand": ["data.source"]}
             )
-        return self._lookup_client
+            rows = list(listed.auto_paging_iter())
+        except stripe.StripeError as exc:
+            raise GatewayError(f"payment provider: could not list payout {payout_id} ({exc.user_message})") from None
+        fees = []
+        for bt in rows:
+            fee, currency = _field(bt, "fee"), _field(bt, "currency")
+            intent: Any = _field(_field(bt, "source"), "payment_intent")
+            if isinstance(intent, dict):
+                intent = intent.get("id")
+            if isinstance(fee, bool) or not isinstance(fee, int) or fee < 0 or currency != "gbp" or not intent:
+                logger.warning(
+                    "stripe payout %s: balance transaction %s has no usable fee", payout_id, _field(bt, "id")
+                )
+                continue
+            fees.append(ChargeFee(payment_intent_id=str(intent), fee_pence=fee))
+        return fees
 
 
 def _field(obj: Any, name: str) -> Any:

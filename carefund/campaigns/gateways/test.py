@@ -13,7 +13,13 @@ from typing import Any
 
 from django.urls import reverse
 
-from carefund.campaigns.gateways.base import CheckoutRequest, CheckoutSession, GatewayEvent, verify_stripe_signed
+from carefund.campaigns.gateways.base import (
+    ChargeFee,
+    CheckoutRequest,
+    CheckoutSession,
+    GatewayEvent,
+    verify_stripe_signed,
+)
 
 
 def sign_payload(payload: bytes, *, secret: str, timestamp: int | None = None) -> str:
@@ -46,8 +52,7 @@ def checkout_completed_object(
     fee_pence: int | None,
     metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A paid Checkout Session as Stripe sends it back, with the `metadata` carefund gave the checkout (Stripe keeps
-    it and returns it; the test gateway keeps nothing, so its caller passes `services.checkout_metadata` again)."""
+    """A paid Checkout Session as Stripe sends it back, with the `metadata` carefund gave the checkout."""
     obj: dict[str, Any] = {
         "id": session_id,
         "object": "checkout.session",
@@ -59,7 +64,7 @@ def checkout_completed_object(
         "metadata": {"donation_id": str(donation_id), **(metadata or {})},
     }
     if fee_pence is not None:
-        # the test gateway states its fee in the event; Stripe's is looked up by StripeGateway after verification
+        # the test gateway states its fee in the event; Stripe's comes with its payout (StripeGateway.payout_fees)
         obj["carefund_fee_pence"] = fee_pence
     return obj
 
@@ -84,3 +89,11 @@ class TestGateway:
         return verify_stripe_signed(
             payload=payload, signature_header=signature_header, secret=self._webhook_secret, tolerance=self._tolerance
         )
+
+    def completed_checkouts(self, *, since: int) -> list[dict[str, Any]]:
+        """None to find: the test checkout page delivers its event itself, at once."""
+        return []
+
+    def payout_fees(self, payout_id: str) -> list[ChargeFee]:
+        """None to learn: the test gateway states each fee in its checkout's event."""
+        return []

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 
 from carefund.campaigns import services
 from carefund.campaigns.gateways.test import checkout_completed_object, event_payload, sign_payload
-from carefund.campaigns.models import Campaign, CampaignState, Donation
+from carefund.campaigns.models import Campaign, CampaignState, Donation, WebhookEvent
 from carefund.campaigns.roles import ROLE_PERMISSIONS
 from carefund.care.tests.factories import ChildFactory, user_with_role
 from carefund.core import clock
@@ -70,30 +74,17 @@ def completed_event(
     amount_total: int | None = None,
     fee_pence: int | None = None,
     session_id: str | None = None,
-    tagged: bool = True,
+    **changes: Any,
 ) -> bytes:
-    """The provider's checkout.session.completed for `donation`, carrying back the metadata carefund gave the checkout
-    (`services.checkout_metadata`, for the gift's real amount) unless `tagged` is False: a checkout made before tags,
-    or by another platform on the same provider account."""
-    metadata = (
-        services.checkout_metadata(
-            donation_id=donation.pk, amount_pence=donation.total_pence, gateway=donation.gateway or "test"
-        )
-        if tagged
-        else None
+    """The provider's checkout.session.completed for `donation` (`changes` replace fields of its session)."""
+    obj = checkout_completed_object(
+        session_id=session_id or str(donation.checkout_session_id),
+        donation_id=donation.pk,
+        amount_total=donation.total_pence if amount_total is None else amount_total,
+        payment_intent=f"pi_test_{donation.pk}",
+        fee_pence=fee_pence,
     )
-    return event_payload(
-        event_type="checkout.session.completed",
-        event_id=event_id,
-        data_object=checkout_completed_object(
-            session_id=session_id or str(donation.checkout_session_id),
-            donation_id=donation.pk,
-            amount_total=donation.total_pence if amount_total is None else amount_total,
-            payment_intent=f"pi_test_{donation.pk}",
-            fee_pence=fee_pence,
-            metadata=metadata,
-        ),
-    )
+    return event_payload(event_type="checkout.session.completed", event_id=event_id, data_object={**obj, **changes})
 
 
 def refund_event(donation: Donation, *, event_id: str | None = None, amount_refunded: int | None = None) -> bytes:
@@ -104,19 +95,90 @@ def refund_event(donation: Donation, *, event_id: str | None = None, amount_refu
             "id": f"ch_test_{donation.pk}",
             "object": "charge",
             "payment_intent": f"pi_test_{donation.pk}",
+            "amount": donation.total_pence,
+            "currency": "gbp",
             "amount_refunded": donation.total_pence if amount_refunded is None else amount_refunded,
             "metadata": {"donation_id": str(donation.pk)},
         },
     )
 
 
+@contextlib.contextmanager
+def run_after_commit() -> Iterator[None]:
+    """Run, at the end of the block, what it left to do after commit (and what that leaves, in turn), and take it
+    off the connection's list: a test's transaction never commits, and an enclosing capture must not run it again."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    start = len(connection.run_on_commit)
+    try:
+        yield
+    finally:
+        while len(connection.run_on_commit) > start:
+            due = connection.run_on_commit[start:]
+            del connection.run_on_commit[start:]
+            for _, callback, robust in due:
+                try:
+                    callback()
+                except Exception:
+                    if not robust:
+                        raise
+                    logging.getLogger(__name__).exception("after-commit work failed")
+
+
 def deliver(payload: bytes, *, secret: str = SECRET, timestamp: int | None = None, client: Client | None = None) -> Any:
-    """POST a signed event to the real webhook endpoint."""
+    """POST a signed event to the real webhook endpoint, then let what it queued run as on the server: the test's
+    transaction never commits, so the after-commit work (the tests' task backend runs each task as it is enqueued)
+    runs at the end of the request instead."""
     header = sign_payload(payload, secret=secret, timestamp=timestamp)
-    return (client or Client()).post(
-        "/webhooks/stripe/", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
-    )
+    with run_after_commit():
+        return (client or Client()).post(
+            "/webhooks/stripe/", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
+        )
+
+
+def receive(payload: bytes) -> Any:
+    """`services.webhook_receive` of a payload signed now, with the after-commit work run (as `deliver`)."""
+    with run_after_commit():
+        return services.webhook_receive(payload=payload, signature_header=sign_payload(payload, secret=SECRET))
+
+
+def event_state(event_id: str) -> tuple[str, str]:
+    """The stored event's state and outcome."""
+    return WebhookEvent.objects.values_list("state", "outcome").get(event_id=event_id)
+
+
+def outcome(payload: bytes) -> str:
+    """Deliver the event (answered 200: stored and queued, as every well-formed event is) and return what the
+    worker made of it."""
+    assert deliver(payload).status_code == 200
+    return event_state(json.loads(payload)["id"])[1]
 
 
 def loads(payload: bytes) -> Any:
     return json.loads(payload)
+
+
+def run_worker() -> int:
+    """Run the database queue's ready tasks as `carefund db_worker` does (its own Worker, in batch mode: until none is
+    ready); returns how many it ran. For tests that put tasks on the database queue (the `db_queue` fixture)."""
+    from unittest import mock
+
+    from django.db import close_old_connections
+    from django_tasks_db.management.commands import db_worker
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    worker = Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+    # the worker closes connections that are not in autocommit between tasks (as a server process should); a test
+    # that is one transaction keeps its connection open, or PostgreSQL's test transaction is lost
+    keep = connections[DEFAULT_DB_ALIAS].in_atomic_block
+    with mock.patch.object(db_worker, "close_old_connections", (lambda: None) if keep else close_old_connections):
+        worker.run()
+    return worker._run_tasks

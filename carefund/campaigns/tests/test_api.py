@@ -16,7 +16,7 @@ def test_public_list_and_detail() -> None:
     campaign = make_campaign(target_pence=10_000)
     make_campaign(state=CampaignState.DRAFT)
     d = make_pending(campaign, amount_pence=2500, donor_name="Ann")
-    services.donation_record_succeeded(donation_id=d.pk, amount_total_pence=2500)
+    services.donation_record_succeeded(donation_id=d.pk, amount_total_pence=2500, session_id=str(d.checkout_session_id))
     listing = Client().get("/api/campaigns/").json()
     assert [(c["slug"], c["raised_pence"], c["percent"]) for c in listing] == [(campaign.slug, 2500, 25)]
     detail = Client().get(f"/api/campaigns/{campaign.slug}").json()

@@ -5,7 +5,7 @@ with `charge.dispute.funds_reinstated`); carefund posts each once as an expense 
 
 from __future__ import annotations
 
-import logging
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +13,14 @@ import pytest
 from carefund.campaigns import selectors
 from carefund.campaigns.gateways.test import event_payload
 from carefund.campaigns.models import Donation, DonationStatus
-from carefund.campaigns.tests.factories import caseworker, completed_event, deliver, make_campaign, make_pending
+from carefund.campaigns.tests.factories import (
+    caseworker,
+    completed_event,
+    deliver,
+    event_state,
+    make_campaign,
+    make_pending,
+)
 from carefund.core.models import AuditEvent
 from carefund.ledger import chart
 from carefund.ledger.integrity import ledger_check
@@ -46,9 +53,17 @@ def _dispute_event(gift: Donation, event_type: str, *balance_transactions: Any, 
             "object": "dispute",
             "payment_intent": f"pi_test_{gift.pk}",
             "amount": gift.total_pence,
+            "currency": "gbp",
             "balance_transactions": list(balance_transactions),
         },
     )
+
+
+def _outcome(payload: bytes) -> str:
+    """Deliver the event (answered 200: stored and queued) and return what the worker made of it."""
+    assert deliver(payload).status_code == 200
+    _state, outcome = event_state(json.loads(payload)["id"])
+    return outcome
 
 
 def _books(gift: Donation) -> dict[str, int]:
@@ -70,11 +85,7 @@ WITHDRAWN = _bt("txn_withdrawn", -2600, DISPUTE_FEE)
 def test_the_dispute_fee_in_the_created_dispute_is_posted_once() -> None:
     gift = _confirmed()
     created = _dispute_event(gift, "charge.dispute.created", WITHDRAWN)
-    response = deliver(created)
-    assert (response.status_code, response.json()) == (
-        200,
-        {"outcome": f"gift #{gift.pk} disputed; dispute fees posted: {DISPUTE_FEE} pence"},
-    )
+    assert _outcome(created) == f"gift #{gift.pk} disputed; dispute fees posted: {DISPUTE_FEE} pence"
     # the gift reversed, its own fee kept, and the dispute fee: what the provider took from its balance
     assert _books(gift) == {"fund": 0, "clearing": -58 - DISPUTE_FEE, "fees": 58 + DISPUTE_FEE}
     gift.refresh_from_db()
@@ -82,28 +93,27 @@ def test_the_dispute_fee_in_the_created_dispute_is_posted_once() -> None:
     _reconciled()
     # the same event again; the same balance transaction in the funds-withdrawn event: nothing more
     assert deliver(created).status_code == 200
-    withdrawn = deliver(_dispute_event(gift, "charge.dispute.funds_withdrawn", WITHDRAWN))
-    assert withdrawn.json() == {"outcome": f"dispute of gift #{gift.pk}: funds withdrawn"}
+    withdrawn = _outcome(_dispute_event(gift, "charge.dispute.funds_withdrawn", WITHDRAWN))
+    assert withdrawn == f"dispute of gift #{gift.pk}: funds withdrawn"
     assert _books(gift)["fees"] == 58 + DISPUTE_FEE
     assert Transaction.objects.filter(idempotency_key=f"dispute-fee-test-{WITHDRAWN['id']}").count() == 1
     assert AuditEvent.objects.filter(action="donation.dispute_fee", target_id=str(gift.pk)).count() == 1
     _reconciled()
+    # the provider took the gift back and kept its fee and the dispute fee: the clearing account is short by those
     assert ledger_check() == []
 
 
 def test_funds_withdrawn_before_the_dispute_posts_the_fee_and_the_dispute_the_gift() -> None:
     gift = _confirmed()
-    withdrawn = deliver(_dispute_event(gift, "charge.dispute.funds_withdrawn", WITHDRAWN))
-    assert withdrawn.json() == {
-        "outcome": f"dispute of gift #{gift.pk}: funds withdrawn; dispute fees posted: {DISPUTE_FEE} pence"
-    }
+    withdrawn = _outcome(_dispute_event(gift, "charge.dispute.funds_withdrawn", WITHDRAWN))
+    assert withdrawn == f"dispute of gift #{gift.pk}: funds withdrawn; dispute fees posted: {DISPUTE_FEE} pence"
     assert Donation.objects.get(pk=gift.pk).status == DonationStatus.SUCCEEDED  # the gift waits for its dispute
     assert _books(gift) == {"fund": 2500, "clearing": 2600 - 58 - DISPUTE_FEE, "fees": 58 + DISPUTE_FEE}
     _reconciled()
-    created = deliver(_dispute_event(gift, "charge.dispute.created", WITHDRAWN))
-    assert created.json() == {"outcome": f"gift #{gift.pk} disputed"}
+    assert _outcome(_dispute_event(gift, "charge.dispute.created", WITHDRAWN)) == f"gift #{gift.pk} disputed"
     assert _books(gift) == {"fund": 0, "clearing": -58 - DISPUTE_FEE, "fees": 58 + DISPUTE_FEE}
     _reconciled()
+    # the provider took the gift back and kept its fee and the dispute fee: the clearing account is short by those
     assert ledger_check() == []
 
 
@@ -112,9 +122,8 @@ def test_a_dispute_won_posts_a_dispute_fee_given_back(returned: int, fees_after:
     gift = _confirmed()
     assert deliver(_dispute_event(gift, "charge.dispute.created", WITHDRAWN)).status_code == 200
     reinstated = _bt("txn_reinstated", 2600, returned)
-    won = deliver(_dispute_event(gift, "charge.dispute.funds_reinstated", WITHDRAWN, reinstated))
-    assert won.status_code == 200
-    assert won.json()["outcome"].startswith(f"gift #{gift.pk} stands again")
+    won = _outcome(_dispute_event(gift, "charge.dispute.funds_reinstated", WITHDRAWN, reinstated))
+    assert won.startswith(f"gift #{gift.pk} stands again")
     assert _books(gift) == {"fund": 2500, "clearing": 2600 - fees_after, "fees": fees_after}
     assert Donation.objects.get(pk=gift.pk).dispute_fees_pence == fees_after - 58
     _reconciled()
@@ -122,35 +131,29 @@ def test_a_dispute_won_posts_a_dispute_fee_given_back(returned: int, fees_after:
 
 
 @pytest.mark.parametrize(
-    ("balance_transaction", "logged"),
+    ("balance_transaction", "refusal"),
     [
-        (_bt("txn_x", -2600, "2000"), "txn_x: fee '2000' is not whole pence up to 100000"),
-        (_bt("txn_x", -2600, 2000.5), "txn_x: fee 2000.5 is not whole pence"),
-        (_bt("txn_x", -2600, True), "txn_x: fee True is not whole pence"),
-        (_bt("txn_x", -2600, 10**9), "is not whole pence up to 100000"),
-        (_bt("txn_eur", -3000, 1500, "eur"), "txn_eur: fee 1500 in 'eur', not pounds"),
-        ({"object": "balance_transaction", "fee": 2000, "currency": "gbp"}, "a balance transaction with no id"),
+        (_bt("txn_x", -2600, "2000"), "fee '2000' is not whole pence up to 100000."),
+        (_bt("txn_x", -2600, 2000.5), "fee 2000.5 is not whole pence up to 100000."),
+        (_bt("txn_x", -2600, True), "fee True is not whole pence up to 100000."),
+        (_bt("txn_x", -2600, 10**9), "fee 1000000000 is not whole pence up to 100000."),
+        (_bt("txn_eur", -3000, 1500, "eur"), "a fee in 'eur', not pounds (gbp)."),
+        ({"object": "balance_transaction", "fee": 2000, "currency": "gbp"}, "id: expected an id of 1 to 255"),
     ],
 )
-def test_a_dispute_fee_that_cannot_be_read_is_left_for_a_person_and_the_dispute_is_still_booked(
-    balance_transaction: Any, logged: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Stripe took the money back whatever its fee says: the dispute is posted; the fee it could not read is
-    logged and audited for a finance officer (a journal entry), and nothing of it is posted."""
+def test_a_dispute_fee_that_cannot_be_read_is_refused_at_the_door(balance_transaction: Any, refusal: str) -> None:
+    """A dispute whose fee does not parse is refused (400) and nothing of it is stored: the provider shows the
+    failed delivery, and carefund never books half of what the event says."""
     gift = _confirmed()
-    with caplog.at_level(logging.WARNING, logger="carefund.campaigns.services"):
-        response = deliver(_dispute_event(gift, "charge.dispute.created", balance_transaction))
-    assert response.json() == {"outcome": f"gift #{gift.pk} disputed; dispute fees left for a finance officer: 1"}
-    assert logged in caplog.text
-    assert _books(gift) == {"fund": 0, "clearing": -58, "fees": 58}
-    assert Donation.objects.get(pk=gift.pk).status == DonationStatus.DISPUTED
-    [audit] = AuditEvent.objects.filter(action="donation.dispute_fee_unread", target_id=str(gift.pk))
-    assert logged in audit.summary
-    _reconciled()
-    assert ledger_check() == []
+    response = deliver(_dispute_event(gift, "charge.dispute.created", balance_transaction))
+    assert response.status_code == 400
+    assert response.json()["outcome"].startswith(f"refused: balance_transactions: {refusal}")
+    assert _books(gift) == {"fund": 2500, "clearing": 2600 - 58, "fees": 58}
+    assert Donation.objects.get(pk=gift.pk).status == DonationStatus.SUCCEEDED
+    assert Transaction.objects.count() == 1
 
 
-def test_funds_withdrawn_for_a_gift_not_confirmed_yet_asks_the_provider_to_retry() -> None:
+def test_funds_withdrawn_for_a_gift_not_confirmed_yet_waits_for_a_retry() -> None:
     """Even when the dispute names the gift itself: its fee waits until the payment is confirmed."""
     gift = make_pending(make_campaign(), amount_pence=2500)
     body = event_payload(
@@ -158,26 +161,26 @@ def test_funds_withdrawn_for_a_gift_not_confirmed_yet_asks_the_provider_to_retry
         data_object={
             "id": "dp_1",
             "object": "dispute",
+            "currency": "gbp",
             "metadata": {"donation_id": str(gift.pk)},
             "balance_transactions": [WITHDRAWN],
         },
     )
-    assert deliver(body).status_code == 409
+    assert _outcome(body).startswith("try 1 of 6 failed (Dispute: no confirmed gift matches this charge yet.)")
     assert Donation.objects.get(pk=gift.pk).dispute_fees_pence == 0
     assert not Transaction.objects.exists()
 
 
-def test_funds_withdrawn_for_no_known_gift_asks_the_provider_to_retry() -> None:
+def test_funds_withdrawn_for_no_known_gift_waits_for_a_retry() -> None:
     gift = make_pending(make_campaign(), amount_pence=2500)  # its payment has not arrived
-    response = deliver(_dispute_event(gift, "charge.dispute.funds_withdrawn", WITHDRAWN))
-    assert response.status_code == 409
+    outcome = _outcome(_dispute_event(gift, "charge.dispute.funds_withdrawn", WITHDRAWN))
+    assert outcome.startswith("try 1 of 6 failed")
     assert not Transaction.objects.exists()
 
 
 def test_a_balance_transaction_given_only_by_its_id_is_skipped() -> None:
     gift = _confirmed()
-    response = deliver(_dispute_event(gift, "charge.dispute.created", "txn_unexpanded"))
-    assert response.json() == {"outcome": f"gift #{gift.pk} disputed"}
+    assert _outcome(_dispute_event(gift, "charge.dispute.created", "txn_unexpanded")) == f"gift #{gift.pk} disputed"
     assert _books(gift)["fees"] == 58
 
 

@@ -89,9 +89,9 @@ def test_stripe_mode_webhook_verified_with_stripe_secret(settings, monkeypatch) 
 
 
 @pytest.mark.django_db
-def test_starting_a_stripe_checkout_asks_stripe_to_keep_carefunds_tag(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Stripe keeps the session's metadata and sends it back with the completion: the gift, its whole amount and
-    the tag (services.checkout_metadata), on the payment too (refunds and disputes find their gift by it)."""
+def test_starting_a_stripe_checkout_asks_stripe_to_keep_the_gifts_id(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Stripe keeps the session's metadata and sends it back with the completion: the gift's id, on the session,
+    as its client reference and on the payment too (refunds and disputes find their gift by it)."""
     from carefund.campaigns.tests.factories import make_campaign as campaign_for
 
     gateway, seen = _capturing_stripe(monkeypatch, "cs_live_9")
@@ -99,7 +99,10 @@ def test_starting_a_stripe_checkout_asks_stripe_to_keep_carefunds_tag(monkeypatc
         campaign=campaign_for(), amount_pence=2500, costs_contribution_pence=100, gateway="stripe"
     )
     services.checkout_start(donation=gift, success_url="https://s", cancel_url="https://c", gateway=gateway)
-    expected = services.checkout_metadata(donation_id=gift.pk, amount_pence=2600, gateway="stripe")
-    assert seen["metadata"] == expected == seen["payment_intent_data"]["metadata"]
-    assert set(expected) == {"donation_id", "carefund_amount", "carefund_tag"}
-    assert expected["carefund_amount"] == "2600" and len(expected["carefund_tag"]) == 32
+    assert seen["metadata"] == {"donation_id": str(gift.pk)} == seen["payment_intent_data"]["metadata"]
+    assert seen["client_reference_id"] == str(gift.pk)
+    assert seen["line_items"][0]["price_data"] == {
+        "currency": "gbp",
+        "unit_amount": 2600,
+        "product_data": {"name": f"Gift to {gift.campaign.title}"},
+    }

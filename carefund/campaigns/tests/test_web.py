@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.core import mail
-from django.test import Client
+from django.test import Client, TestCase
 
 from carefund.campaigns import services
 from carefund.campaigns.models import CampaignState, Donation
@@ -146,7 +146,7 @@ def test_approved_messages_are_escaped() -> None:
     worker = caseworker()
     campaign = make_campaign()
     d = make_pending(campaign, amount_pence=500, message='Tom & "Jerry" say hi')
-    services.donation_record_succeeded(donation_id=d.pk, amount_total_pence=500)
+    services.donation_record_succeeded(donation_id=d.pk, amount_total_pence=500, session_id=str(d.checkout_session_id))
     services.donation_message_moderate(donation=d, approve=True, actor=worker)
     page = Client().get(f"/campaigns/{campaign.slug}/").content.decode()
     assert "Tom &amp; &quot;Jerry&quot; say hi" in page
@@ -285,7 +285,8 @@ def test_test_gateway_payout_and_reconciliation(client) -> None:  # type: ignore
     d = make_pending(campaign, amount_pence=4000)
     deliver(completed_event(d, fee_pence=80))
     client.force_login(worker)
-    assert client.post("/staff/test-gateway/payout/").status_code == 302
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the worker applies the payout's event after commit
+        assert client.post("/staff/test-gateway/payout/").status_code == 302
     assert account_balance_pence(name="Assets:Clearing:TestGateway") == 0
     assert account_balance_pence(name=chart.BANK) == 3920
     recon = client.get("/staff/reconciliation/").content.decode()

@@ -114,7 +114,6 @@ def test_demo_is_idempotent(settings: Any) -> None:
     from carefund.ledger.models import Transaction
 
     settings.DEBUG = True
-    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = True  # as `make run` serves: the demo's gifts are still applied at once
     sync_groups()
     out = io.StringIO()
     call_command("demo", stdout=out)

@@ -23,7 +23,6 @@ pytestmark = pytest.mark.django_db
 
 def test_the_demo_claim_goes_from_draft_to_paid(settings: Any) -> None:
     settings.DEBUG = True
-    settings.WEBHOOK_CONFIRM_AFTER_ANSWER = True
     sync_groups()
     out = io.StringIO()
     call_command("demo", stdout=out)

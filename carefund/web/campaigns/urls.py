@@ -21,5 +21,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("staff/campaigns/<slug:slug>/state/", views.staff_transition, name="staff_transition"),
     path("staff/reconciliation/", views.staff_reconciliation, name="staff_reconciliation"),
     path("staff/gifts/<int:pk>/fee/", views.staff_fee_record, name="staff_fee_record"),
+    path("staff/payouts/<str:payout_id>/release/", views.staff_payout_release, name="staff_payout_release"),
     path("staff/test-gateway/payout/", views.test_gateway_payout, name="test_gateway_payout"),
 ]

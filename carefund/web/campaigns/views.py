@@ -258,18 +258,6 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "web/campaigns/give.html", context, status=400 if bad else 200)
 
 
-def _recompute_waterfalls(result: services.WebhookResult) -> None:
-    """A gift confirmed, refunded or disputed moved its child's fund: have the child's funding waterfall recomputed
-    and kept once the change has committed (campaigns cannot call funding, so the web layer does)."""
-    for child_id in result.child_ids:
-        try:
-            waterfall_recompute_after_commit(child_id=child_id, reason=f"a gift was {result.gift_change}")
-        except DatabaseError:
-            # The gift is committed; the answer to the provider must say so (a 5xx would only bring a duplicate).
-            # The waterfall is recomputed at the next change to the child's fund or plan.
-            logger.exception("could not enqueue the waterfall recomputation of child %s", child_id)
-
-
 def _test_gateway_or_404() -> TestGateway:
     if not is_test_payments():
         raise Http404("The test gateway is off: Stripe keys are set, or DEBUG and PAYMENTS_TEST_MODE are off.")
@@ -280,7 +268,7 @@ def _test_gateway_or_404() -> TestGateway:
 
 def test_gateway_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
     """The test gateway's own checkout page. Paying sends a signed, Stripe-shaped event through the same webhook
-    path as Stripe's (`services.webhook_receive`: verify, dedupe, dispatch)."""
+    path as Stripe's (`services.webhook_receive`: verify, check, store and queue; the worker confirms the gift)."""
     gateway = _test_gateway_or_404()
     try:
         donation = selectors.donation_get_by_session(session_id=session_id)
@@ -297,16 +285,10 @@ def test_gateway_checkout(request: HttpRequest, session_id: str) -> HttpResponse
                 amount_total=donation.total_pence,
                 payment_intent=f"pi_test_{donation.pk}",
                 fee_pence=rules.test_gateway_fee_pence(donation.total_pence),
-                metadata=services.checkout_metadata(
-                    donation_id=donation.pk, amount_pence=donation.total_pence, gateway=gateway.name
-                ),
             ),
         )
-        # applied before the redirect, so the thank-you page can say the gift is confirmed
-        result = services.webhook_receive(
-            payload=payload, signature_header=gateway.sign(payload), gateway=gateway, confirm_now=True
-        )
-        _recompute_waterfalls(result)
+        # the thank-you page says the gift is being confirmed and looks again until the worker has confirmed it
+        result = services.webhook_receive(payload=payload, signature_header=gateway.sign(payload), gateway=gateway)
         if result.status_code != 200:
             messages.error(request, f"The test payment was not accepted: {result.outcome}")
         return redirect("campaigns:thanks", token=donation.receipt_token)
@@ -334,7 +316,7 @@ def thanks(request: HttpRequest, token: str) -> HttpResponse:
             "confirmed": confirmed,
             "costs": format_pence(donation.costs_contribution_pence) if donation.costs_contribution_pence else "",
             "gift_aid": format_pence(gift_aid) if gift_aid else "",
-            # the webhook may still be on its way, or queued for the confirmer: the page looks again until it is
+            # the webhook may still be on its way, or queued for the worker: the page looks again until it is
             "pending": donation.status == DonationStatus.PENDING,
             "amount": format_pence(donation.amount_pence),
             "show_gateway_banner": donation.gateway == "test",
@@ -385,7 +367,8 @@ def gift_page(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    """POST /webhooks/stripe/: the raw body and its signature go to the one webhook path; never a 500 for bad input."""
+    """POST /webhooks/stripe/: the raw body and its signature go to the one webhook path (store and queue); never a
+    500 for bad input."""
     try:
         result = services.webhook_receive(
             # META rather than request.headers, which builds a mapping of every header on first use
@@ -398,7 +381,6 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except DatabaseError:
         # Not bad input: the provider should retry, and nothing was recorded (the transaction rolled back).
         return JsonResponse({"outcome": "the database is unavailable; nothing was recorded, retry later"}, status=503)
-    _recompute_waterfalls(result)
     return JsonResponse({"outcome": result.outcome}, status=result.status_code)
 
 
@@ -761,6 +743,7 @@ def staff_reconciliation(request: HttpRequest) -> HttpResponse:
             "overdue_fees": overdue_fees,
             "more_overdue": more_overdue,
             "fee_source_max": services.FEE_SOURCE_MAX,
+            "can_release": request.user.has_perm("campaigns.record_fee"),
             "test_gateway": is_test_payments(),
             "site_url": settings.SITE_URL,
         },
@@ -785,6 +768,23 @@ def staff_fee_record(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Recorded the fee of gift #{pk}: {format_pence(fee)}.")
     return redirect(reverse("campaigns:staff_reconciliation") + "#fees")
+
+
+@login_required
+@require_POST
+def staff_payout_release(request: HttpRequest, payout_id: str) -> HttpResponse:
+    """A finance officer posts a payout held because the clearing account did not cover it, once it does."""
+    if not request.user.has_perm("campaigns.record_fee"):
+        raise PermissionDenied("You may not release payouts.")
+    try:
+        payout = services.payout_release(payout_id=payout_id, actor=request.user)
+    except PermissionDeniedError:
+        raise PermissionDenied("You may not release payouts.") from None
+    except DomainError as exc:
+        messages.error(request, f"Payout {payout_id}: {exc.message} Nothing was posted.")
+    else:
+        messages.success(request, f"Posted payout {payout_id} of {format_pence(payout.amount_pence)} to the bank.")
+    return redirect(reverse("campaigns:staff_reconciliation") + "#held")
 
 
 @login_required
@@ -814,7 +814,7 @@ def test_gateway_payout(request: HttpRequest) -> HttpResponse:
     )
     result = services.webhook_receive(payload=payload, signature_header=gateway.sign(payload), gateway=gateway)
     if result.status_code == 200:
-        messages.success(request, f"Test payout of {format_pence(balance)}: {result.outcome}.")
+        messages.success(request, f"Test payout of {format_pence(balance)} received; it is posted in a moment.")
     else:
         messages.error(request, f"The test payout was refused: {result.outcome}")
     return redirect("campaigns:staff_reconciliation")

@@ -1,48 +1,48 @@
-"""`carefund webhooks confirm [--watch SECONDS]`: apply the checkout completions the webhook accepted and queued.
+"""`carefund webhooks sweep`: the daily sweep (run it from cron once a day). Puts the sweep task on the queue, for the
+task worker (`carefund db_worker`) to run with the others; `--now` runs it here instead and prints what it did. The
+sweep asks the provider for the checkouts completed in the last days and confirms any gift still pending (a lost
+webhook), puts back on the queue the events whose task was lost, and expires test checkouts left unpaid for a day.
 
-Once (prints what it did), or with --watch for ever: the confirmer process that runs beside the server (`make run`
-starts it with --watch 0.1; carefund/web/campaigns/confirmer.py).
-
-`carefund webhooks fees`: post the provider's fees of gifts confirmed before their fee was known
-(`services.donation_fees_fill`); the --watch process also does it every WEBHOOK_FEES_FILL_SECONDS (an hour)."""
+`carefund webhooks fees PAYOUT_ID`: post the fees of the gifts a payout paid out, as the provider lists them (the
+worker does it after each payout; this asks again, for instance after the provider was unreachable)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from carefund.campaigns.services import donation_fees_fill
-from carefund.core.money import format_pence
-from carefund.web.campaigns.confirmer import drain, watch
+from carefund.campaigns.tasks import checkouts_sweep_daily
+from carefund.core.errors import DomainError
 
 
 class Command(BaseCommand):
-    help = "Payment webhooks: `confirm` applies queued checkout completions now; `fees` posts fees learnt late."
+    help = "Payment webhooks: `sweep` finds lost payments (daily, from cron); `fees PAYOUT_ID` posts a payout's fees."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "action",
-            choices=["confirm", "fees"],
-            help="confirm: apply every queued event now; fees: post the fees of gifts confirmed without one",
-        )
-        parser.add_argument("--watch", type=float, default=0, help="keep confirming, looking every N seconds")
+        parser.add_argument("action", choices=["sweep", "fees"])
+        parser.add_argument("payout_id", nargs="?", default="", help="fees: the provider's payout id (po_...)")
+        parser.add_argument("--now", action="store_true", help="sweep: run here and now rather than on the queue")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from carefund.campaigns.services import payout_fees_record
+
         if options["action"] == "fees":
-            filled = donation_fees_fill(limit=None)  # every fee still unknown (a cron job's run)
+            if not options["payout_id"]:
+                raise CommandError("say which payout: carefund webhooks fees po_...")
+            try:
+                done = payout_fees_record(payout_id=options["payout_id"])
+            except DomainError as exc:
+                raise CommandError(exc.message) from None
             self.stdout.write(
-                f"{filled.looked_up} confirmed gift(s) without a fee looked up; {filled.recorded} fee(s) posted "
-                f"({format_pence(filled.recorded_pence)}); the others are not known yet and are asked for next time."
+                f"{done.listed} charge(s) listed; {done.recorded} fee(s) posted ({done.recorded_pence} pence)."
             )
             return
-        if options["watch"]:
-            self.stdout.write(f"confirming queued webhook events every {options['watch']} s (stop with Ctrl-C)")
-            watch(interval=options["watch"])
+        if options["now"]:
+            try:
+                self.stdout.write(checkouts_sweep_daily.call())
+            except DomainError as exc:
+                raise CommandError(exc.message) from None
             return
-        report = drain()
-        self.stdout.write(
-            f"{report.applied} queued event(s) applied, {report.refused} refused (see the audit log: "
-            f"webhook.refused_after_accept), {report.left_queued} left queued after a fault (see the log); "
-            f"waterfalls recomputed for {len(report.child_ids)} child(ren)."
-        )
+        result = checkouts_sweep_daily.enqueue()
+        self.stdout.write(f"sweep queued (task {result.id}); the task worker runs it.")

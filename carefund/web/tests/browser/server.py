@@ -1,6 +1,6 @@
 """A demo site for the browser tests and the screenshots: a fresh SQLite database in a temporary folder, migrated
 and loaded with `carefund demo`, served by gunicorn as in production (DEBUG off, so the site's own error pages
-answer), with webhooks applied before they are answered (no confirmer process needed)."""
+answer), with the task worker beside it as `make run` starts them (it applies the payment events the site receives)."""
 
 from __future__ import annotations
 
@@ -55,8 +55,6 @@ def demo_site() -> Iterator[str]:
             **os.environ,
             "DEBUG": "0",
             "DATABASE_URL": f"sqlite:///{folder}/carefund.sqlite3",
-            "WEBHOOK_CONFIRM_AFTER_ANSWER": "0",
-            "WEBHOOK_SPOOL_DIR": "",
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "GUNICORN_WORKERS": "1",
@@ -69,6 +67,14 @@ def demo_site() -> Iterator[str]:
         log = open(Path(folder) / "server.log", "wb")  # noqa: SIM115 - closed below, after the server stops
         server = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "config.wsgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        # the task worker beside it, as `make run` starts them: it applies the payment events the site receives
+        worker = subprocess.Popen(
+            [str(BIN / "carefund"), "db_worker", "--no-startup-delay", "--interval", "0.1"],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -89,6 +95,8 @@ def demo_site() -> Iterator[str]:
                     time.sleep(0.3)
             yield base_url
         finally:
+            worker.terminate()
             server.terminate()
+            worker.wait(timeout=30)
             server.wait(timeout=30)
             log.close()
