@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 # A server taking gifts, in a process of its own on a real SQLite file (WAL, as `make run` serves): each gift confirmed
-# through the webhook, its id written to a file once its commit has returned.
+# through the webhook (its task applied at once), its id written to a file once its commit has returned.
 LOAD = """
 import sys, django
 django.setup()
@@ -45,8 +45,9 @@ def _carefund(*args: str, database: Path, **kwargs: Any) -> Any:
         "DATABASE_URL": f"sqlite:///{database}",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PAYMENTS_TEST_MODE": "1",
-        "WEBHOOK_CONFIRM_AFTER_ANSWER": "0",
-        "WEBHOOK_SPOOL_DIR": "",
+        # the load confirms each gift in its own process (no worker runs beside it): the webhook's task is applied
+        # as it is enqueued
+        "TASKS_BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
     runner = subprocess.Popen if kwargs.pop("background", False) else subprocess.run
