@@ -27,7 +27,7 @@ def test_a_donor_gives_on_a_phone_by_taps(visit: Any) -> None:
     assert "Your email (for your receipt)" in summary and "email" in summary
     assert tab.overflow_px() <= 0
 
-    page.get_by_label("£10").tap()
+    page.get_by_label("£10.00", exact=True).tap()
     page.get_by_label("Your name").tap()
     page.keyboard.type("Sam Donor")
     page.get_by_label("Your email (for your receipt)").tap()
