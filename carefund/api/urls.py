@@ -6,7 +6,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import NinjaAPI
 
-from carefund.api import campaigns, care, economics, funding, ledger
+from carefund.api import campaigns, care, economics, funding, ledger, petitions
 
 api = NinjaAPI(title="carefund API", version="1", urls_namespace="api")
 api.add_router("/care/", care.router)
@@ -14,6 +14,7 @@ api.add_router("/ledger/", ledger.router)
 api.add_router("/campaigns/", campaigns.router)
 api.add_router("/funding/", funding.router)
 api.add_router("/economics/", economics.router)
+api.add_router("/petitions/", petitions.router)
 
 
 @api.get("/", url_name="index", include_in_schema=False)

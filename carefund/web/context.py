@@ -3,6 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from carefund.campaigns.gateways import is_test_payments
 from carefund.core.permissions import roles_of
 from carefund.web.nav import nav_for_user
 
@@ -14,5 +15,5 @@ def site(request: HttpRequest) -> dict[str, Any]:
         "charity_number": settings.CHARITY_NUMBER,
         "user_roles": sorted(r.value for r in roles_of(user)),
         "nav_links": nav_for_user(user),
-        "test_gateway_active": not settings.STRIPE_SECRET_KEY,
+        "test_gateway_active": is_test_payments(),
     }

@@ -16,5 +16,7 @@ urlpatterns = [
     path("", include("carefund.web.campaigns.urls")),
     path("", include("carefund.web.funding.urls")),
     path("", include("carefund.web.ledger.urls")),
+    path("", include("carefund.web.giftaid.urls")),
     path("", include("carefund.web.economics.urls")),
+    path("", include("carefund.web.petitions.urls")),
 ]

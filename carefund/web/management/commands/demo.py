@@ -7,16 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
+from carefund.campaigns.models import Campaign
 from carefund.care.demo import seed_care
 from carefund.care.models import Child
 from carefund.core.errors import DomainError
 from carefund.funding.demo import seed_programmes
 from carefund.funding.story import is_played, play_story
-from carefund.giftaid.demo import seed_declarations
+from carefund.giftaid.demo import seed_claim, seed_declarations
+from carefund.petitions.demo import seed_petitions
 
 
 class Command(BaseCommand):
@@ -56,6 +59,20 @@ class Command(BaseCommand):
             declared = seed_declarations()
             if declared:
                 console.print(f"Gift Aid declarations by {len(declared)} of the campaign's online donors.")
+            claim = seed_claim()
+            if claim is not None:
+                console.print(
+                    f"Gift Aid claim {claim.pk} made by {claim.created_by} as a draft: a second finance officer files "
+                    "it at /giftaid/claims/."
+                )
+            petitions = seed_petitions(
+                campaign=Campaign.objects.filter(child=demo.children["james"]).order_by("pk").first(),
+                creator=get_user_model().objects.filter(username="guardian").first(),
+            )
+            console.print(
+                f"Petition '{petitions.open_petition.action}': "
+                f"{petitions.open_petition.signature_count:,} confirmed signatures."
+            )
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         table = Table(title="Demo logins")
