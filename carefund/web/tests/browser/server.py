@@ -1,6 +1,6 @@
 """A demo site for the browser tests and the screenshots: a fresh SQLite database in a temporary folder, migrated
 and loaded with `carefund demo`, served by gunicorn as in production (DEBUG off, so the site's own error pages
-answer), with webhooks applied before they are answered (no confirmer process needed)."""
+answer) and test payments on, with webhooks applied before they are answered (no confirmer process needed)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ def demo_site() -> Iterator[str]:
         env = {
             **os.environ,
             "DEBUG": "0",
+            "PAYMENTS_TEST_MODE": "1",  # the built-in test gateway takes the gifts (and every page says so)
             "DATABASE_URL": f"sqlite:///{folder}/carefund.sqlite3",
             "WEBHOOK_CONFIRM_AFTER_ANSWER": "0",
             "WEBHOOK_SPOOL_DIR": "",
