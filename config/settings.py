@@ -166,6 +166,8 @@ MEDIA_URL = "/media/"
 # Email: the console in the demo, SMTP when EMAIL_URL-like settings are given.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "carefund <no-reply@carefund.invalid>")
+# Where a donor's reply to a receipt goes (the Reply-To of receipts): a mailbox people read.
+CHARITY_EMAIL = os.environ.get("CHARITY_EMAIL", "donors@carefund.invalid")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 

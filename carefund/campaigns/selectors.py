@@ -340,3 +340,17 @@ def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueS
         fees_overdue=overdue.count(),
         oldest_fee_overdue_at=overdue.order_by("succeeded_at").values_list("succeeded_at", flat=True).first(),
     )
+
+
+def supporters_count(*, campaign_id: int) -> int:
+    """How many people gave to the campaign (gifts that stand): each email address once, and each gift given
+    without an email (offline takings, cash) as one. One query."""
+    from django.db.models import Count, Q
+    from django.db.models.functions import Lower
+
+    no_email = Q(donor_email="")
+    counts = Donation.objects.filter(campaign_id=campaign_id, status=DonationStatus.SUCCEEDED).aggregate(
+        emails=Count(Lower("donor_email"), distinct=True, filter=~no_email),
+        without=Count("pk", filter=no_email),
+    )
+    return int(counts["emails"]) + int(counts["without"])

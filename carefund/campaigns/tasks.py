@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.dispatch import Signal
 from django.urls import reverse
 from django_tasks import task
@@ -39,12 +39,16 @@ def receipt_body(donation: Donation) -> str:
             logger.error("receipt of gift #%s: %r failed", donation.pk, receiver, exc_info=extra)
         elif extra:
             lines += ["", *extra]
+    charity = settings.CHARITY_NAME + (
+        f", registered charity number {settings.CHARITY_NUMBER}" if settings.CHARITY_NUMBER else ""
+    )
     lines += [
         "",
         "See what your gift paid for, at any time (this link is yours; no sign-in needed):",
         link,
         "",
-        settings.CHARITY_NAME,
+        f"Questions? Reply to this email: it reaches {settings.CHARITY_EMAIL}.",
+        charity,
     ]
     return "\n".join(lines)
 
@@ -55,12 +59,12 @@ def receipt_send(*, donation_id: int) -> bool:
     donation = Donation.objects.select_related("campaign").filter(pk=donation_id).first()
     if donation is None or not donation.donor_email:
         return False
-    send_mail(
+    EmailMessage(
         subject=f"Thank you for your gift to {donation.campaign.title}",
-        message=receipt_body(donation),
-        from_email=None,
-        recipient_list=[donation.donor_email],
-    )
+        body=receipt_body(donation),
+        to=[donation.donor_email],
+        reply_to=[settings.CHARITY_EMAIL],  # the sender is a no-reply address; replies reach people
+    ).send()
     return True
 
 

@@ -60,9 +60,14 @@ class DeclarationFields(forms.Form):
             address=cleaned.get("address", "") or "",
             postcode=cleaned.get("postcode", "") or "",
         )
+        typed_postcode = str(cleaned.get("postcode", "") or "").strip()
         for problem in rules.donor_details_problems(details):
-            if problem.field not in self.errors:  # a missing field already has its "is required" message
-                self.add_error(problem.field, problem.message[0].upper() + problem.message[1:] + ".")
+            if problem.field in self.errors:  # a missing field already has its "is required" message
+                continue
+            message = problem.message[0].upper() + problem.message[1:] + "."
+            if problem.field == "postcode" and typed_postcode:  # echo what the donor typed, not our re-spacing of it
+                message = f"'{typed_postcode}' is not a UK postcode such as S19 2BD (or X if you live outside the UK)."
+            self.add_error(problem.field, message)
         cleaned.update(
             title=details.title,
             first_name=details.first_name,

@@ -31,11 +31,21 @@ def receipt_gift_aid_lines(*, donation: Donation, **_: Any) -> list[str]:
         f"{SCOPE_WORDS[Scope(declaration.scope)]}. It adds {format_pence(due)} to this gift from HMRC, at no cost to "
         "you, as long as you pay at least as much Income Tax or Capital Gains Tax in the tax year as all charities "
         "claim on your gifts.",
-        # a declaration made with this gift can be cancelled on the gift's page, whose link ends the receipt
-        (
-            "To cancel it, use your gift's page (the link below) or tell "
-            if declaration.donation_id == donation.pk
-            else "To cancel it, tell "
-        )
-        + f"{settings.CHARITY_NAME} (reply to this email); tell us too if you stop paying enough tax or move home.",
+        _how_to_cancel(declaration, donation),
     ]
+
+
+def _how_to_cancel(declaration: Any, donation: Donation) -> str:
+    """What the donor can truly do: a declaration for this gift only has nothing left to cancel (the gift's page
+    offers no control for it); one made with this gift for later gifts too is cancelled on the gift's page, whose
+    link ends the receipt; any other by a reply."""
+    if declaration.scope == Scope.THIS_GIFT:
+        return (
+            "It covers this gift only, so there is nothing to cancel for later gifts. If you should not have made it "
+            f"(you pay less tax than the Gift Aid claimed), tell {settings.CHARITY_NAME}: reply to this email."
+        )
+    where = "use your gift's page (the link below) or " if declaration.donation_id == donation.pk else ""
+    return (
+        f"To cancel it for your gifts from now on, {where}tell {settings.CHARITY_NAME} (reply to this email); tell "
+        "us too if you stop paying enough tax or move home."
+    )

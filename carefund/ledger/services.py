@@ -320,8 +320,8 @@ def _check_restricted(account: _Locked, on_date: dt.date, delta: int) -> None:
         available = -account.balance_pence
         raise FundOverdrawnError(
             f"the restricted fund {account.name} would go below zero (on {overdrawn_on}): it holds "
-            f"{available} pence now and this transaction takes {delta} pence out; a restricted fund can only "
-            "spend money it holds.",
+            f"{format_pence(available)} now and this transaction takes {format_pence(delta)} out; a restricted fund "
+            "can only spend money it holds.",
             field="postings",
         )
 

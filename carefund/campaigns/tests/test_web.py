@@ -84,7 +84,7 @@ def test_whole_giving_flow_through_the_test_gateway(django_capture_on_commit_cal
         f"Gift Aid: your declaration of {clock.today():%d %B %Y} covers this gift and your future gifts. It adds "
         "£10.00 to this gift from HMRC" in receipt
     )
-    assert "To cancel it, use your gift's page (the link below) or tell" in receipt
+    assert "To cancel it for your gifts from now on, use your gift's page (the link below) or tell" in receipt
     link = re.search(r"http\S+/gifts/\S+/", mail.outbox[0].body)
     assert link is not None
     mine = Client().get(urlparse(link.group(0)).path)

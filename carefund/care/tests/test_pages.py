@@ -440,3 +440,15 @@ def test_only_caseworkers_and_trustees_correct_a_child_and_only_one_they_may_see
     assert client.get("/children/999999/edit/").status_code == 404
     james.refresh_from_db()
     assert james.first_name != "X"
+
+
+def test_the_treating_centre_list_names_each_organisation_once(client, demo):
+    """A trust and its hospital were listed side by side (four hospitals twice under different names): the list
+    offers the trust, naming its hospital, and never the hospital again."""
+    client.force_login(demo.users["caseworker"])
+    page = client.get(f"/children/{demo.children['oliver'].pk}/plans/new/").content.decode()
+    trust = "Leeds Teaching Hospitals NHS Trust (Leeds)"
+    assert f"{trust} — Leeds Children&#x27;s Hospital (Leeds General Infirmary)" in page
+    hospital = demo.providers["leeds-childrens"]
+    assert f'<option value="{hospital.pk}"' not in page
+    assert page.count("Leeds Children&#x27;s Hospital") == 1

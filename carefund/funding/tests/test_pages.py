@@ -71,7 +71,7 @@ def test_commissioner_programme_page_and_decision_form(world: World) -> None:
     assert "Nottingham University Hospitals NHS Trust" in page.content.decode()
     # A decision without a reason is refused with a clear message and nothing changes.
     resp = c.post(f"/funding/requests/{req.pk}/decide/", {"decision": "approve", "reason": ""}, follow=True)
-    assert "reason: every decision is recorded with its reason" in resp.content.decode()
+    assert "Reason: every decision is recorded with its reason" in resp.content.decode()
     assert FundingRequest.objects.get(pk=req.pk).status == "pending"
     c.post(f"/funding/requests/{req.pk}/decide/", {"decision": "approve", "reason": "Allocation left"})
     assert FundingRequest.objects.get(pk=req.pk).status == "approved"
@@ -96,7 +96,7 @@ def test_invoice_forms_four_eyes_message(world: World) -> None:
     invoice = Invoice.objects.get(number="INV-9")
     assert invoice.amount_pence == 250_000
     resp = c.post(f"/funding/invoices/{invoice.pk}/approve/", follow=True)
-    assert "you entered this invoice; another finance officer must approve it." in resp.content.decode()
+    assert "You entered this invoice; another finance officer must approve it." in resp.content.decode()
     assert invoice.approvals.count() == 0
 
 
@@ -140,8 +140,8 @@ def test_next_must_be_a_page_of_this_site(world: World) -> None:
 @pytest.mark.parametrize(
     ("procedures", "message"),
     [
-        ("99999999999999999999999", "procedures: give a positive number of procedures"),
-        ("100001", "procedures: 100,001 is more than an allocation can hold; the most is 100,000."),
+        ("99999999999999999999999", "Procedures: give a positive number of procedures"),
+        ("100001", "Procedures: 100,001 is more than an allocation can hold; the most is 100,000."),
     ],
 )
 def test_a_huge_number_of_procedures_is_refused_with_a_reason_not_a_500(
@@ -185,7 +185,7 @@ def test_a_programme_that_is_not_a_number_is_a_message_not_a_500(world: World) -
         follow=True,
     )
     assert response.status_code == 200
-    assert "programme: choose a programme and one of the child&#x27;s care plans." in response.content.decode()
+    assert "Choose a programme and one of the child&#x27;s care plans." in response.content.decode()
     assert FundingRequest.objects.count() == 0
 
 
@@ -198,7 +198,7 @@ def test_a_missing_or_mistyped_decision_declines_nothing(world: World, decision:
     if decision is not None:
         data["decision"] = decision
     response = client_for(nhs).post(f"/funding/requests/{req.pk}/decide/", data, follow=True)
-    assert "decision: choose approve or decline." in response.content.decode()
+    assert "Choose Approve or Decline." in response.content.decode()
     req.refresh_from_db()
     assert req.status == "pending"
     assert req.decided_at is None
@@ -268,7 +268,7 @@ def test_trustee_approves_a_grant_on_the_funding_page_and_a_refusal_says_why(wor
     c = client_for(trustee)
     assert "Approve a grant towards the £50,110.00 not yet funded" in c.get(url).content.decode()
     page = c.post(f"{url}grants/", {"amount": "6,000", "reason": "Orthotics gap"}, follow=True).content.decode()
-    assert "general funds hold £5,000.00" in page and not Grant.objects.exists()
+    assert "Amount (£): general funds hold £5,000.00" in page and not Grant.objects.exists()
     page = c.post(f"{url}grants/", {"amount": "12.345", "reason": "x"}, follow=True).content.decode()
     assert "at most two decimals" in page and not Grant.objects.exists()
     page = c.post(f"{url}grants/", {"amount": "2,000", "reason": "Orthotics gap"}, follow=True).content.decode()

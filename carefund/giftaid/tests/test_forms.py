@@ -98,7 +98,8 @@ def test_the_declaration_box_must_be_ticked() -> None:
         (
             {"postcode": "qi11aa"},
             "postcode",
-            "Postcode 'QI1 1AA' is not a UK postcode such as S19 2BD (or X outside the UK).",
+            # what the donor typed, not carefund's re-spacing of it
+            "'qi11aa' is not a UK postcode such as S19 2BD (or X if you live outside the UK).",
         ),
         (
             {"title": "M"},

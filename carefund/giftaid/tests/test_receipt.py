@@ -37,7 +37,12 @@ def test_the_receipt_names_the_declaration_and_the_gift_aid_it_brings(scope: Sco
     declare(gift, scope, declared_on=D(2026, 6, 15))
     body = receipt_body(gift)
     assert f"Gift Aid: your declaration of 15 June 2026 {words} It adds £6.25 to this gift from HMRC" in body
-    assert "To cancel it" in body
+    if scope is Scope.THIS_GIFT:  # the gift's page has no control for it: the receipt does not send the donor there
+        assert "It covers this gift only, so there is nothing to cancel for later gifts." in body
+        assert "gift's page" not in body and "To cancel it" not in body
+    else:
+        assert "To cancel it for your gifts from now on, use your gift's page (the link below) or tell " in body
+    assert "reply to this email" in body
 
 
 def test_a_later_gift_covered_by_an_earlier_declaration_says_so_and_a_cancelled_one_says_nothing() -> None:
@@ -76,3 +81,16 @@ def test_a_failing_part_leaves_the_receipt_without_it(caplog: pytest.LogCaptureF
         receipt_lines.disconnect(dispatch_uid="test.broken")
     assert "Thank you for your gift of £25.00" in body and "It adds £6.25" in body
     assert f"receipt of gift #{gift.pk}" in caplog.text and "failed" in caplog.text
+
+
+def test_the_receipt_can_be_replied_to_and_names_the_charitys_number(settings: Any, mailoutbox: list[Any]) -> None:
+    from carefund.campaigns.tasks import receipt_send
+
+    settings.CHARITY_NUMBER = "1234567"
+    settings.CHARITY_EMAIL = "donors@charity.example"
+    gift = make_donation(amount_pence=2500, on=D(2026, 6, 15))
+    assert receipt_send.call(donation_id=gift.pk) is True
+    (mail,) = mailoutbox
+    assert mail.reply_to == ["donors@charity.example"]
+    assert "registered charity number 1234567" in mail.body
+    assert "Questions? Reply to this email: it reaches donors@charity.example." in mail.body

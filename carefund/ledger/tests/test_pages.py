@@ -70,7 +70,7 @@ def test_a_bad_as_of_date_is_explained(client, finance):
     client.force_login(finance)
     response = client.get("/ledger/", {"as_of": "yesterday"})
     assert response.status_code == 400
-    assert "as_of: &#x27;yesterday&#x27; is not a date" in response.content.decode()
+    assert "As of: &#x27;yesterday&#x27; is not a date" in response.content.decode()
 
 
 def test_others_may_not_read_the_ledger(client, guardian):

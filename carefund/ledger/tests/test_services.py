@@ -112,7 +112,7 @@ def test_overspending_a_restricted_fund_is_refused_and_writes_nothing():
         books.invoice(1, 7, 5001, D)
 
     assert "Equity:Fund:Restricted:Child-1" in str(exc.value)
-    assert "holds 5000 pence" in str(exc.value)
+    assert "holds £50.00 now and this transaction takes £50.01 out" in str(exc.value)  # pounds, as people read them
     assert counts() == before
     assert fund_balance_pence(child_id=1) == 5000
 

@@ -84,10 +84,11 @@ class CampaignPageParts:
     docs/campaigns.md). The money raised is not among them: the page reads it live."""
 
     gift_aid_to_come_pence: int
-    gifts: tuple[dict[str, str], ...]
+    gifts: tuple[dict[str, Any], ...]
     updates: tuple[selectors.PublicUpdate, ...]
     surplus_policy_text: str
     photos: tuple[selectors.PublicPhoto, ...] = ()
+    supporters: int = 0  # how many people gave (selectors.supporters_count)
     # of the Gift Aid: claimed from HMRC and not yet paid, and received from HMRC
     gift_aid_claimed_pence: int = 0
     gift_aid_received_pence: int = 0
@@ -103,12 +104,18 @@ def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
         gift_aid_received_pence=received,
         gift_aid_to_come_pence=gift_aid_to_come(campaign.pk),
         gifts=tuple(
-            {"donor": g.donor, "amount": format_pence(g.amount_pence), "message": g.message}
+            {
+                "donor": g.donor,
+                "amount": format_pence(g.amount_pence),
+                "message": g.message,
+                "received_on": g.received_on,
+            }
             for g in selectors.recent_gifts_public(campaign=campaign)
         ),
         updates=tuple(selectors.updates_public(campaign=campaign)),
         surplus_policy_text=surplus_policy_text(),
         photos=tuple(selectors.photos_public(campaign=campaign)),
+        supporters=selectors.supporters_count(campaign_id=campaign.pk),
         petition=_petition_link(campaign.pk),
     )
 
@@ -140,6 +147,7 @@ def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]
         "nhs_covers": format_pence(progress.nhs_covers_pence),
         "remaining": format_pence(progress.remaining_pence),
         "gifts": parts.gifts,
+        "supporters": parts.supporters,
         "updates": parts.updates,
         "surplus_policy_text": parts.surplus_policy_text,
         "photos": parts.photos,
@@ -351,6 +359,8 @@ def gift_page(request: HttpRequest, token: str) -> HttpResponse:
         request,
         "web/campaigns/gift.html",
         {
+            "fee": None if donation.fee_pence is None else format_pence(donation.fee_pence),
+            "online": bool(donation.payment_intent_id),
             # the declaration made with this gift, which the donor may cancel here
             "declaration": declaration_made_with(donation=donation),
             "donation": donation,

@@ -51,7 +51,17 @@ class CarePlanFromTemplateForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["provider"].queryset = Provider.objects.order_by("-is_sdr_centre", "name")  # type: ignore[attr-defined]
+        # each treating organisation once: a trust's hospitals (providers with a parent) are named under the trust
+        # rather than listed again beside it
+        centres = Provider.objects.filter(parent__isnull=True).prefetch_related("children_providers")
+        field = self.fields["provider"]
+        field.queryset = centres.order_by("-is_sdr_centre", "name")  # type: ignore[attr-defined]
+        field.label_from_instance = _centre_label  # type: ignore[attr-defined]
+
+
+def _centre_label(provider: Provider) -> str:
+    hospitals = ", ".join(sorted(h.name for h in provider.children_providers.all()))
+    return f"{provider} — {hospitals}" if hospitals else str(provider)
 
 
 class ItemTransitionForm(forms.Form):

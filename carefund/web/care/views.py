@@ -281,7 +281,7 @@ def care_plan_item_transition(request: HttpRequest, pk: int) -> HttpResponse:
     item, plan = _item_for(request, pk)
     form = ItemTransitionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "state: choose the state to move the item to.")
+        messages.error(request, "Choose the state to move the item to.")
         return redirect("care:plan", pk=plan.pk)
     try:
         services.care_plan_item_transition(item=item, to_state=form.cleaned_data["to_state"], actor=request.user)

@@ -21,6 +21,7 @@ from carefund.core.permissions import is_staff_reader, restrict_children
 from carefund.funding import selectors, services
 from carefund.funding.models import Allocation, FundingRequest, Invoice, Programme, SurplusTransfer
 from carefund.giftaid.claim_selectors import gift_aid_claimed_for_child
+from carefund.web.words import in_words
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
@@ -33,11 +34,26 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(fallback)
 
 
+# The funding pages' field labels, for refusals that name a field by its code name (web/words.py).
+LABELS = {
+    "amount": "Amount (£)",
+    "amount_pence": "Amount (£)",
+    "budget": "Budget (£)",
+    "procedures": "Procedures",
+    "reason": "Reason",
+    "number": "Invoice number",
+    "lines": "Amounts",
+    "target": "Centre to move to",
+    "care_plan": "Plan",
+    "recipients": "Children to receive it",
+}
+
+
 def _act(request: HttpRequest, fallback: str, action: Callable[[], Any], done: str) -> HttpResponseRedirect:
     try:
         action()
     except DomainError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, in_words(exc, LABELS))
     else:
         messages.success(request, done)
     return _back(request, fallback)
@@ -71,10 +87,10 @@ def child_funding(request: HttpRequest, child_id: int) -> HttpResponse:
             "can_request": user.has_perm("funding.add_fundingrequest"),
             "can_recompute": user.has_perm("funding.add_waterfallrun"),
             "can_invoice": user.has_perm("funding.add_invoice"),
-            "can_approve_invoice": user.has_perm("funding.approve_invoice"),
+            # only what this person may approve: not what they entered or already approved (four eyes)
+            "approvable_invoices": {i.pk for i in selectors.invoices_to_approve_for_user(user=user)},
             "can_pay": user.has_perm("funding.pay_invoice"),
             "can_propose": user.has_perm("funding.add_surplustransfer"),
-            "can_approve_transfer": user.has_perm("funding.approve_surplustransfer"),
             "can_grant": user.has_perm("funding.approve_grant"),
             # A family sees the name of another child only if that child's guardians consented to publicity.
             "staff_reader": is_staff_reader(user),
@@ -91,7 +107,7 @@ def grant_approve(request: HttpRequest, child_id: int) -> HttpResponse:
     try:
         amount = parse_pounds(request.POST.get("amount", ""), field="amount")
     except DomainError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, in_words(exc, LABELS))
         return _back(request, url)
     return _act(
         request,
@@ -111,7 +127,7 @@ def request_create(request: HttpRequest, child_id: int) -> HttpResponse:
     programme = Programme.objects.filter(pk=_int(request.POST.get("programme"))).first()
     plan = CarePlan.objects.filter(child=child, pk=_int(request.POST.get("care_plan"))).first()
     if programme is None or plan is None:
-        messages.error(request, "programme: choose a programme and one of the child's care plans.")
+        messages.error(request, "Choose a programme and one of the child's care plans.")
         return _back(request, url)
     return _act(
         request,
@@ -139,7 +155,7 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
     url = reverse("funding-programme", args=[req.programme_id])
     if decision not in ("approve", "decline"):
         # Never read a missing or mistyped decision as a refusal: a child's NHS funding would be declined by accident.
-        messages.error(request, "decision: choose approve or decline.")
+        messages.error(request, "Choose Approve or Decline.")
         return _back(request, url)
     approve = decision == "approve"
     return _act(
@@ -208,13 +224,13 @@ def allocation_change(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         budget = parse_pounds(request.POST["budget"], field="budget") if request.POST.get("budget") else 0
     except DomainError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, in_words(exc, LABELS))
         return _back(request, url)
     reason = request.POST.get("reason", "")
     if kind == "move":
         target = Allocation.objects.filter(pk=_int(request.POST.get("target"))).first()
         if target is None:
-            messages.error(request, "target: choose the centre to move the allocation to.")
+            messages.error(request, "Centre to move to: choose the centre to move the allocation to.")
             return _back(request, url)
         return _act(
             request,
@@ -251,13 +267,13 @@ def invoice_enter(request: HttpRequest, child_id: int) -> HttpResponse:
                 lines.append((item, parse_pounds(text, field=f"amount for {item.description}")))
         issued_on = dt.date.fromisoformat(request.POST.get("issued_on", ""))
     except DomainError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, in_words(exc, LABELS))
         return _back(request, url)
     except ValueError:
-        messages.error(request, "issued_on: give the invoice date as YYYY-MM-DD.")
+        messages.error(request, "Date: give the date on the invoice, for example 2026-03-31.")
         return _back(request, url)
     if not lines:
-        messages.error(request, "lines: enter an amount for at least one delivered item.")
+        messages.error(request, "Amounts: enter an amount in pounds for at least one delivered item.")
         return _back(request, url)
     first = lines[0][0]
     plan = first.plan
@@ -317,7 +333,7 @@ def surplus_preview(request: HttpRequest) -> HttpResponse:
             "transfers": transfers,
             "policy_text": selectors.surplus_policy_text(),
             "can_propose": can_propose,
-            "can_approve": can_approve,
+            "approvable_transfers": {t.pk for t in selectors.transfers_to_approve_for_user(user=user)},
         },
     )
 
@@ -330,7 +346,7 @@ def surplus_propose(request: HttpRequest) -> HttpResponse:
         restrict_children(Child.objects.all(), request.user).filter(pk=_int(request.POST.get("source_child"))).first()
     )
     if child is None:
-        messages.error(request, "source_child: choose the child whose fund has a surplus.")
+        messages.error(request, "Choose the child whose fund has money left over.")
         return _back(request, url)
     return _act(
         request,

@@ -19,6 +19,10 @@ from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationError
 from carefund.core.money import format_pence, parse_pounds
 from carefund.ledger import selectors, services
+from carefund.web.words import in_words
+
+# The journal form's labels, for refusals that name a field by its code name (web/words.py).
+JOURNAL_LABELS = {"memo": "What it is", "reason": "Why it is needed", "on_date": "Date", "lines": "Lines"}
 
 
 def _links(links: list[selectors.TraceLink]) -> list[dict[str, Any]]:
@@ -34,7 +38,7 @@ def balances(request: HttpRequest) -> HttpResponse:
         try:
             as_of = dt.date.fromisoformat(as_of_text)
         except ValueError:
-            error = f"as_of: '{as_of_text}' is not a date; use the form 2026-03-31."
+            error = f"As of: '{as_of_text}' is not a date; use the form 2026-03-31."
     account = request.GET.get("account", "").strip() or None
     try:
         rows = selectors.balances_for_user(user=request.user, as_of=as_of)
@@ -112,7 +116,7 @@ def journal(request: HttpRequest) -> HttpResponse:
         try:
             on_date = dt.date.fromisoformat(form["on_date"].strip())
         except ValueError:
-            error = f"on_date: '{form['on_date']}' is not a date; use the form 2026-03-31."
+            error = f"Date: '{form['on_date']}' is not a date; use the form 2026-03-31."
         else:
             try:
                 entry = services.journal_entry_propose(
@@ -125,7 +129,7 @@ def journal(request: HttpRequest) -> HttpResponse:
             except PermissionDeniedError as exc:
                 raise PermissionDenied(exc.message) from None
             except DomainError as exc:
-                error = exc.message
+                error = in_words(exc, JOURNAL_LABELS)
             else:
                 messages.success(request, f"Journal entry #{entry.pk} proposed; a second person approves it.")
                 return redirect("ledger:journal")
@@ -163,7 +167,7 @@ def journal_decide(request: HttpRequest, pk: int) -> HttpResponse:
     except NotFoundError:
         raise Http404("No such journal entry.") from None
     except DomainError as exc:
-        messages.error(request, f"Journal entry #{pk} was not posted: {exc.message}")
+        messages.error(request, f"Journal entry #{pk} was not posted: {in_words(exc, JOURNAL_LABELS)}")
     else:
         messages.success(request, f"Journal entry #{entry.pk} {entry.get_state_display().lower()}.")
     return redirect("ledger:journal")

@@ -32,7 +32,7 @@ def test_a_thirty_digit_journal_amount_is_refused_on_the_page(django_user_model:
     form = {"memo": "fee", "reason": "typo test", "on_date": clock.today().isoformat(), "lines": lines}
     response = client.post("/ledger/journal/", form)
     assert response.status_code == 400
-    assert "lines: line 1: the amount is more than £1,000,000,000.00" in response.content.decode()
+    assert "Lines: line 1: the amount is more than £1,000,000,000.00" in response.content.decode()
     assert JournalEntry.objects.count() == 0
 
 
@@ -48,7 +48,7 @@ def test_an_oversized_entry_already_stored_is_refused_at_approval(django_user_mo
     client.force_login(approver)
     response = client.post(f"/ledger/journal/{entry.pk}/decide/", {"decision": "approve"}, follow=True)
     assert response.status_code == 200
-    assert "was not posted: lines: line 1 is more than £1,000,000,000.00" in response.content.decode()
+    assert "was not posted: Lines: line 1 is more than £1,000,000,000.00" in response.content.decode()
     entry.refresh_from_db()
     assert entry.state == "proposed" and Transaction.objects.count() == 0
     with pytest.raises(Exception, match="the most carefund accepts"):

@@ -191,3 +191,23 @@ def test_a_campaign_made_after_its_care_plan_gets_its_target_without_a_recompute
     assert campaign.target_pence == expected
     page = client.get("/staff/campaigns/").content.decode()
     assert ">Publish</button>" in page and "Make " not in page
+
+
+def test_approve_buttons_only_for_those_who_may_approve(world: World, client: Any) -> None:
+    f1 = world.user("f1", Role.FINANCE_OFFICER)
+    f2 = world.user("f2", Role.FINANCE_OFFICER)
+    invoice = _entered_invoice(world, f1)
+    url = f"/children/{invoice.care_plan.child_id}/funding/"
+    approve = f'action="/funding/invoices/{invoice.pk}/approve/"'
+    client.force_login(f1)
+    page = client.get(url).content.decode()
+    assert approve not in page and "Waiting for another person's approval" in page
+    client.force_login(f2)
+    assert approve in client.get(url).content.decode()
+
+
+def test_a_commissioner_is_not_sent_to_the_surplus_page_they_cannot_open(world: World, client: Any) -> None:
+    client.force_login(world.user("nhs", Role.COMMISSIONER))
+    assert "/funding/surplus/" not in client.get("/funding/programmes/").content.decode()
+    client.force_login(world.user("cw", Role.CASEWORKER))
+    assert 'href="/funding/surplus/"' in client.get("/funding/programmes/").content.decode()

@@ -1,10 +1,11 @@
-// The giving page (web/campaigns/give.html), a static file so the Content-Security-Policy needs no inline script:
+// The giving page (a static file, so a strict Content-Security-Policy allows it):
 // show the declaration the donor is about to make: the wording of the scope chosen, with the amount chosen (as
 // the form reads it: another amount when one is given, else the preset); without scripts, all three with £__
 (function () {
-  var form = document.querySelector("form[data-scope-select]");
-  var select = form && document.getElementById(form.getAttribute("data-scope-select"));
+  var wording = document.querySelector(".gift-aid-wording[data-scope-select]");
+  var select = wording && document.getElementById(wording.getAttribute("data-scope-select"));
   if (!select) { return; }
+  var form = select.form;
   function pounds(pence) {
     return "£" + (pence / 100).toLocaleString("en-GB", {minimumFractionDigits: 2, maximumFractionDigits: 2});
   }

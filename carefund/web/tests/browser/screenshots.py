@@ -21,11 +21,16 @@ def _name(who: str, path: str, width: int) -> str:
     return f"{who}--{slug}--{width}.png"
 
 
+def _public(path: str) -> bool:
+    return path in ("/", "/economics/sdr/", "/petitions/", "/login/") or path.startswith("/campaigns/")
+
+
 def main(folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.png"):
         old.unlink()
     written = 0
+    taken: set[tuple[str, int]] = set()
     with demo_site() as base_url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for who in WHO:
@@ -33,6 +38,9 @@ def main(folder: Path) -> int:
                 context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
                 tab = Visit(context.new_page(), base_url)
                 for path in main_pages(tab, who):
+                    if _public(path) and (path, viewport["width"]) in taken:
+                        continue  # the same page for everyone (but the header): taken once, by the first to see it
+                    taken.add((path, viewport["width"]))
                     tab.go(path)
                     tab.page.screenshot(path=str(folder / _name(who, path, viewport["width"])), full_page=True)
                     written += 1

@@ -1,6 +1,6 @@
 """A demo site for the browser tests and the screenshots: a fresh SQLite database in a temporary folder, migrated
 and loaded with `carefund demo`, served by gunicorn as in production (DEBUG off, so the site's own error pages
-answer), with the task worker beside it as `make run` starts them (it applies the payment events the site receives)."""
+answer) and test payments on, with the task worker beside it as `make run` starts them (it applies the payment events the site receives)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ def demo_site() -> Iterator[str]:
         env = {
             **os.environ,
             "DEBUG": "0",
+            "PAYMENTS_TEST_MODE": "1",  # the built-in test gateway takes the gifts (and every page says so)
             "DATABASE_URL": f"sqlite:///{folder}/carefund.sqlite3",
             "HOST": "127.0.0.1",
             "PORT": str(port),

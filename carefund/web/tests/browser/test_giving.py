@@ -27,7 +27,9 @@ def test_a_donor_gives_on_a_phone_by_taps(visit: Any) -> None:
     assert "Your email (for your receipt)" in summary and "email" in summary
     assert tab.overflow_px() <= 0
 
-    page.get_by_label("£10").tap()
+    page.get_by_label("£10.00", exact=True).tap()
+    # the Gift Aid declaration shown is the one the donor would make, with the amount chosen (static/web/give.js)
+    assert "£10.00" in page.locator(".gift-aid-wording [data-scope]:not([hidden])").inner_text()
     page.get_by_label("Your name").tap()
     page.keyboard.type("Sam Donor")
     page.get_by_label("Your email (for your receipt)").tap()

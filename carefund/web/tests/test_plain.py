@@ -1,0 +1,30 @@
+"""Research notes kept off people's pages: references to the project's note files are dropped, the rest kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from carefund.web.templatetags.plain import without_file_notes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "assumption: no SDR transition data (economics.md 3.6); lognormal around 0.7",
+            "assumption: no SDR transition data; lognormal around 0.7",
+        ),
+        (
+            "12 sessions x £70, price sdr.md 4.8 (https://example.org/a)",
+            "12 sessions x £70, price (https://example.org/a)",
+        ),
+        (
+            "sdr.md 1.1-1.3, 1.7, 1.13; https://www.england.nhs.uk/x/ ; equal share (assumption, sdr.md 1.13)",
+            "https://www.england.nhs.uk/x/; equal share (assumption)",
+        ),
+        ("no reference at all: 3.6 and 4.1", "no reference at all: 3.6 and 4.1"),
+        ("", ""),
+    ],
+)
+def test_without_file_notes(text: str, expected: str) -> None:
+    assert without_file_notes(text) == expected
