@@ -61,3 +61,24 @@ def restrict_children(queryset: QuerySet[Any], user: Any, *, prefix: str = "") -
     # plans would repeat rows (and need DISTINCT, which also stops later ordering and annotating).
     visible = queryset.model._default_manager.filter(q, pk=OuterRef("pk"))
     return queryset.filter(Exists(visible))
+
+
+def require_perm(actor: Any, perm: str, what: str) -> None:
+    """For a service given an acting user: refuse unless they hold `perm` (`actor=None` is the system: trusted)."""
+    from carefund.core.errors import PermissionDeniedError
+
+    if actor is None:
+        return
+    if not getattr(actor, "is_authenticated", False) or not actor.has_perm(perm):
+        raise PermissionDeniedError(f"You may not {what}.")
+
+
+def require_child_visible(actor: Any, child: Any) -> None:
+    """For a service given an acting user: answer as for a child that does not exist unless `actor` may see the
+    child (never confirm a record the actor may not see). `actor=None` is the system."""
+    from carefund.core.errors import NotFoundError
+
+    if actor is None:
+        return
+    if not restrict_children(type(child)._default_manager.filter(pk=child.pk), actor).exists():
+        raise NotFoundError("No such child.")
