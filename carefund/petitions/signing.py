@@ -133,7 +133,9 @@ def signature_sign(
         rules.EarlierSignature(name=n, postcode=p, household_slot=s)
         for n, p, s in Signature.objects.filter(
             petition=petition, canonical_email=clean.canonical_email, anonymised_at__isnull=True
-        ).order_by().values_list("name", "postcode", "household_slot")[:3]
+        )
+        .order_by()
+        .values_list("name", "postcode", "household_slot")[:3]
     )
     decision = rules.household_decide(name=clean.name, postcode=clean.postcode, earlier=earlier)
     if decision.outcome is not rules.SigningOutcome.NEW:

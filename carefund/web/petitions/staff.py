@@ -15,8 +15,12 @@ from django.views.decorators.http import require_POST
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.petitions import abuse, selectors, services
 from carefund.petitions.models import Petition
+from carefund.web.nav import NavEntry, nav_register
 from carefund.web.petitions.data import forget
 from carefund.web.petitions.forms import InvalidationForm, PaperForm, RejectForm, ResponseForm
+
+# Staff who may see petitions (moderators, trustees, caseworkers) reach the queue from the header menu.
+nav_register(NavEntry("Moderate petitions", "petitions:staff_queue", 105, perms=("petitions.view_petition",)))
 
 
 def _petition(request: HttpRequest, slug: str) -> Petition:
