@@ -75,6 +75,8 @@ def _render_detail(request: HttpRequest, petition: Petition, forms: dict[str, An
             "paper": petition.paper_batches.all(),
             "can_moderate": can_moderate,
             "can_record_paper": request.user.has_perm("petitions.record_paper_signatures"),
+            # the base page's summary of errors lists the form that was sent (docs/adr/0040)
+            "error_forms": [f for f in forms.values() if f.is_bound and f.errors],
             **forms,
         },
         status=status,
