@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check behaviour, not speed: a machine busy with other work must not fail them on hypothesis's
+# per-example deadline (200 ms by default). Speed is measured in benchmarks/.
+hypothesis_settings.register_profile("carefund", deadline=None)
+hypothesis_settings.load_profile("carefund")
 
 
 @pytest.fixture(autouse=True)
