@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from carefund.core.errors import NotFoundError
 from carefund.petitions import rules
@@ -139,6 +139,17 @@ def held_signatures(*, user: Any, petition: Petition) -> QuerySet[Signature]:
     """Signatures held by the rate limits, for a moderator to release or invalidate."""
     require_perm(user, "petitions.moderate_petition", "You may not see this page.")
     return Signature.objects.filter(petition=petition, state=SignatureState.HELD).order_by("created_at")
+
+
+def petitions_with_held_signatures(*, user: Any) -> list[tuple[str, str, int]]:
+    """(slug, action, held signatures) of each petition with signatures held by the rate limits."""
+    require_perm(user, "petitions.moderate_petition", "You may not see this page.")
+    return list(
+        Signature.objects.filter(state=SignatureState.HELD)
+        .values_list("petition__slug", "petition__action")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:20]
+    )
 
 
 def petition_get_for_creator(*, slug: str, token: str) -> Petition:

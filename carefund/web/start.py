@@ -16,6 +16,7 @@ from carefund.core.permissions import is_staff_reader
 from carefund.funding import selectors as funding_selectors
 from carefund.giftaid import claim_selectors as giftaid_selectors
 from carefund.ledger import selectors as ledger_selectors
+from carefund.petitions import selectors as petition_selectors
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,30 @@ def _commissioner_tasks(user: Any) -> list[Task]:
     ]
 
 
+def _petition_tasks(user: Any) -> list[Task]:
+    if not user.has_perm("petitions.moderate_petition"):
+        return []
+    tasks = [
+        Task(f"Moderate the petition “{petition.action}”", reverse("petitions:staff_petition", args=[petition.slug]))
+        for petition in petition_selectors.moderation_queue(user=user)[:20]
+    ]
+    held = petition_selectors.petitions_with_held_signatures(user=user)
+    tasks += [
+        Task(
+            f"Review {n} held signature{'s' if n != 1 else ''} on the petition “{action}”",
+            reverse("petitions:staff_petition", args=[slug]),
+        )
+        for slug, action, n in held
+    ]
+    return tasks
+
+
 def start_page_for_user(user: Any) -> StartPage:
     """The work waiting for `user`; a guardian's or clinician's own children with the links to each one's pages
     (staff reach every child through the Children page instead)."""
-    page = StartPage(tasks=[*_finance_tasks(user), *_campaign_tasks(user), *_commissioner_tasks(user)])
+    page = StartPage(
+        tasks=[*_finance_tasks(user), *_campaign_tasks(user), *_commissioner_tasks(user), *_petition_tasks(user)]
+    )
     if user.has_perm("care.view_child") and not is_staff_reader(user):
         children = care_selectors.children_for_user(user=user).prefetch_related("care_plans", "campaigns")
         with_funding = user.has_perm("funding.view_waterfallrun")

@@ -271,3 +271,18 @@ def test_staff_pages_need_the_role(client: Client):
     )
     assert client.get(reverse("petitions:staff_invalidate")).status_code == 403
     assert Petition.objects.get(pk=petition.pk).state == PetitionState.SPONSORED
+
+
+def test_moderators_find_the_queue_in_the_menu_and_their_work_on_the_start_page(client: Client):
+    petition = make_petition(state=PetitionState.SPONSORED, action="Fund hydrotherapy")
+    client.force_login(moderator())
+    start = client.get(reverse("start")).content.decode()
+    assert "Moderate the petition “Fund hydrotherapy”" in start
+    assert reverse("petitions:staff_petition", args=[petition.slug]) in start
+    assert reverse("petitions:staff_queue") in start  # the header menu's "Moderate petitions"
+    assert reverse("petitions:list") in start  # and "Petitions", for everyone
+
+
+def test_the_public_menu_shows_petitions_but_not_moderation(client: Client):
+    html = client.get("/petitions/").content.decode()
+    assert reverse("petitions:staff_queue") not in html

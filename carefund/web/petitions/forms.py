@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 
+from carefund.petitions import rules
 from carefund.petitions.models import PetitionTarget, RejectionCode
 from carefund.petitions.rules import ACTION_MAX, BACKGROUND_MAX, DETAILS_MAX
 
@@ -44,6 +47,22 @@ class SignatureForm(forms.Form):
     notify_by_email = forms.BooleanField(
         required=False, label="Email me once when there is a response to this petition"
     )
+
+    # The rules' own checks, so a first try lists every mistake at once (the service checks them all again).
+    def clean_name(self) -> str:
+        return _checked(rules.clean_name, self.cleaned_data.get("name", ""))
+
+    def clean_uk_citizen_or_resident(self) -> bool:
+        if not self.cleaned_data.get("uk_citizen_or_resident"):
+            raise forms.ValidationError("Only British citizens or UK residents can sign: tick the box if you are one.")
+        return True
+
+
+def _checked(rule: Callable[[str], str], value: str) -> str:
+    try:
+        return rule(value)
+    except rules.FieldError as exc:
+        raise forms.ValidationError(exc.message) from None
 
 
 class PetitionForm(SignatureForm):

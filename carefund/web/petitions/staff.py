@@ -15,8 +15,12 @@ from django.views.decorators.http import require_POST
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.petitions import abuse, selectors, services
 from carefund.petitions.models import Petition
+from carefund.web.nav import NavEntry, nav_register
 from carefund.web.petitions.data import forget
 from carefund.web.petitions.forms import InvalidationForm, PaperForm, RejectForm, ResponseForm
+
+# Staff who may see petitions (moderators, trustees, caseworkers) reach the queue from the header menu.
+nav_register(NavEntry("Moderate petitions", "petitions:staff_queue", 105, perms=("petitions.view_petition",)))
 
 
 def _petition(request: HttpRequest, slug: str) -> Petition:
@@ -71,6 +75,8 @@ def _render_detail(request: HttpRequest, petition: Petition, forms: dict[str, An
             "paper": petition.paper_batches.all(),
             "can_moderate": can_moderate,
             "can_record_paper": request.user.has_perm("petitions.record_paper_signatures"),
+            # the base page's summary of errors lists the form that was sent (docs/adr/0040)
+            "error_forms": [f for f in forms.values() if f.is_bound and f.errors],
             **forms,
         },
         status=status,

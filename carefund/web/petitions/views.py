@@ -172,12 +172,12 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method != "POST":
         return render(request, "web/petitions/confirm.html", {"token": token})
     try:
-        signature = signature_confirm(token=token)
+        confirmation = signature_confirm(token=token)
     except NotFoundError as exc:
         return render(request, "web/petitions/confirm.html", {"token": token, "error": exc.message}, status=404)
     except DomainError as exc:
         return render(request, "web/petitions/confirm.html", {"token": token, "error": exc.message}, status=409)
-    return redirect("petitions:signed", slug=signature.petition.slug)
+    return redirect("petitions:signed", slug=confirmation.petition_slug)
 
 
 def signed(request: HttpRequest, slug: str) -> HttpResponse:

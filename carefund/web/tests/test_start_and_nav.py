@@ -112,6 +112,7 @@ def test_the_menu_offers_each_role_the_pages_it_may_open(world: World) -> None:
         "What needs me", "Campaigns", "Children", "Staff campaigns", "Programmes", "Surplus", "Reconciliation",
         "Ledger", "Journal", "Gift Aid", "Petitions", "Cost-effectiveness",
     ]  # fmt: skip
+    assert "Moderate petitions" in _labels(world.user("m", Role.MODERATOR))
 
 
 def test_a_menu_entry_appears_only_once_its_url_exists(world: World) -> None:
