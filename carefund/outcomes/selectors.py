@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from carefund.care.models import Child, Provider
 from carefund.core import clock
@@ -121,10 +121,12 @@ class FollowUpRow:
 
 def follow_up_rows(*, centre: Provider, today: dt.date | None = None) -> list[FollowUpRow]:
     """Children at `centre` (consenting or not: follow-up is clinical care) due or overdue for a time point,
-    overdue first. Overdue stops at the last time point of the schedule."""
+    overdue first. Synthetic (demo) programmes have nobody to call, so they are left out."""
     today = today or clock.today()
     enrolments = list(
-        Enrolment.objects.filter(centre=centre).select_related("child", "programme").order_by("surgery_date", "pk")
+        Enrolment.objects.filter(centre=centre, programme__is_synthetic=False)
+        .select_related("child", "programme")
+        .order_by("surgery_date", "pk")
     )
     programmes = {e.programme_id for e in enrolments}
     points: dict[int, list[TimePoint]] = defaultdict(list)
@@ -169,7 +171,8 @@ def follow_up_for_user(*, user: Any, centre_pk: int) -> tuple[Provider, list[Fol
 
 
 def programme_default() -> EvaluationProgramme | None:
-    return EvaluationProgramme.objects.order_by("-is_synthetic", "pk").last()
+    """The programme with the most children on its registry (the first made, on a tie)."""
+    return EvaluationProgramme.objects.annotate(n=Count("enrolments")).order_by("-n", "pk").first()
 
 
 def programme_get(*, slug: str | None) -> EvaluationProgramme:

@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("carefund.web.funding.urls")),
     path("", include("carefund.web.ledger.urls")),
     path("", include("carefund.web.economics.urls")),
+    path("", include("carefund.web.outcomes.urls")),
 ]

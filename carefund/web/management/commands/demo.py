@@ -17,6 +17,7 @@ from carefund.core.errors import DomainError
 from carefund.funding.demo import seed_programmes
 from carefund.funding.story import is_played, play_story
 from carefund.giftaid.demo import seed_declarations
+from carefund.outcomes.demo import seed_outcomes
 
 
 class Command(BaseCommand):
@@ -53,6 +54,11 @@ class Command(BaseCommand):
             declared = seed_declarations()
             if declared:
                 console.print(f"Gift Aid declarations by {len(declared)} of the campaign's online donors.")
+            outcomes = seed_outcomes(james=demo.children.get("james"))
+            console.print(
+                f"Outcomes registry: James's measurements; a SYNTHETIC cohort of {outcomes.synthetic_children} "
+                "children at the five CtE centres for the evaluation."
+            )
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         table = Table(title="Demo logins")

@@ -1,0 +1,1 @@
+from carefund.outcomes.tests.fixtures import frozen, registry  # noqa: F401 (fixtures)
