@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: setup run test lint types pytest test-postgres demo bench clean
+.PHONY: setup run test lint types pytest test-postgres test-browser browser-tools screenshots demo bench clean
 
 # Idempotent: creates .venv, installs the pinned dependencies, installs carefund (leaves .venv/bin/carefund).
 setup: $(STAMP)
@@ -46,6 +46,19 @@ test: lint types pytest
 # The same suite on PostgreSQL (used by .ci/run).
 test-postgres: setup
 	DATABASE_URL=$${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/carefund} $(BIN)/pytest -q -n 2
+
+# Browser tests (Playwright with Debian's chromium, axe-core from npm): installs what they need, then runs them
+# against a demo site served by gunicorn (carefund/web/tests/browser, docs/adr/0041-browser-tests.md).
+browser-tools: setup
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund
+
+test-browser: browser-tools
+	$(BIN)/pytest -q -p no:xdist -m browser carefund/web/tests/browser
+
+# Screenshots of the main pages at 360 and 1280 px into docs/screenshots/ (commit them).
+screenshots: browser-tools
+	$(BIN)/python -m carefund.web.tests.browser.screenshots docs/screenshots
 
 bench: setup
 	$(BIN)/python -m benchmarks

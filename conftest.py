@@ -15,6 +15,8 @@ def _test_settings(settings):  # type: ignore[no-untyped-def]
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.AXES_ENABLED = True
+    # the built-in test gateway takes the tests' gifts (tests run with DEBUG off, like a server)
+    settings.PAYMENTS_TEST_MODE = True
     # webhooks apply events before answering unless a test of the queue (campaigns/tests/test_webhook_queue.py)
     # turns confirming after the answer back on, as the server runs
     settings.WEBHOOK_CONFIRM_AFTER_ANSWER = False

@@ -28,7 +28,7 @@ from carefund.economics.report import run_model
 
 def child(draws: int, tune: bool) -> None:
     if tune:
-        from carefund.economics.management.commands.economics import keep_heap_for_psa
+        from carefund.economics.cli import keep_heap_for_psa
 
         keep_heap_for_psa()
     spec = load_model("sdr")

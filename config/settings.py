@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CAREFUND_VAR_DIR", BASE_DIR / "var"))
@@ -48,8 +49,10 @@ INSTALLED_APPS = [
     "carefund.funding",
     "carefund.outcomes",
     "carefund.economics",
+    "carefund.petitions",
     "carefund.web",
     "carefund.api",
+    "ninja",  # its templates and static copy of Swagger UI: the API docs load nothing from other hosts
 ]
 
 MIDDLEWARE = [
@@ -125,7 +128,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "start"  # each person's "what needs me" page
 LOGOUT_REDIRECT_URL = "/"
 
 # Login rate limiting (django-axes): lock an account+address after 5 failures for one hour.
@@ -169,15 +172,33 @@ TASKS = {
     }
 }
 
+# Cost-effectiveness runs started from the economics page or the API go through the task queue (never the request):
+# at most ECONOMICS_MAX_DRAWS PSA draws a run, ECONOMICS_RUNS_PER_ADDRESS runs per address (django-ratelimit's rate:
+# "20/h"; counted in the cache, so per server process with the default cache), and no new run while
+# ECONOMICS_QUEUE_CAP runs wait or run (docs/economics.md, "Runs for visitors").
+ECONOMICS_MAX_DRAWS = int(os.environ.get("ECONOMICS_MAX_DRAWS", "100000"))
+ECONOMICS_RUNS_PER_ADDRESS = os.environ.get("ECONOMICS_RUNS_PER_ADDRESS", "20/h")
+ECONOMICS_QUEUE_CAP = int(os.environ.get("ECONOMICS_QUEUE_CAP", "20"))
+
 # Encryption of identifiers (NHS numbers). FIELD_ENCRYPTION_KEY is a urlsafe base64 32-byte key
 # (Fernet); HASH_KEY keys the lookup hash. Both default to keys derived from SECRET_KEY.
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 IDENTIFIER_HASH_KEY = os.environ.get("IDENTIFIER_HASH_KEY", "")
 
-# Payments. With no STRIPE_SECRET_KEY the built-in test gateway stands in (labelled as such).
+# Payments: Stripe when STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are both set. Otherwise the built-in test gateway
+# (no real money; every page says so) runs only with DEBUG on or PAYMENTS_TEST_MODE=1, and without either the site
+# takes no gifts (docs/security.md, "Payments"; `carefund check --deploy` fails and says what to set).
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+if bool(STRIPE_SECRET_KEY) != bool(STRIPE_WEBHOOK_SECRET):
+    # half a Stripe configuration once left the test gateway (with its public secret) taking "gifts" silently
+    _missing = "STRIPE_WEBHOOK_SECRET" if STRIPE_SECRET_KEY else "STRIPE_SECRET_KEY"
+    raise ImproperlyConfigured(
+        f"Stripe is half configured: {_missing} is not set. Set both STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET "
+        "(from the Stripe dashboard) to take card gifts, or neither."
+    )
+PAYMENTS_TEST_MODE = env_bool("PAYMENTS_TEST_MODE", False)
 # The test gateway signs its webhook-shaped events with this secret.
 TEST_GATEWAY_WEBHOOK_SECRET = os.environ.get("TEST_GATEWAY_WEBHOOK_SECRET", "whsec_carefund_test_gateway")
 WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("WEBHOOK_TOLERANCE_SECONDS", "300"))
@@ -199,21 +220,76 @@ WEBHOOK_CONFIRM_FALLBACK_AFTER_SECONDS = float(os.environ.get("WEBHOOK_CONFIRM_F
 # within minutes); 0: never (run `carefund webhooks fees` from cron instead).
 WEBHOOK_FEES_FILL_SECONDS = float(os.environ.get("WEBHOOK_FEES_FILL_SECONDS", "3600"))
 
+# `carefund ledger check` reports a clearing account holding money that came in longer ago than this: the provider
+# should have paid it out by then. Set it to the payout schedule in the provider's dashboard plus a margin.
+LEDGER_CLEARING_MAX_DAYS = int(os.environ.get("LEDGER_CLEARING_MAX_DAYS", "14"))
+
 # The charity that holds the restricted funds.
 CHARITY_NAME = os.environ.get("CHARITY_NAME", "carefund Children's Trust")
+# Its number in the Charity Commission's register, shown on every public page and receipt; empty on a demo site,
+# which then says it has none.
+CHARITY_NUMBER = os.environ.get("CHARITY_NUMBER", "")
+
+# Gift Aid claims (docs/giftaid.md "Settings"). Small gifts from donors whose details would not pass HMRC's schedule
+# are aggregated up to this size: £20 in HMRC's schedule guidance (http://www.hmrc.gov.uk/charities/online/
+# giftaid-spreadsheet.htm), though a 2025 gov.uk revision says "under £30": the sources conflict, so it is a setting.
+GIFTAID_AGGREGATION_MAX_PENCE = int(os.environ.get("GIFTAID_AGGREGATION_MAX_PENCE", "2000"))
+# The end of the charity's financial period as MM-DD (04-05: the tax year, for trusts; a CIO or company sets its
+# accounting year end) and the years after it a gift may be claimed (four: https://gov.uk/claim-gift-aid/how-to-claim).
+GIFTAID_PERIOD_END = os.environ.get("GIFTAID_PERIOD_END", "04-05")
+GIFTAID_DEADLINE_YEARS = int(os.environ.get("GIFTAID_DEADLINE_YEARS", "4"))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HTTPS=1 once the site is served over TLS: secure cookies, redirects to https and HSTS (`check --deploy` fails
+# without them). Behind a proxy that terminates TLS, HTTPS_PROXY_HEADER=1 trusts its X-Forwarded-Proto (only when the
+# proxy sets that header itself, overwriting any the client sent).
 if not DEBUG and env_bool("HTTPS", False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    if env_bool("HTTPS_PROXY_HEADER", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"forbidden_without_traceback": {"()": "carefund.web.logging.ForbiddenWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["forbidden_without_traceback"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # Django's own console handler (DEBUG only) would print each request's warning a second time beside the root's.
+    "loggers": {"django": {"handlers": [], "level": os.environ.get("LOG_LEVEL", "WARNING"), "propagate": True}},
 }
+
+# Petitions (docs/petitions.md). Defaults are UK Parliament e-petitions' (alphagov/e-petitions `sites` table).
+PETITION_SPONSORS_REQUIRED = int(os.environ.get("PETITION_SPONSORS_REQUIRED", "5"))
+PETITION_DURATION_DAYS = int(os.environ.get("PETITION_DURATION_DAYS", "182"))  # 6 months
+# (response, debate) thresholds per target; a target not listed uses "default".
+PETITION_THRESHOLDS = {
+    "default": (
+        int(os.environ.get("PETITION_RESPONSE_THRESHOLD", "10000")),
+        int(os.environ.get("PETITION_DEBATE_THRESHOLD", "100000")),
+    ),
+}
+# Signers' personal data is anonymised this many days after a petition closes or is rejected (6 months).
+PETITION_RETENTION_DAYS = int(os.environ.get("PETITION_RETENTION_DAYS", "182"))
+# The batch counter runs at most once per this many seconds per petition and server process; the public page and
+# JSON are cached as long again, so the count shown is at most about twice this old (docs/adr/0050).
+PETITION_COUNT_INTERVAL_SECONDS = float(os.environ.get("PETITION_COUNT_INTERVAL_SECONDS", "5"))
+PETITION_PAGE_CACHE_SECONDS = int(os.environ.get("PETITION_PAGE_CACHE_SECONDS", "5"))
+PETITION_RATE_LIMITS = env_bool("PETITION_RATE_LIMITS", True)
+# Big webmail providers: their domain is not held for volume (GDS: allow-list, limit unknown domains hard).
+PETITION_ALLOWED_EMAIL_DOMAINS = [
+    d.strip()
+    for d in os.environ.get(
+        "PETITION_ALLOWED_EMAIL_DOMAINS",
+        "gmail.com,outlook.com,hotmail.com,hotmail.co.uk,live.co.uk,yahoo.com,yahoo.co.uk,icloud.com,me.com,"
+        "btinternet.com,sky.com,virginmedia.com,aol.com,nhs.net,protonmail.com",
+    ).split(",")
+    if d.strip()
+]
+PETITION_LOCK_SECONDS = int(os.environ.get("PETITION_LOCK_SECONDS", "900"))

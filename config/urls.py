@@ -11,3 +11,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("carefund.web.urls")),
 ]
+
+handler403 = "carefund.web.views.error_403"
+handler404 = "carefund.web.views.error_404"
+handler500 = "carefund.web.views.error_500"

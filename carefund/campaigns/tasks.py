@@ -32,6 +32,8 @@ def receipt_body(donation: Donation) -> str:
     if donation.costs_contribution_pence:
         lines.append(f"Thank you too for {format_pence(donation.costs_contribution_pence)} towards our costs.")
     lines.append(f"Received on {donation.received_on:%d %B %Y}, gift reference #{donation.pk}.")
+    if donation.gateway == "test":
+        lines += ["", "TEST PAYMENT: no real money moved. This gift was made through carefund's test gateway."]
     for receiver, extra in receipt_lines.send_robust(sender=Donation, donation=donation):
         if isinstance(extra, Exception):  # the receipt goes without that part rather than not at all
             logger.error("receipt of gift #%s: %r failed", donation.pk, receiver, exc_info=extra)

@@ -9,7 +9,13 @@ from carefund.core.errors import ValidationError
 
 Pence = int
 
-_AMOUNT_RE = re.compile(r"^\s*£?\s*(?P<pounds>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<pence>\d{1,2}))?\s*$")
+# The largest amount any input may name: £1,000,000,000 (far above any gift, invoice or NHS programme budget, and far
+# below what the database's 64-bit integers hold, so sums of many such amounts cannot overflow either). Every amount
+# from a person or a file is checked against it before any arithmetic (docs/security.md, "Input").
+MAX_AMOUNT_PENCE = 100_000_000_000
+
+# ASCII digits only: Python's \d also matches Arabic-Indic, full-width and other digits ('٥' would be £5).
+_AMOUNT_RE = re.compile(r"^\s*£?\s*(?P<pounds>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<pence>[0-9]{1,2}))?\s*$")
 
 
 def format_pence(amount_pence: int, *, symbol: bool = True) -> str:
@@ -38,17 +44,32 @@ def parse_pounds(text: str, *, field: str = "amount") -> int:
             "for example 25 or 25.50.",
             field=field,
         )
-    pounds = int(match.group("pounds").replace(",", ""))
-    pence_text = (match.group("pence") or "0").ljust(2, "0")
-    return pounds * 100 + int(pence_text)
+    digits = match.group("pounds").replace(",", "").lstrip("0")
+    if len(digits) > len(str(MAX_AMOUNT_PENCE // 100)):  # checked on the text: no huge number is ever built
+        raise _too_large(field)
+    pence = int(digits or "0") * 100 + int((match.group("pence") or "0").ljust(2, "0"))
+    if pence > MAX_AMOUNT_PENCE:
+        raise _too_large(field)
+    return pence
+
+
+def _too_large(field: str) -> ValidationError:
+    return ValidationError(
+        f"{field}: the amount is more than {format_pence(MAX_AMOUNT_PENCE)}, the most carefund accepts; check it.",
+        field=field,
+    )
 
 
 def pence_from_decimal(value: Decimal | str, *, field: str = "amount") -> int:
     """Convert an exact decimal amount of pounds to pence; refuses fractions of a penny."""
     try:
         d = Decimal(value)
-    except (InvalidOperation, TypeError):
+    except (InvalidOperation, TypeError, ValueError):
         raise ValidationError(f"{field}: '{value}' is not a number.", field=field) from None
+    if not d.is_finite():
+        raise ValidationError(f"{field}: '{value}' is not a number.", field=field)
+    if abs(d) > MAX_AMOUNT_PENCE // 100:  # before any arithmetic: 1E+999999 would make a vast integer
+        raise _too_large(field)
     pence = d * 100
     if pence != pence.to_integral_value():
         raise ValidationError(f"{field}: {value} has a fraction of a penny.", field=field)
@@ -62,6 +83,8 @@ def require_pence(value: object, *, field: str = "amount_pence", allow_zero: boo
     if value < 0 or (value == 0 and not allow_zero):
         allowed = "zero or more" if allow_zero else "more than zero"
         raise ValidationError(f"{field}: must be {allowed} pence, got {value}.", field=field)
+    if value > MAX_AMOUNT_PENCE:
+        raise ValidationError(f"{field}: must be at most {MAX_AMOUNT_PENCE} pence, got {value}.", field=field)
     return value
 
 

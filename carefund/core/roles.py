@@ -19,6 +19,8 @@ class Role(StrEnum):
     COMMISSIONER = "commissioner"
     HEALTH_ECONOMIST = "health economist"
     TRUSTEE = "trustee"
+    # Moderates petitions (approve, reject, hold, invalidate, record responses); trustees have its permissions too.
+    MODERATOR = "moderator"
 
 
 STAFF_ROLES = frozenset({Role.CASEWORKER, Role.FINANCE_OFFICER, Role.COMMISSIONER, Role.TRUSTEE})

@@ -18,10 +18,10 @@ from carefund.economics.model import ModelError
 from carefund.economics.modelfile import ModelFileError, ModelSpec, to_engine_model
 
 # Eligible children a year in England: 155 to 258 (PQ answer, June 2017: CP incidence 150-250 per 100,000 live births,
-# ~15% spastic diplegia at GMFCS II/III); sdr.md 2.8, https://www.parallelparliament.co.uk/question/932/cerebral-palsy-medical-treatments
+# ~15% spastic diplegia at GMFCS II/III); sources.md: Parliamentary answer 2017, https://www.parallelparliament.co.uk/question/932/cerebral-palsy-medical-treatments
 ELIGIBLE_PER_YEAR_LOW = 155
 ELIGIBLE_PER_YEAR_HIGH = 258
-ELIGIBLE_PER_YEAR_BASE = 206  # midpoint of 155-258 (sdr.md 2.8), rounded down
+ELIGIBLE_PER_YEAR_BASE = 206  # midpoint of 155-258 (sources.md: Parliamentary answer 2017), rounded down
 YEARS = 10
 
 

@@ -28,12 +28,12 @@ Pure numpy/scipy: no Django.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -88,6 +88,8 @@ class Distribution:
         u = np.asarray(u, dtype=np.float64)
         if k == "fixed":
             return np.full(u.shape, p[0])
+        from scipy import special  # imported when first needed: a deterministic run starts without scipy
+
         if k == "beta":
             return np.asarray(special.betaincinv(p[0], p[1], u), dtype=np.float64)
         if k == "gamma":
@@ -202,7 +204,7 @@ def lognormal_from_ci(estimate: float, low: float, high: float, level: float = 0
         raise DistributionError(f"low is {low!r}; allowed: less than high ({high!r})")
     if not 0 < level < 1:
         raise DistributionError(f"level is {level!r}; allowed: a number strictly between 0 and 1")
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = statistics.NormalDist().inv_cdf(0.5 + level / 2)
     return lognormal(math.log(e), (math.log(hi) - math.log(lo)) / (2 * z))
 
 

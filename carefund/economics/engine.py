@@ -26,7 +26,15 @@ import numpy.typing as npt
 
 from carefund.economics.expressions import RESERVED, Expression, ExpressionError, parse_expression
 from carefund.economics.incremental import IncrementalAnalysis, incremental_analysis
-from carefund.economics.model import COMPLEMENT, Model, ModelError, Value
+from carefund.economics.model import (
+    COMPLEMENT,
+    Lookup,
+    Model,
+    ModelError,
+    TransitionCost,
+    TransitionUtility,
+    Value,
+)
 
 FloatArray = npt.NDArray[np.float64]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -149,38 +157,67 @@ class _Counting:
     time_cycles: FloatArray
 
 
-def _counting(model: Model) -> _Counting:
+def _counting(model: Model, rule: str) -> _Counting:
     c = model.conventions
     T = model.cycles
     t = np.arange(T)
     tf = t.astype(np.float64)
     offset = 1.0 if c.discount_first_cycle else 0.0
-    if c.counting == "start":
+    if rule == "start":
         return _Counting(t, t, np.ones(T), tf + offset)
-    if c.counting == "end":
+    if rule == "end":
         return _Counting(t + 1, t, np.ones(T), tf + offset)
-    if c.counting == "trapezoid":
+    if rule == "trapezoid":
         return _Counting(
             np.concatenate([t, t + 1]), np.concatenate([t, t]), np.full(2 * T, 0.5), np.concatenate([tf, tf]) + offset
         )
     k = np.arange(T + 1)
-    if c.counting == "half_cycle":
+    if rule == "half_cycle":
         w = np.ones(T + 1)
         w[0] = w[-1] = 0.5
-    elif c.counting == "simpson":
+    elif rule == "simpson":
         if T % 2:
             raise ModelError(f"cycles is {T}; allowed with counting 'simpson': an even number")
         w = np.where(k % 2 == 1, 4.0, 2.0) / 3.0
         w[0] = w[-1] = 1.0 / 3.0
-    elif c.counting == "simpson_darth":
+    elif rule == "simpson_darth":
         w = np.where(k % 2 == 1, 2.0, 4.0) / 3.0
         w[0] = w[-1] = 1.0 / 3.0
     else:
         raise ModelError(
-            f"conventions.counting is {c.counting!r}; allowed: "
-            "start, end, half_cycle, trapezoid, simpson, simpson_darth"
+            f"conventions.counting is {rule!r}; allowed: start, end, half_cycle, trapezoid, simpson, simpson_darth"
         )
     return _Counting(k, np.minimum(k, T - 1), w, k.astype(np.float64) + offset)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One outcome's counting rule, ready to total: the counted points as contiguous runs of the trace (first trace
+    row, end row, points), their weights, and their weights x discount factors."""
+
+    counting: _Counting
+    runs: list[tuple[int, int, slice]]
+    discounted_weight: FloatArray
+
+    @classmethod
+    def build(cls, model: Model, rule: str, rate: float) -> _Rule:
+        counting = _counting(model, rule)
+        c = model.conventions
+        disc = _discount(rate, counting.time_cycles * float(c.cycle_length_years), c.discounting)
+        idx = counting.trace_index
+        cuts = [0, *(np.flatnonzero(np.diff(idx) != 1) + 1).tolist(), len(idx)]
+        runs = [(int(idx[a]), int(idx[b - 1]) + 1, slice(a, b)) for a, b in itertools.pairwise(cuts)]
+        return cls(counting, runs, counting.weight * disc)
+
+    def occupancy(self, trace: FloatArray, S: int, D: int) -> _Occupancy:
+        """The trace weighted by this rule: discounted and undiscounted occupancy per state (S, D)."""
+        disc, total = np.zeros((S, D)), np.zeros((S, D))
+        for a, b, sl in self.runs:
+            disc += np.einsum("nsd,n->sd", trace[a:b], self.discounted_weight[sl])
+            total += np.einsum("nsd,n->sd", trace[a:b], self.counting.weight[sl])
+        return _Occupancy(
+            trace, self.runs, self.counting.value_cycle, self.counting.weight, total, disc, self.discounted_weight
+        )
 
 
 def _discount(rate: float, years: FloatArray, kind: str) -> FloatArray:
@@ -205,15 +242,44 @@ class CompiledModel:
         dead = [i for i, s in enumerate(model.states) if s.dead]
         self.alive = np.array([not s.dead for s in model.states], dtype=np.float64)
         param_names = frozenset(model.parameter_names)
-        known = param_names | RESERVED
+        lookup_names = frozenset(lk.name for lk in model.lookups)
+        self.time_names = RESERVED | lookup_names
+        known = param_names | self.time_names
         self._derived: list[tuple[str, _Compiled]] = []
         for d in model.derived:
             dcomp = _compile_value(d.expression, what=f"derived parameter {d.name!r}", cycles=self.T, known=known)
-            if dcomp.expression is not None and dcomp.expression.uses_time:
-                raise ModelError(f"derived parameter {d.name!r} uses cycle, time or age; allowed: parameters only")
+            if dcomp.expression is not None and dcomp.expression.names & self.time_names:
+                raise ModelError(
+                    f"derived parameter {d.name!r} uses cycle, time, age or a lookup; allowed: parameters only"
+                )
             self._derived.append((d.name, dcomp))
             known = known | {d.name}
         self.known = known
+        self._strategy_values: list[list[tuple[str, _Compiled]]] = []
+        for strat in self.strategies:
+            seen = known
+            values: list[tuple[str, _Compiled]] = []
+            for sv in model.strategy_values:
+                if sv.strategy != strat:
+                    continue
+                if sv.name in seen:
+                    raise ModelError(
+                        f"strategy value {sv.name!r} of strategy {strat!r} has the name of a parameter, a reserved "
+                        "name or an earlier value; allowed: a new name"
+                    )
+                what = f"strategy value {sv.name!r} of strategy {strat!r}"
+                values.append((sv.name, _compile_value(sv.value, what=what, cycles=self.T, known=seen)))
+                seen = seen | {sv.name}
+            self._strategy_values.append(values)
+        value_names = {sv.name for sv in model.strategy_values}
+        for strat, values in zip(self.strategies, self._strategy_values, strict=True):
+            missing = sorted(value_names - {n for n, _ in values})
+            if missing:
+                raise ModelError(
+                    f"strategy {strat!r} does not set the strategy value(s) {', '.join(missing)}; allowed: every "
+                    "strategy sets the same values"
+                )
+        known = known | value_names
 
         def comp(value: Value, what: str) -> _Compiled:
             return _compile_value(value, what=what, cycles=self.T, known=known)
@@ -256,7 +322,7 @@ class CompiledModel:
             self._utilities.append(util)
         self._transition_costs = [
             [
-                (c.name, sidx[c.source], sidx[c.target], comp(c.amount, f"transition cost {c.name!r}"))
+                (c.name, sidx[c.source], sidx[c.target], comp(c.amount, f"transition cost {c.name!r}"), c.timing)
                 for c in model.transition_costs
                 if c.strategy in (None, strat)
             ]
@@ -264,7 +330,12 @@ class CompiledModel:
         ]
         self._transition_utilities = [
             [
-                (sidx[u.source], sidx[u.target], comp(u.qalys, f"transition utility {u.source} -> {u.target}"))
+                (
+                    sidx[u.source],
+                    sidx[u.target],
+                    comp(u.qalys, f"transition utility {u.source} -> {u.target}"),
+                    u.timing,
+                )
                 for u in model.transition_utilities
                 if u.strategy in (None, strat)
             ]
@@ -272,7 +343,7 @@ class CompiledModel:
         ]
         self._one_off = [
             [
-                (c.name, c.cycle, comp(c.amount, f"one-off cost {c.name!r}"))
+                (c.name, c.cycle, comp(c.amount, f"one-off cost {c.name!r}"), c.timing)
                 for c in model.one_off_costs
                 if c.strategy in (None, strat)
             ]
@@ -290,29 +361,27 @@ class CompiledModel:
         if model.initial:
             for name, share in model.initial:
                 if isinstance(share, str):
-                    ic = comp(share, f"initial share of {name!r}")
-                    if ic.expression is not None and ic.expression.uses_time:
-                        raise ModelError(f"initial share of {name!r} uses cycle, time or age; allowed: parameters")
+                    ic = _compile_value(share, what=f"initial share of {name!r}", cycles=self.T, known=self.known)
                     self._initial_values.append((sidx[name], ic))
                 else:
                     init[sidx[name]] += float(share)
         else:
             init[0] = 1.0
         self.initial = init
-        self.counting = _counting(model)
         c = model.conventions
-        years = self.counting.time_cycles * self.L
-        self.disc_cost_points = _discount(c.discount_costs, years, c.discounting)
-        self.disc_effect_points = _discount(c.discount_effects, years, c.discounting)
-        # the counted points as contiguous runs of the trace: (first trace row, end row, points) per run
-        idx = self.counting.trace_index
-        cuts = [0, *(np.flatnonzero(np.diff(idx) != 1) + 1).tolist(), len(idx)]
-        self._runs = [(int(idx[a]), int(idx[b - 1]) + 1, slice(a, b)) for a, b in itertools.pairwise(cuts)]
-        self._w_cost = self.counting.weight * self.disc_cost_points
-        self._w_effect = self.counting.weight * self.disc_effect_points
+        self.rule_costs = _Rule.build(model, c.counting_for("costs"), c.discount_costs)
+        self.rule_effects = _Rule.build(model, c.counting_for("effects"), c.discount_effects)
+        self.rule_life_years = _Rule.build(model, c.counting_for("life_years"), c.discount_effects)
         cycle_years = (np.arange(self.T, dtype=np.float64) + (1.0 if c.discount_first_cycle else 0.0)) * self.L
+        end_years = (np.arange(self.T, dtype=np.float64) + 1.0) * self.L
         self.disc_cost_cycles = _discount(c.discount_costs, cycle_years, c.discounting)
         self.disc_effect_cycles = _discount(c.discount_effects, cycle_years, c.discounting)
+        self._disc_moves = {
+            ("cost", "cycle"): self.disc_cost_cycles,
+            ("cost", "end"): _discount(c.discount_costs, end_years, c.discounting),
+            ("effect", "cycle"): self.disc_effect_cycles,
+            ("effect", "end"): _discount(c.discount_effects, end_years, c.discounting),
+        }
         # background mortality per cycle
         self.background: FloatArray | None = None
         self.death_index = -1
@@ -335,11 +404,14 @@ class CompiledModel:
         self._time_cache: dict[str, Any] = {}
         self._buffers = threading.local()
         t = np.arange(self.T, dtype=np.float64)
+        ages_t = model.start_age + t * self.L
         self._time_ns = {
-            "cycle": t[:, None],
+            "cycle": (t + model.first_cycle)[:, None],
             "time": (t * self.L)[:, None],
-            "age": (model.start_age + t * self.L)[:, None],
+            "age": ages_t[:, None],
         }
+        for lk in model.lookups:
+            self._time_ns[lk.name] = lookup_values(lk, ages_t)[:, None]
 
     # -------------------------------------------------------------------------------------------- helpers
     def namespace(self, values: Mapping[str, FloatArray]) -> tuple[dict[str, Any], int]:
@@ -363,6 +435,18 @@ class CompiledModel:
             ns[name] = np.broadcast_to(np.asarray(comp.evaluate(ns), dtype=np.float64), (1, D))
         return ns, D
 
+    def strategy_namespace(self, k: int, ns: Mapping[str, Any], D: int) -> Mapping[str, Any]:
+        """The namespace of strategy k: `ns` with its strategy values, and a sub-expression cache of its own
+        (the same text means different numbers in different strategies); `ns` itself when there are none."""
+        values = self._strategy_values[k]
+        if not values:
+            return ns
+        out = dict(ns)
+        out[_CACHE] = {}
+        for name, comp in values:
+            out[name] = self._grid(comp, out, D, f"strategy value {name!r} of strategy {self.strategies[k]!r}")
+        return out
+
     def _buffer(self, name: str, shape: tuple[int, ...]) -> FloatArray:
         """A scratch array (the transitions) reused between blocks of the same size in this thread; every
         entry is written before it is read.
@@ -380,7 +464,7 @@ class CompiledModel:
         if comp.per_cycle is not None:
             return np.broadcast_to(comp.per_cycle[:, None], (self.T, D))
         value = np.asarray(comp.evaluate(ns), dtype=np.float64)
-        varies = comp.expression is not None and comp.expression.uses_time
+        varies = value.ndim == 2 and value.shape[0] == self.T
         shape = (self.T, D) if varies else (1, D)
         try:
             out = np.broadcast_to(value, shape)
@@ -485,7 +569,7 @@ class CompiledModel:
     def transition_matrices(self, k: int, ns: Mapping[str, Any], D: int) -> FloatArray:
         """The full transition probabilities of strategy k as a (D, T, S, S) array (for inspection and tests)."""
         P = np.zeros((D, self.T, self.S, self.S))
-        for i, j, arr in self.transition_entries(k, ns, D):
+        for i, j, arr in self.transition_entries(k, self.strategy_namespace(k, ns, D), D):
             P[:, :, i, j] = np.broadcast_to(arr, (self.T, D)).T
         return P
 
@@ -499,18 +583,17 @@ class CompiledModel:
         once. Returns the totals and, with detail=True, per strategy a dict with the trace (D, T+1, S) and the
         discounted costs by name (D,) (used by the deterministic run).
         """
-        ns, D = self.namespace(values)
+        shared, D = self.namespace(values)
         K = len(self.strategies)
         S, T, L = self.S, self.T, self.L
         shape = (D, K)
         cost, qalys, ly = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         cost_u, qalys_u, ly_u = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         details: list[dict[str, Any]] = []
-        cnt = self.counting
-        vc = cnt.value_cycle
         alive_idx = np.flatnonzero(self.alive)
-        start = self.starting_distribution(ns, D)
+        start = self.starting_distribution(shared, D)
         for k in range(K):
+            ns = self.strategy_namespace(k, shared, D)
             entries = self.transition_entries(k, ns, D)
             trace = np.empty((T + 1, S, D))
             trace[0] = start
@@ -525,53 +608,51 @@ class CompiledModel:
                 P[:, i, j, :] = arr
             for t in range(T):
                 np.einsum("sd,sjd->jd", trace[t], P[t if steps > 1 else 0], out=trace[t + 1])
-            # weighted (and discounted) occupancy per state, summed over the counted points: (S, D) each
-            occ_cost, occ_effect, occ_sum = np.zeros((S, D)), np.zeros((S, D)), np.zeros((S, D))
-            for a, b, sl in self._runs:
-                occ_cost += np.einsum("nsd,n->sd", trace[a:b], self._w_cost[sl])
-                occ_effect += np.einsum("nsd,n->sd", trace[a:b], self._w_effect[sl])
-                occ_sum += np.einsum("nsd,n->sd", trace[a:b], cnt.weight[sl])
-            occupancy = _Occupancy(trace, self._runs, vc, cnt.weight, occ_sum)
+            # weighted (and discounted) occupancy per state under each outcome's counting rule: (S, D) each
+            occ_cost = self.rule_costs.occupancy(trace, S, D)
+            occ_effect = occ_cost if self.rule_effects is self.rule_costs else self.rule_effects.occupancy(trace, S, D)
+            occ_ly = self.rule_life_years.occupancy(trace, S, D)
             by_name: dict[str, FloatArray] = {}
             by_cycle = np.zeros((T, D)) if detail else None
 
             for name, s, comp in self._state_costs[k]:
                 grid = self._grid(comp, ns, D, f"cost {name!r}")
-                disc, undisc = occupancy.accrue(s, grid, occ_cost, self._w_cost)
+                disc, undisc = occ_cost.accrue(s, grid)
                 cost[:, k] += disc
                 cost_u[:, k] += undisc
                 by_name[name] = by_name.get(name, 0.0) + disc
                 if by_cycle is not None:
-                    by_cycle += occupancy.by_cycle(s, grid, T)
-            ly[:, k] = occ_effect[alive_idx].sum(axis=0) * L
-            ly_u[:, k] = occ_sum[alive_idx].sum(axis=0) * L
+                    by_cycle += occ_cost.by_cycle(s, grid, T)
+            ly[:, k] = occ_ly.discounted[alive_idx].sum(axis=0) * L
+            ly_u[:, k] = occ_ly.total[alive_idx].sum(axis=0) * L
             for s, comp in self._utilities[k].items():
                 grid = self._grid(comp, ns, D, f"utility of state {self.states[s]!r}") * L
-                disc, undisc = occupancy.accrue(s, grid, occ_effect, self._w_effect)
+                disc, undisc = occ_effect.accrue(s, grid)
                 qalys[:, k] += disc
                 qalys_u[:, k] += undisc
             # transition costs and utilities: the flow during cycle t is trace[t, i] * p_ij(t)
             probability = {(i, j): arr for i, j, arr in entries}
-            for name, i, j, comp in self._transition_costs[k]:
+            for name, i, j, comp, timing in self._transition_costs[k]:
                 p_ij = probability.get((i, j), np.zeros((1, D)))
                 flow = trace[:-1, i, :] * p_ij * self._grid(comp, ns, D, f"transition cost {name!r}")
-                disc = self.disc_cost_cycles @ flow
+                disc = self._disc_moves["cost", timing] @ flow
                 cost[:, k] += disc
                 cost_u[:, k] += flow.sum(axis=0)
                 by_name[name] = by_name.get(name, 0.0) + disc
                 if by_cycle is not None:
                     by_cycle += flow
-            for i, j, comp in self._transition_utilities[k]:
+            for i, j, comp, timing in self._transition_utilities[k]:
                 p_ij = probability.get((i, j), np.zeros((1, D)))
                 flow = trace[:-1, i, :] * p_ij * self._grid(comp, ns, D, "transition utility")
-                qalys[:, k] += self.disc_effect_cycles @ flow
+                qalys[:, k] += self._disc_moves["effect", timing] @ flow
                 qalys_u[:, k] += flow.sum(axis=0)
-            for name, cyc, comp in self._one_off[k]:
+            for name, cyc, comp, charged in self._one_off[k]:
                 grid = self._grid(comp, ns, D, f"one-off cost {name!r}")
                 amount = grid[cyc if grid.shape[0] > 1 else 0]
-                cost[:, k] += amount * self.disc_cost_cycles[cyc]
+                factor = 1.0 if charged == "time_zero" else float(self.disc_cost_cycles[cyc])
+                cost[:, k] += amount * factor
                 cost_u[:, k] += amount
-                by_name[name] = by_name.get(name, 0.0) + amount * self.disc_cost_cycles[cyc]
+                by_name[name] = by_name.get(name, 0.0) + amount * factor
                 if by_cycle is not None:
                     by_cycle[cyc] += amount
             if detail:
@@ -588,14 +669,14 @@ class _Occupancy:
     value_cycle: npt.NDArray[np.intp]
     weight: FloatArray
     total: FloatArray  # (S, D): weighted occupancy, undiscounted
+    discounted: FloatArray  # (S, D): weighted and discounted occupancy
+    weights: FloatArray  # the points' weight x discount factor
 
-    def accrue(
-        self, s: int, grid: FloatArray, discounted: FloatArray, weights: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """Discounted and undiscounted totals (D,) of a per-cycle value `grid` ((1, D) or (T, D)) in state s;
-        `discounted` is the discounted weighted occupancy (S, D), `weights` the points' weight x discount factor."""
+    def accrue(self, s: int, grid: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Discounted and undiscounted totals (D,) of a per-cycle value `grid` ((1, D) or (T, D)) in state s."""
+        weights = self.weights
         if grid.shape[0] == 1:
-            return grid[0] * discounted[s], grid[0] * self.total[s]
+            return grid[0] * self.discounted[s], grid[0] * self.total[s]
         disc = np.zeros(grid.shape[1])
         undisc = np.zeros(grid.shape[1])
         for a, b, sl in self.runs:
@@ -614,6 +695,16 @@ class _Occupancy:
         return out
 
 
+def lookup_values(lookup: Lookup, ages: FloatArray) -> FloatArray:
+    """A `Lookup`'s values at `ages`: straight lines between the listed ages (ends held) or age bands (step)."""
+    table_ages = np.asarray(lookup.ages, dtype=np.float64)
+    values = np.asarray(lookup.values, dtype=np.float64)
+    if lookup.interpolation == "linear":
+        return np.asarray(np.interp(ages, table_ages, values), dtype=np.float64)
+    row = np.clip(np.searchsorted(table_ages, ages + 1e-9, side="right") - 1, 0, len(table_ages) - 1)
+    return np.asarray(values[row], dtype=np.float64)
+
+
 def _check_model(model: Model) -> None:
     """Structural checks with messages naming the item and what is allowed."""
     if not model.states:
@@ -623,11 +714,17 @@ def _check_model(model: Model) -> None:
     if not isinstance(model.cycles, int) or isinstance(model.cycles, bool) or not 1 <= model.cycles <= 10000:
         raise ModelError(f"cycles is {model.cycles!r}; allowed: a whole number from 1 to 10000")
     c = model.conventions
-    if c.counting not in ("start", "end", "half_cycle", "trapezoid", "simpson", "simpson_darth"):
-        raise ModelError(
-            f"conventions.counting is {c.counting!r}; allowed: "
-            "start, end, half_cycle, trapezoid, simpson, simpson_darth"
-        )
+    rules = ("start", "end", "half_cycle", "trapezoid", "simpson", "simpson_darth")
+    for label, rule in (
+        ("counting", c.counting),
+        ("counting_costs", c.counting_costs),
+        ("counting_effects", c.counting_effects),
+        ("counting_life_years", c.counting_life_years),
+    ):
+        if rule not in rules and not (rule is None and label != "counting"):
+            raise ModelError(f"conventions.{label} is {rule!r}; allowed: {', '.join(rules)}")
+    if isinstance(model.first_cycle, bool) or model.first_cycle not in (0, 1):
+        raise ModelError(f"first_cycle is {model.first_cycle!r}; allowed: 0 or 1")
     if c.discounting not in ("discrete", "continuous"):
         raise ModelError(f"conventions.discounting is {c.discounting!r}; allowed: discrete, continuous")
     for label, rate in (("discount_costs", c.discount_costs), ("discount_effects", c.discount_effects)):
@@ -690,10 +787,43 @@ def _check_model(model: Model) -> None:
         check_state(tu.source, "a transition utility")
         check_state(tu.target, "a transition utility")
         check_strategy(tu.strategy, "a transition utility")
+    moves: tuple[TransitionCost | TransitionUtility, ...] = (*model.transition_costs, *model.transition_utilities)
+    for move in moves:
+        if move.timing not in ("cycle", "end"):
+            raise ModelError(
+                f"transition {move.source} -> {move.target} has timing {move.timing!r}; allowed: cycle, end"
+            )
     for oc in model.one_off_costs:
         check_strategy(oc.strategy, f"one-off cost {oc.name!r}")
         if not 0 <= oc.cycle < model.cycles:
             raise ModelError(f"one-off cost {oc.name!r} has cycle {oc.cycle}; allowed: 0 to {model.cycles - 1}")
+        if oc.timing not in ("cycle", "time_zero") or (oc.timing == "time_zero" and oc.cycle != 0):
+            raise ModelError(
+                f"one-off cost {oc.name!r} has timing {oc.timing!r} in cycle {oc.cycle}; allowed: cycle, or "
+                "time_zero in cycle 0"
+            )
+    for sv in model.strategy_values:
+        check_strategy(sv.strategy, f"strategy value {sv.name!r}")
+        if not isinstance(sv.name, str) or not _NAME.match(sv.name):
+            raise ModelError(f"strategy value name {sv.name!r} is not allowed; allowed: letters, digits and _")
+    names_taken = set(model.parameter_names) | {d.name for d in model.derived} | RESERVED
+    for lk in model.lookups:
+        if not isinstance(lk.name, str) or not _NAME.match(lk.name) or lk.name in names_taken:
+            raise ModelError(
+                f"lookup name {lk.name!r} is not allowed; allowed: letters, digits and _, not a parameter's or a "
+                "reserved name, once"
+            )
+        names_taken.add(lk.name)
+        if not lk.ages or len(lk.ages) != len(lk.values):
+            raise ModelError(
+                f"lookup {lk.name!r} has {len(lk.ages)} ages and {len(lk.values)} values; allowed: the same number"
+            )
+        if any(b <= a for a, b in itertools.pairwise(lk.ages)):
+            raise ModelError(f"lookup {lk.name!r} has ages that do not increase; allowed: ages in increasing order")
+        if not all(math.isfinite(v) for v in (*lk.ages, *lk.values)):
+            raise ModelError(f"lookup {lk.name!r} holds a value that is not a finite number")
+        if lk.interpolation not in ("linear", "step"):
+            raise ModelError(f"lookup {lk.name!r} has interpolation {lk.interpolation!r}; allowed: linear, step")
     if model.initial:
         for name, share in model.initial:
             check_state(name, "initial")

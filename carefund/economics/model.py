@@ -12,8 +12,10 @@ Anything numeric in a model (a transition probability, a cost, a utility) is a `
   (``"p_progress * rr"``, ``"where(cycle < 2, c_drug, 0)"``; see `carefund.economics.expressions`), or
 * a tuple of numbers, one per cycle (the last value repeats after the tuple ends).
 
-``cycle`` is the 0-based index of the cycle (0 is the first cycle), ``time = cycle * cycle_length_years`` and
-``age = start_age + time``. A transition probability may be `COMPLEMENT` (``"C"``): one minus the rest of its row.
+``cycle`` is the number of the cycle, counted from `Model.first_cycle` (0 by default, so 0 is the first cycle;
+model files count from 1), ``time`` is the years since the start at the start of the cycle (0 in the first) and
+``age = start_age + time``. A `Lookup` (a table by age) is read by its name, a `StrategyValue` by its name.
+A transition probability may be `COMPLEMENT` (``"C"``): one minus the rest of its row.
 
 Per-strategy values
 -------------------
@@ -63,6 +65,9 @@ COMPLEMENT = "C"
 Counting = Literal["start", "end", "half_cycle", "trapezoid", "simpson", "simpson_darth"]
 Discounting = Literal["discrete", "continuous"]
 MortalityCombination = Literal["independent", "max"]
+OneOffTiming = Literal["cycle", "time_zero"]
+MoveTiming = Literal["cycle", "end"]
+Interpolation = Literal["linear", "step"]
 
 
 class ModelError(ValueError):
@@ -76,7 +81,7 @@ class Parameter:
     name: an identifier usable in expressions (letters, digits, underscores; not a reserved name such as ``cycle``).
     base: the value for the deterministic (base-case) analysis.
     distribution: its uncertainty for PSA (default: fixed at `base`).
-    source: where the number comes from (a citation, a domain-file row and URL, or ``"assumption: why"``).
+    source: where the number comes from (a citation, with its URL (docs/sources.md), or ``"assumption: why"``).
     low, high: the range for one-way sensitivity analysis; if None, the 2.5% and 97.5% quantiles of the distribution.
     """
 
@@ -185,33 +190,74 @@ class StateUtility:
 
 @dataclass(frozen=True)
 class TransitionCost:
-    """A cost charged once for each member of the cohort moving from `source` to `target` in a cycle."""
+    """A cost charged once for each member of the cohort moving from `source` to `target` in a cycle.
+
+    timing: ``"cycle"`` discounts it like the values of the cycle in which the move happens; ``"end"`` at the end
+    of that cycle (time (t + 1) x cycle length for the 0-based cycle t), as models that count a move when it is
+    complete do (the DMHEE exercises)."""
 
     name: str
     source: str
     target: str
     amount: Value
     strategy: str | None = None
+    timing: MoveTiming = "cycle"
 
 
 @dataclass(frozen=True)
 class TransitionUtility:
-    """A one-off QALY change (usually negative, in QALYs, not a weight) for each member moving `source` -> `target`."""
+    """A one-off QALY change (usually negative, in QALYs, not a weight) for each member moving `source` -> `target`;
+    `timing` as for `TransitionCost`."""
 
     source: str
     target: str
     qalys: Value
     strategy: str | None = None
+    timing: MoveTiming = "cycle"
 
 
 @dataclass(frozen=True)
 class OneOffCost:
-    """A cost per member of the starting cohort, charged in cycle `cycle` (0: the first), e.g. the SDR operation."""
+    """A cost per member of the starting cohort, charged in cycle `cycle` (0: the first), e.g. the SDR operation.
+
+    timing: ``"cycle"`` discounts it like that cycle's values (see `Conventions.discount_first_cycle`);
+    ``"time_zero"`` charges it at time 0, undiscounted, whatever the conventions (hesim's THR: the operation is paid
+    before the model starts); `cycle` must then be 0.
+    """
 
     name: str
     amount: Value
     strategy: str | None = None
     cycle: int = 0
+    timing: OneOffTiming = "cycle"
+
+
+@dataclass(frozen=True)
+class StrategyValue:
+    """A named value that differs between strategies (``rr`` is 1 under usual care and ``rr_sdr`` under SDR),
+    usable by name in every other value of that strategy. Evaluated per strategy in declaration order; it may use
+    parameters, derived parameters, lookups, ``cycle``, ``time``, ``age`` and earlier strategy values."""
+
+    name: str
+    strategy: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A table of `values` by age (`ages` ascending), usable by `name` in expressions as a value of the cohort's age
+    in each cycle (``age`` = start age + time, the age at the start of the cycle).
+
+    interpolation: ``"linear"`` (straight lines between the listed ages, the end values beyond them) or ``"step"``
+    (the value of the last listed age at or below the cohort's age: age bands; the first value below the first age).
+    A model file's ``[life_table]`` becomes ``Lookup("qx", ..., "linear")`` and its ``[tables.NAME]`` step lookups.
+    """
+
+    name: str
+    ages: tuple[float, ...]
+    values: tuple[float, ...]
+    interpolation: Interpolation = "linear"
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -252,6 +298,8 @@ class Conventions:
       True: cycle t is discounted at (t + 1) * cycle length. For the point-based rules (half_cycle, simpson),
       point k is at k * cycle length, plus one cycle if True.
     cycle_length_years: the length of a cycle in years.
+    counting_costs, counting_effects, counting_life_years: a rule for one outcome only (None: `counting`); the DMHEE
+      HIV exercise counts costs at the end of each cycle and life years half-cycle corrected.
     """
 
     counting: Counting
@@ -260,6 +308,14 @@ class Conventions:
     discounting: Discounting = "discrete"
     discount_first_cycle: bool = False
     cycle_length_years: float = 1.0
+    counting_costs: Counting | None = None
+    counting_effects: Counting | None = None
+    counting_life_years: Counting | None = None
+
+    def counting_for(self, outcome: Literal["costs", "effects", "life_years"]) -> Counting:
+        """The counting rule of one outcome: its own if given, else `counting`."""
+        own = {"costs": self.counting_costs, "effects": self.counting_effects, "life_years": self.counting_life_years}
+        return own[outcome] or self.counting
 
 
 @dataclass(frozen=True)
@@ -271,7 +327,10 @@ class Model:
     initial: the starting distribution over states, (state name, proportion) pairs summing to 1, each proportion a
       number or an expression of parameters (so the starting mix can be uncertain in the PSA); states not listed
       start at 0. Default: everyone in the first state.
-    start_age: the cohort's age at the start (used by `LifeTable` and the ``age`` variable).
+    start_age: the cohort's age at the start (used by `LifeTable`, `Lookup` and the ``age`` variable).
+    strategy_values: named values per strategy (`StrategyValue`); lookups: tables by age (`Lookup`).
+    first_cycle: the number ``cycle`` has in the first cycle: 0 for models built in Python (the default), 1 for
+      model files (people count cycles from 1). Only what expressions see changes; nothing is rewritten.
     thresholds: willingness to pay per QALY for net monetary benefit and acceptability curves (NICE: 20,000 and
       30,000 pounds per QALY).
     """
@@ -294,6 +353,9 @@ class Model:
     initial: tuple[tuple[str, float | str], ...] = ()
     start_age: float = 0.0
     life_table: LifeTable | None = None
+    strategy_values: tuple[StrategyValue, ...] = ()
+    lookups: tuple[Lookup, ...] = ()
+    first_cycle: int = 0
     thresholds: tuple[float, ...] = (20000.0, 30000.0)
     title: str = ""
     description: str = field(default="", compare=False)

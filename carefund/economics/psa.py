@@ -24,9 +24,9 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from carefund.economics.engine import CompiledModel, compile_model
+from carefund.economics.incremental import IncrementalAnalysis, incremental_analysis
 from carefund.economics.model import Model, ModelError
 
 FloatArray = npt.NDArray[np.float64]
@@ -108,6 +108,8 @@ class ParameterSampler:
                 out[p.name] = p.dist.sample(src.rng, n)
             elif src.kind == "correlated":
                 assert src.cholesky is not None
+                from scipy import special  # imported when first needed: a deterministic run starts without scipy
+
                 z = special.ndtri(_uniform(src.rng, (n, len(src.names)))) @ src.cholesky.T
                 u = np.clip(special.ndtr(z), _HALF_ULP, 1.0 - _HALF_ULP)
                 for j, name in enumerate(src.names):
@@ -202,11 +204,61 @@ class PSAResult:
         """Per-person EVPI at `threshold`: E[max_k NMB] - max_k E[NMB]."""
         return evpi_from_nmb(self.nmb(threshold))
 
+    def summary(self) -> PSASummary:
+        """The usual PSA summary table: per strategy the mean and 95% interval (2.5th and 97.5th percentiles) of
+        cost, QALYs and life years, and the incremental analysis (dominance, ICERs) of the means."""
+        outcomes = {"cost": self.cost, "qalys": self.qalys, "life_years": self.life_years}
+        rows = tuple(
+            StrategySummary(
+                name=name,
+                **{
+                    key: Interval(
+                        float(values[:, k].mean()),
+                        float(np.percentile(values[:, k], 2.5)),
+                        float(np.percentile(values[:, k], 97.5)),
+                    )
+                    for key, values in outcomes.items()
+                },
+            )
+            for k, name in enumerate(self.strategies)
+        )
+        return PSASummary(
+            strategies=rows,
+            incremental=incremental_analysis(
+                list(self.strategies), [r.cost.mean for r in rows], [r.qalys.mean for r in rows]
+            ),
+        )
+
     def _index(self, name: str) -> int:
         try:
             return self.strategies.index(name)
         except ValueError:
             raise ModelError(f"strategy {name!r} is unknown; allowed: {', '.join(self.strategies)}") from None
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A PSA mean with its 95% interval (the 2.5th and 97.5th percentiles of the draws)."""
+
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class StrategySummary:
+    name: str
+    cost: Interval
+    qalys: Interval
+    life_years: Interval
+
+
+@dataclass(frozen=True)
+class PSASummary:
+    """`PSAResult.summary()`: per strategy means and intervals, and the incremental analysis of the means."""
+
+    strategies: tuple[StrategySummary, ...]
+    incremental: IncrementalAnalysis
 
 
 def evpi_from_nmb(nmb: FloatArray) -> float:

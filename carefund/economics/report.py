@@ -20,13 +20,13 @@ import numpy as np
 
 from carefund.economics import dsa, engine, plots, voi
 from carefund.economics import psa as psa_engine
+from carefund.economics.cli import MAX_PSA_DRAWS
 from carefund.economics.incremental import IncrementalRow
 from carefund.economics.model import Model, ModelError
 from carefund.economics.modelfile import ModelFileError, ModelSpec, to_engine_model
 from carefund.economics.psa import PSAResult
 
 Progress = Callable[[int, int], None]
-MAX_PSA_DRAWS = 1_000_000
 STATUS_CODES = {"reference": "ref", "frontier": "ND", "dominated": "D", "extendedly dominated": "ED"}
 """The JSON's short status codes for `incremental.py`'s statuses."""
 
@@ -101,18 +101,7 @@ class RunResult:
                 }
                 for s in self.strategies
             ],
-            "incremental": [
-                {
-                    "name": r.name,
-                    "cost": round(r.cost, 2),
-                    "qalys": round(r.effect, 4),
-                    "incremental_cost": None if r.incremental_cost is None else round(r.incremental_cost, 2),
-                    "incremental_qalys": None if r.incremental_effect is None else round(r.incremental_effect, 4),
-                    "icer": None if r.icer is None else round(r.icer, 2),
-                    "status": STATUS_CODES[r.status],
-                }
-                for r in self.incremental
-            ],
+            "incremental": incremental_json(self.incremental),
             "nmb": {
                 str(int(t)): {k: round(v, 2) for k, v in self.base.net_monetary_benefit(t).items()} for t in thresholds
             },
@@ -127,6 +116,7 @@ class RunResult:
                 "probability_cost_effective": {str(int(t)): round(by_strategy[t][ref], 4) for t in thresholds},
                 "evpi_per_person": {str(int(t)): round(self.evpi(t), 2) for t in thresholds},
                 "by_strategy": {str(int(t)): {k: round(v, 4) for k, v in by_strategy[t].items()} for t in thresholds},
+                "summary": psa_summary_json(self.psa),
             }
             if self.evppi:
                 out["psa"]["evppi_per_person"] = {
@@ -134,6 +124,45 @@ class RunResult:
                     for label, by_t in self.evppi.items()
                 }
         return out
+
+
+def incremental_json(rows: Sequence[IncrementalRow]) -> list[dict[str, Any]]:
+    """The incremental table as JSON: increments and ICER against the previous frontier strategy; status codes."""
+    return [
+        {
+            "name": r.name,
+            "cost": round(r.cost, 2),
+            "qalys": round(r.effect, 4),
+            "incremental_cost": None if r.incremental_cost is None else round(r.incremental_cost, 2),
+            "incremental_qalys": None if r.incremental_effect is None else round(r.incremental_effect, 4),
+            "icer": None if r.icer is None else round(r.icer, 2),
+            "status": STATUS_CODES[r.status],
+        }
+        for r in rows
+    ]
+
+
+def psa_summary_json(result: PSAResult) -> dict[str, Any]:
+    """The PSA summary table: per strategy mean and 95% interval of cost, QALYs and life years (`interval` is the
+    2.5th and 97.5th percentiles), and the incremental table of the means."""
+    summary = result.summary()
+    digits = {"cost": 2, "qalys": 4, "life_years": 4}
+    return {
+        "strategies": [
+            {
+                "name": row.name,
+                **{
+                    key: {
+                        "mean": round(getattr(row, key).mean, n),
+                        "interval": [round(getattr(row, key).low, n), round(getattr(row, key).high, n)],
+                    }
+                    for key, n in digits.items()
+                },
+            }
+            for row in summary.strategies
+        ],
+        "incremental": incremental_json(summary.incremental.rows),
+    }
 
 
 # --------------------------------------------------------------------------------------------------- running
@@ -294,6 +323,17 @@ def _money(x: float) -> str:
     return f"{sign}£{abs(x):,.0f}"
 
 
+def _incremental_rows_html(rows: Sequence[IncrementalRow], labels: Mapping[str, str]) -> str:
+    e = html.escape
+    return "".join(
+        f"<tr><td>{e(labels[r.name])}</td><td>{e(STATUS_CODES[r.status])}</td>"
+        f"<td>{'' if r.incremental_cost is None else _money(r.incremental_cost)}</td>"
+        f"<td>{'' if r.incremental_effect is None else f'{r.incremental_effect:.3f}'}</td>"
+        f"<td>{icer_text(r)}</td></tr>"
+        for r in rows
+    )
+
+
 def render_html(result: RunResult, images: Mapping[str, str]) -> str:
     spec = result.spec
     e = html.escape
@@ -303,13 +343,7 @@ def render_html(result: RunResult, images: Mapping[str, str]) -> str:
         f"<td>{s.life_years:.2f}</td></tr>"
         for s in result.strategies
     )
-    inc = "".join(
-        f"<tr><td>{e(labels[r.name])}</td><td>{e(STATUS_CODES[r.status])}</td>"
-        f"<td>{'' if r.incremental_cost is None else _money(r.incremental_cost)}</td>"
-        f"<td>{'' if r.incremental_effect is None else f'{r.incremental_effect:.3f}'}</td>"
-        f"<td>{icer_text(r)}</td></tr>"
-        for r in result.incremental
-    )
+    inc = _incremental_rows_html(result.incremental, labels)
     psa = ""
     if result.psa_iterations:
         ref = result.reference_strategy_name()
@@ -317,10 +351,31 @@ def render_html(result: RunResult, images: Mapping[str, str]) -> str:
             f"<tr><td>£{t:,.0f}</td><td>{result.probability_cost_effective(t)[ref]:.1%}</td></tr>"
             for t in spec.conventions.thresholds
         )
+        assert result.psa is not None
+        summary = result.psa.summary()
+
+        def interval(v: Any, fmt: Callable[[float], str]) -> str:
+            return f"{fmt(v.mean)} ({fmt(v.low)} to {fmt(v.high)})"
+
+        means = "".join(
+            f"<tr><td>{e(labels[r.name])}</td><td>{interval(r.cost, _money)}</td>"
+            f"<td>{interval(r.qalys, lambda x: f'{x:.3f}')}</td><td>{interval(r.life_years, lambda x: f'{x:.2f}')}</td>"
+            "</tr>"
+            for r in summary.strategies
+        )
+        inc_means = _incremental_rows_html(summary.incremental.rows, labels)
+        evpi_cells = "".join(f"<td>{_money(result.evpi(t))}</td>" for t in spec.conventions.thresholds)
         psa = (
             f"<h2>Probabilistic sensitivity analysis</h2><p>{result.psa_iterations:,} draws, seed {result.seed}.</p>"
+            "<table><caption>Mean over the draws (95% interval)</caption><tr><th>strategy</th><th>cost</th>"
+            f"<th>QALYs</th><th>life years</th></tr>{means}</table>"
+            "<table><caption>Incremental analysis of the means</caption><tr><th>strategy</th><th>status</th>"
+            f"<th>extra cost</th><th>extra QALYs</th><th>ICER</th></tr>{inc_means}</table>"
             f"<table><tr><th>threshold per QALY</th><th>probability {e(labels[ref])} is cost-effective</th></tr>"
             f"{cells}</table>"
+            "<table><caption>Expected value of perfect information per person</caption><tr>"
+            + "".join(f"<th>£{t:,.0f}</th>" for t in spec.conventions.thresholds)
+            + f"</tr><tr>{evpi_cells}</tr></table>"
         )
         if result.evppi:
             t_head = "".join(f"<th>£{float(t):,.0f}</th>" for t in spec.conventions.thresholds)
@@ -418,8 +473,9 @@ class Overrides:
     evppi: tuple[str, ...] = ()  # EVPPI groups, each comma-separated parameter or Dirichlet group names
 
 
-def run_with_overrides(spec: ModelSpec, overrides: Overrides, *, progress: Progress | None = None) -> dict[str, Any]:
-    """Apply `overrides`, run, and return the command's JSON plus the verdict on the claim and the plots (SVG)."""
+def apply_overrides(spec: ModelSpec, overrides: Overrides) -> ModelSpec:
+    """`spec` with `overrides` applied and checked (EVPPI group names included), without running it: what a page or
+    the API checks in the request before it queues the run."""
     changed = spec.with_overrides(
         values=overrides.values,
         cycles=overrides.cycles,
@@ -427,6 +483,14 @@ def run_with_overrides(spec: ModelSpec, overrides: Overrides, *, progress: Progr
         discount_effects=overrides.discount_effects,
         thresholds=overrides.thresholds,
     )
+    if evppi_groups(changed, overrides.evppi) and not overrides.psa:
+        raise ModelFileError("needs a PSA; allowed: with --psa N draws (N > 0)", file=spec.file, key="evppi")
+    return changed
+
+
+def run_with_overrides(spec: ModelSpec, overrides: Overrides, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Apply `overrides`, run, and return the command's JSON plus the verdict on the claim and the plots (SVG)."""
+    changed = apply_overrides(spec, overrides)
     result = run_model(
         changed, psa=overrides.psa, seed=overrides.seed, tornado=True, evppi=overrides.evppi, progress=progress
     )

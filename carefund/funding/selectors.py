@@ -344,3 +344,44 @@ def child_totals(child: Child) -> dict[str, int]:
         "surplus_in_pence": into,
         "balance_pence": fund_balance_for_child(child.pk),
     }
+
+
+# --------------------------------------------------------------------------------------------- what needs a person
+def invoices_to_approve_for_user(*, user: Any) -> list[Invoice]:
+    """Invoices waiting for an approval `user` may give: not entered nor already approved by them (four eyes)."""
+    if not _has(user, "funding.approve_invoice"):
+        return []
+    invoices = (
+        Invoice.objects.filter(state=Invoice.State.ENTERED)
+        .exclude(entered_by=user)
+        .exclude(approvals__approver=user)
+        .filter(care_plan__child__in=restrict_children(Child.objects.all(), user))
+        .select_related("provider", "care_plan__child")
+        .prefetch_related("lines")
+    )
+    return list(invoices.order_by("issued_on", "pk"))
+
+
+def transfers_to_approve_for_user(*, user: Any) -> list[SurplusTransfer]:
+    """Surplus transfers waiting for an approval `user` may give: not proposed nor already approved by them."""
+    if not _has(user, "funding.approve_surplustransfer"):
+        return []
+    transfers = (
+        SurplusTransfer.objects.filter(state=SurplusTransfer.State.PROPOSED)
+        .exclude(proposed_by=user)
+        .exclude(approvals__approver=user)
+        .select_related("source_child")
+        .prefetch_related("lines")
+    )
+    return list(transfers.order_by("proposed_at", "pk"))
+
+
+def funding_requests_to_decide_for_user(*, user: Any) -> list[FundingRequest]:
+    """Requests for NHS funding still waiting for a commissioner's decision, oldest first."""
+    if not _has(user, "funding.decide_fundingrequest"):
+        return []
+    requests = FundingRequest.objects.filter(
+        status=FundingRequest.Status.PENDING,
+        care_plan__child__in=restrict_children(Child.objects.all(), user),
+    ).select_related("programme", "care_plan__child")
+    return list(requests.order_by("requested_on", "pk"))

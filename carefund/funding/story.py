@@ -1,5 +1,11 @@
 """The seed story, played with real dates through the real services only (`carefund story`, `carefund demo`).
 
+The story is written as it first happened, from April 2015 (below), and is played from a start date that keeps
+its events' order and spacing: by default it ends a month before today, so the demo reads true whenever it is
+run (James is three when it starts; the children's ages, the eligibility windows and the surplus ranking hold
+today). NHS England's request goes to the programme open on the request day: the CtE when played from 2015, the
+2018 routine commissioning when played from today.
+
 In April 2015, in the NHS England Commissioning through Evaluation era (sdr.md 1.1-1.8), James (3, GMFCS III,
 Hythe) is recommended SDR at the Nottingham centre. The Daily Echo backs his campaign for £50,000: the plan's
 £50,110 including surgery of £10,000 (care.pathways: the NHS price is UNCONFIRMED, sdr.md 4.1, so £10,000 is an
@@ -32,12 +38,23 @@ from carefund.funding.demo import seed_programmes
 from carefund.funding.models import Allocation
 
 STORY_ACTION = "story.played"
+# The story as written: its dates are moved together to the start it is played from (`play_story(start=...)`).
 STORY_START = dt.datetime(2015, 4, 1, 9, 0)
 # The appeal raises £50,000: the all-in family target for SDR of about £50,000 (sdr.md 4.4, http://gracesfund.org/sdr.html).
 RAISED_PENCE = 5_000_000
 NHS_REQUEST_DAY = dt.date(2015, 4, 20)
 NHS_DECISION_DAY = dt.date(2015, 4, 24)
 TRANSFER_DAY = dt.date(2017, 7, 3)
+# Played from today, the story's last event (the surplus transfer) is this long ago.
+ENDS_BEFORE_TODAY = dt.timedelta(days=30)
+
+
+def default_start(today: dt.date) -> dt.datetime:
+    """The start that ends the story ENDS_BEFORE_TODAY before `today`."""
+    day = today - ENDS_BEFORE_TODAY - (TRANSFER_DAY - STORY_START.date())
+    return dt.datetime(day.year, day.month, day.day, STORY_START.hour, STORY_START.minute)
+
+
 # The charity's own policy choices (not domain facts): a 10% contingency on what a plan still needs.
 SURPLUS_CONTINGENCY_BASIS_POINTS = 1000
 SURPLUS_WORDING = (
@@ -132,8 +149,18 @@ def _item_key(item: CarePlanItem) -> tuple[dt.date, int]:
     return (item.planned_date, item.pk)
 
 
-def play_story(*, allow_accounts: bool = False) -> StoryResult:
-    """Play the story on an empty database. Refuses (DomainError) if children already exist."""
+def _programme_open_on(day: dt.date, *, candidates: tuple[Any, ...]) -> Any:
+    """The NHS programme taking requests on `day` (the first of `candidates` open then)."""
+    for programme in candidates:
+        if programme.starts_on <= day and (programme.ends_on is None or day <= programme.ends_on):
+            return programme
+    raise ValueError(f"story: no NHS programme takes requests on {day}")
+
+
+def play_story(*, allow_accounts: bool = False, start: dt.datetime | None = None) -> StoryResult:
+    """Play the story on an empty database from `start` (default: so that it ends a month before today), every
+    event moved by the same amount from the dates it was written with. Refuses (DomainError) if children already
+    exist."""
     from carefund.campaigns.demo import seed_campaigns
     from carefund.campaigns.services import donation_record_offline
     from carefund.care.services import care_plan_item_transition
@@ -144,6 +171,11 @@ def play_story(*, allow_accounts: bool = False) -> StoryResult:
     if Child.objects.exists():
         raise ConflictError("story: the story needs a freshly migrated, empty database (children already exist).")
     result = StoryResult()
+    begin = start or default_start(clock.today())
+    shift = begin.date() - STORY_START.date()
+
+    def moved(day: dt.date) -> dt.date:
+        return day + shift
 
     def note(day: dt.date, text: str) -> None:
         result.events.append(StoryEvent(day, text))
@@ -151,14 +183,15 @@ def play_story(*, allow_accounts: bool = False) -> StoryResult:
     # The story's donors are fictional: their emails (receipts, the surplus letter) stay in memory.
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"), transaction.atomic():
         # 1 April 2015: the children, their plans and the NHS programmes.
-        with clock.frozen_at(STORY_START):
+        with clock.frozen_at(begin):
             care = seed_care(allow_accounts=allow_accounts)
             funding = seed_programmes()
             staff = _staff(care.users)
+            programme = _programme_open_on(moved(NHS_REQUEST_DAY), candidates=(funding.cte, funding.nhse_2018))
             services.surplus_policy_publish(
                 wording=SURPLUS_WORDING,
                 contingency_basis_points=SURPLUS_CONTINGENCY_BASIS_POINTS,
-                eligibility_policy="cte-2014",
+                eligibility_policy=programme.eligibility_policy,
                 actor=staff["trustee"],
             )
             james = care.children["james"]
@@ -183,9 +216,10 @@ def play_story(*, allow_accounts: bool = False) -> StoryResult:
             )
 
         def gifts(until: dt.date | None, after: dt.date | None) -> None:
-            for day, donor, email, kind, amount in GIFTS:
-                if (until is not None and day > until) or (after is not None and day <= after):
+            for written_day, donor, email, kind, amount in GIFTS:
+                if (until is not None and written_day > until) or (after is not None and written_day <= after):
                     continue
+                day = moved(written_day)
                 if amount == 0:  # the appeal's final total brings the gifts to exactly the £50,000 appealed for
                     amount = RAISED_PENCE - selectors.raised_for_child(james)
                 with clock.frozen_at(_moment(day)):
@@ -205,18 +239,19 @@ def play_story(*, allow_accounts: bool = False) -> StoryResult:
         gifts(until=NHS_REQUEST_DAY, after=None)
 
         # 20 April 2015: NHS England is asked; Nottingham's CtE allocation is not used up, so it pays the surgery.
-        with clock.frozen_at(_moment(NHS_REQUEST_DAY)):
-            request = services.funding_request_create(programme=funding.cte, care_plan=plan, actor=staff["caseworker"])
+        with clock.frozen_at(_moment(moved(NHS_REQUEST_DAY))):
+            request = services.funding_request_create(programme=programme, care_plan=plan, actor=staff["caseworker"])
             note(
                 clock.today(),
-                f"Caseworker asks {funding.cte.name} to fund the surgery at {plan.provider.name}: "
-                f"{'eligible' if request.eligible else 'not eligible'} (CtE: ages 3 to 10, GMFCS II or III).",
+                f"Caseworker asks {programme.name} to fund the surgery at {plan.provider.name}: "
+                f"{'eligible' if request.eligible else 'not eligible'}.",
             )
-        with clock.frozen_at(_moment(NHS_DECISION_DAY)):
+        with clock.frozen_at(_moment(moved(NHS_DECISION_DAY))):
             allocation = Allocation.objects.get(pk=request.allocation_id)
             state = selectors.allocation_state(allocation)
             reason = (
-                f"Nottingham's CtE allocation is not used up: {allocation.procedures} procedures, "
+                f"Nottingham's {'CtE' if programme == funding.cte else 'NHS England'} allocation is not used up: "
+                f"{allocation.procedures} procedures, "
                 f"{state.used_procedures} used, {state.committed_procedures} committed."
             )
             services.funding_request_decide(request=request, approve=True, reason=reason, actor=staff["commissioner"])
@@ -240,7 +275,11 @@ def play_story(*, allow_accounts: bool = False) -> StoryResult:
                     care_plan_item_transition(item=item, to_state=to_state, actor=staff["caseworker"])
                 item.refresh_from_db()
             if item.category == "surgery":
-                note(item.planned_date, f"SDR surgery at {plan.provider.name}, paid by the NHS (CtE).")
+                note(item.planned_date, f"SDR surgery at {plan.provider.name}, paid by the NHS ({programme.name}).")
+                continue
+            # the charity pays what the NHS programme does not (all of it under the CtE, which paid the surgery only)
+            charity_pence = selectors.item_charity_amounts(james).get(item.pk, int(item.cost_pence))
+            if charity_pence <= 0:
                 continue
             invoice_day = item.planned_date + dt.timedelta(days=7)
             with clock.frozen_at(_moment(invoice_day)):
@@ -251,17 +290,17 @@ def play_story(*, allow_accounts: bool = False) -> StoryResult:
                     care_plan=plan,
                     number=f"STORY-{invoice_day:%Y}-{number:03d}",
                     issued_on=invoice_day,
-                    lines=[(item, int(item.cost_pence))],
+                    lines=[(item, charity_pence)],
                     actor=staff["finance1"],
                 )
                 invoice = services.invoice_approve(invoice=invoice, actor=staff["finance2"])
                 if invoice.state != "approved":
                     invoice = services.invoice_approve(invoice=invoice, actor=staff["trustee"])
                 services.invoice_pay(invoice=invoice, actor=staff["finance2"])
-                note(invoice_day, f"Paid {format_pence(int(item.cost_pence))} from James's fund: {item.description}.")
+                note(invoice_day, f"Paid {format_pence(charity_pence)} from James's fund: {item.description}.")
 
         # July 2017: the plan is complete; what is left goes to the child in most urgent need.
-        with clock.frozen_at(_moment(TRANSFER_DAY)):
+        with clock.frozen_at(_moment(moved(TRANSFER_DAY))):
             ranking = selectors.urgency_preview_for_user(user=staff["caseworker"])
             top = ranking.ranked[0] if ranking.ranked else None
             note(

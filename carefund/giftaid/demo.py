@@ -4,10 +4,16 @@ pages show declarations of each scope. `carefund demo` calls `seed_declarations`
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.contrib.auth import get_user_model
+
 from carefund.campaigns.models import Donation, DonationStatus
-from carefund.giftaid.models import Declaration
+from carefund.core import clock
+from carefund.core.errors import ValidationError
+from carefund.giftaid.claims import claim_create
+from carefund.giftaid.models import Claim, Declaration
 from carefund.giftaid.rules import Scope
 from carefund.giftaid.services import declaration_record
 
@@ -57,3 +63,28 @@ def seed_declarations(*, actor: Any = None) -> list[Declaration]:
             )
         )
     return made
+
+
+# The story starts in April 2015 (carefund.funding.story); the charity gathers the campaign's first gifts into a Gift
+# Aid claim at the start of June 2015, well within the four years HMRC allows for Gift Aid and the two for the Small
+# Donations Scheme (https://gov.uk/claim-gift-aid/how-to-claim).
+DEMO_CLAIM_MADE_AT = dt.datetime(2015, 6, 1, 10, 0)
+DEMO_CLAIM_PERIOD_END = dt.date(2015, 5, 31)
+DEMO_CLAIM_MAKER = ("finance1", "story-finance1")
+
+
+def seed_claim() -> Claim | None:
+    """The story's first Gift Aid claim, made by the first finance officer and left as a draft, so that a second
+    finance officer (finance2) can download its schedule, confirm the filing with HMRC's reference and record
+    HMRC's payment (docs/giftaid.md "The demo claim"). Idempotent: nothing if a claim exists, the story's finance
+    officer is not there, or there is nothing to claim."""
+    if Claim.objects.exists():
+        return None
+    maker = get_user_model().objects.filter(username__in=DEMO_CLAIM_MAKER).order_by("username").first()
+    if maker is None:
+        return None
+    with clock.frozen_at(DEMO_CLAIM_MADE_AT):
+        try:
+            return claim_create(period_end=DEMO_CLAIM_PERIOD_END, actor=maker)
+        except ValidationError:  # nothing to claim (no declarations in this database)
+            return None

@@ -3,16 +3,31 @@
 Checks: every posted transaction has two or more postings summing to zero; the whole book sums to zero; every
 maintained balance (per account, and per account and day) equals the sum of postings; no postings on unposted
 transactions and no unposted (half) transactions; no transaction reversed twice and every reversal the exact
-opposite of what it reverses; no restricted fund below zero on any day."""
+opposite of what it reverses; no restricted fund below zero on any day; no asset account below zero; no money left
+in a payment gateway's clearing account longer than LEDGER_CLEARING_MAX_DAYS (a clearing account that drifts: the
+provider's payouts stopped, or were never posted). Apps that refer to the book add their own reconciliations through
+the `book_checks` signal (campaigns: every gift, refund and fee against its postings), so the ledger imports none of
+them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Sum
+from django.dispatch import Signal
 
+from carefund.core import clock
+from carefund.ledger import chart
 from carefund.ledger.models import Account, AccountDayBalance, Posting, Transaction
+
+logger = logging.getLogger(__name__)
+
+# Sent by `ledger_check` with no arguments; each receiver returns a list of findings in words (empty: clean).
+book_checks = Signal()
 
 
 def ledger_check() -> list[str]:
@@ -123,4 +138,51 @@ def ledger_check() -> list[str]:
                     f"restricted fund {account.name} was below zero after transaction #{txn_id} of {on_date}"
                 )
                 break
+
+    # 7. the reconciliations of what the book says is held (money_held, below) and of the apps that refer to the book
+    for receiver, extra in book_checks.send_robust(sender=Account):
+        if isinstance(extra, Exception):
+            logger.error("ledger check: %r failed", receiver, exc_info=extra)
+            findings.append(f"a reconciliation could not run ({receiver.__module__}): {extra!r}")
+        else:
+            findings += list(extra or [])
     return findings
+
+
+def money_held(**kwargs: Any) -> list[str]:
+    """What the asset accounts hold: none but a clearing account below zero (the bank or Gift Aid receivable cannot
+    hold less than nothing, and an overdraft is for a person to see; a clearing account may, for a while: a refund
+    of a gift whose fee the provider kept takes more than the gift left there, and the provider takes the difference
+    from its next payout), and no clearing account that drifts: its balance must be covered by what
+    came into it in the last LEDGER_CLEARING_MAX_DAYS days, since anything older should have been paid out to the
+    bank by then. A `book_checks` receiver of the ledger's own (connected in LedgerConfig.ready)."""
+    derived = dict(
+        Posting.objects.filter(transaction__is_posted=True, account__type=chart.AccountType.ASSETS)
+        .values_list("account_id")
+        .annotate(total=Sum("amount_pence"))
+        .values_list("account_id", "total")
+        .order_by()
+    )
+    days = int(settings.LEDGER_CLEARING_MAX_DAYS)
+    since = clock.today() - dt.timedelta(days=days)
+    out = []
+    for account in Account.objects.filter(type=chart.AccountType.ASSETS).order_by("name"):
+        held = int(derived.get(account.pk, 0))
+        if not account.name.startswith(chart.CLEARING_PREFIX):
+            if held < 0:
+                out.append(f"asset account {account.name} is below zero: {-held} pence")
+            continue
+        if account.name == chart.clearing_account("test"):
+            continue  # the test gateway pays out only when a person asks it to (its staff page)
+        recent = (
+            Posting.objects.filter(
+                account=account, transaction__is_posted=True, transaction__on_date__gt=since, amount_pence__gt=0
+            ).aggregate(t=Sum("amount_pence"))["t"]
+            or 0
+        )
+        if held > recent:
+            out.append(
+                f"clearing account {account.name} drifts: it holds {held} pence, {held - recent} pence more than "
+                f"came in over the last {days} days; a payout is missing or was never posted"
+            )
+    return out

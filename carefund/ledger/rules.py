@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from carefund.core.money import MAX_AMOUNT_PENCE
+
 
 @dataclass(frozen=True)
 class PostingSpec:
@@ -32,6 +34,8 @@ def unbalanced_reason(postings: Sequence[PostingSpec]) -> str | None:
             return f"postings[{i}].amount_pence must be a whole number of pence, got {amount!r}."
         if amount == 0:
             return f"postings[{i}].amount_pence must not be zero (account {p.account})."
+        if abs(amount) > MAX_AMOUNT_PENCE:
+            return f"postings[{i}].amount_pence is beyond the largest amount carefund accepts (account {p.account})."
         total += amount
     if total != 0:
         return (

@@ -278,3 +278,13 @@ def journal_entries_for_user(*, user: Any, limit: int = 100) -> list[Any]:
 def account_names() -> list[str]:
     """The open accounts' names, for a journal entry's form."""
     return list(Account.objects.filter(closed_on__isnull=True).order_by("name").values_list("name", flat=True))
+
+
+def journal_entries_to_decide_for_user(*, user: Any) -> list[Any]:
+    """Journal entries waiting for a second person that `user` may decide (not their own), oldest first."""
+    from carefund.ledger.models import JournalEntry, JournalEntryState
+
+    if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm("ledger.approve_journalentry"):
+        return []
+    entries = JournalEntry.objects.filter(state=JournalEntryState.PROPOSED).exclude(proposed_by=user)
+    return list(entries.order_by("proposed_at", "pk"))

@@ -16,7 +16,7 @@ from django.db.models import F
 
 from carefund.core import clock
 from carefund.core.errors import NotFoundError
-from carefund.core.money import format_pence
+from carefund.core.money import MAX_AMOUNT_PENCE, format_pence
 from carefund.core.services import audit_record, audit_record_many
 from carefund.ledger import chart
 from carefund.ledger.errors import (
@@ -722,9 +722,9 @@ def ledger_reverse(
 
 
 def _journal_lines(lines: Sequence[tuple[str, int]]) -> list[list[Any]]:
-    """Check a journal entry's lines before anything is saved: at least two, each an open account (or one the chart
-    defines, which posting opens) and a whole number of pence other than zero, summing to zero, and touching at most
-    one child's restricted fund."""
+    """Check a journal entry's lines before anything is saved: at least two, each an open account (or a standard one
+    of the chart, which posting opens) and a whole number of pence other than zero, summing to zero, and touching at
+    most one child's restricted fund."""
     from carefund.core.errors import ValidationError
 
     if len(lines) < 2:
@@ -735,10 +735,19 @@ def _journal_lines(lines: Sequence[tuple[str, int]]) -> list[list[Any]]:
             raise ValidationError(
                 f"lines: line {i} has no amount; each line moves a sum other than zero.", field="lines"
             )
-        account = Account.objects.filter(name=name).first()
-        if account is None and not chart.is_chart_name(name):
+        if abs(pence) > MAX_AMOUNT_PENCE:
             raise ValidationError(
-                f"lines: line {i} names {name!r}, which is not an account of the chart (see the ledger page).",
+                f"lines: line {i} is more than {format_pence(MAX_AMOUNT_PENCE)}, the most carefund accepts.",
+                field="lines",
+            )
+        account = Account.objects.filter(name=name).first()
+        if account is None and name not in chart.STANDARD_ACCOUNTS:
+            # A child's fund, a provider's payable or a clearing account is opened by the service that first posts
+            # real money to it (a gift for a child who exists, an invoice of a provider); a hand-written entry may not
+            # invent one (Child-999 belonged to nobody, and no one could ever spend it).
+            raise ValidationError(
+                f"lines: line {i} names {name!r}, which is not an account of the book (see the ledger page for the "
+                "open accounts; a child's fund exists once the child's first gift is posted).",
                 field="lines",
             )
         if account is not None and account.is_closed:

@@ -6,6 +6,7 @@ from carefund.web.campaigns.views import stripe_webhook
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("start/", views.start, name="start"),
     path("health/", views.health, name="health"),
     # the payment provider's endpoint, the busiest POST, is matched before the pages' dozens of patterns below
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
@@ -15,6 +16,8 @@ urlpatterns = [
     path("", include("carefund.web.campaigns.urls")),
     path("", include("carefund.web.funding.urls")),
     path("", include("carefund.web.ledger.urls")),
+    path("", include("carefund.web.giftaid.urls")),
     path("", include("carefund.web.economics.urls")),
     path("", include("carefund.web.outcomes.urls")),
+    path("", include("carefund.web.petitions.urls")),
 ]

@@ -113,7 +113,7 @@ def test_report_directory_gets_html_and_plots(capsys, tmp_path: Path):
 
 
 def test_a_large_psa_asks_for_heap_steps_once(capsys, tmp_path: Path, monkeypatch):
-    from carefund.economics.management.commands import economics as command
+    from carefund.economics import cli as command
 
     calls: list[int] = []
     monkeypatch.setattr(command, "keep_heap_for_psa", lambda: calls.append(1) or True)
@@ -128,8 +128,41 @@ def test_a_large_psa_asks_for_heap_steps_once(capsys, tmp_path: Path, monkeypatc
 def test_keep_heap_for_psa_applies_on_glibc():
     import platform
 
-    from carefund.economics.management.commands.economics import keep_heap_for_psa
+    from carefund.economics.cli import keep_heap_for_psa
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
     assert keep_heap_for_psa() is True
+
+
+def test_the_command_starts_without_django(tmp_path: Path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "toy.toml"
+    path.write_text(VALID)
+    probe = (
+        "import sys; from carefund.manage import main; main(['economics', 'run', sys.argv[1], '--json']); "
+        "print('django' in sys.modules, 'scipy' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout)["strategies"][0]["cost"] == 2710.0
+    assert done.stderr.split() == ["False", "False"]  # no web framework, and no scipy for a deterministic run
+
+
+def test_an_option_that_needs_the_database_goes_through_django():
+    from carefund.economics.cli import needs_django
+
+    assert needs_django(["sdr", "--evidence", "registry"])
+    assert needs_django(["sdr", "--evidence=registry"])
+    assert not needs_django(["sdr", "--psa", "10", "--json"])
+
+
+def test_the_django_command_runs_the_same(capsys):
+    from django.core.management import call_command
+
+    call_command("economics", "run", "sdr", "--json")
+    via_django = json.loads(capsys.readouterr().out)
+    code, out, _ = run(capsys, "sdr", "--json")
+    assert code == 0
+    assert json.loads(out) == via_django

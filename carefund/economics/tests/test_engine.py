@@ -417,5 +417,6 @@ def test_initial_shares_may_be_expressions_of_parameters_checked_per_parameter_s
         ModelError, match=re.escape("initial shares sum to 0.5 (parameter set 0); allowed: shares summing to 1")
     ):
         run_model(lopsided)
-    with pytest.raises(ModelError, match="initial share of 'alive' uses cycle, time or age"):
-        run_model(dataclasses.replace(model, initial=(("alive", "1 - cycle"),)))
+    # an initial share sees the first cycle's cycle, time and age (a model file's qx at the start age)
+    aged = dataclasses.replace(model, start_age=25.0, initial=(("alive", "1 - age / 100"), ("dead", "age / 100")))
+    assert run_model(aged).strategies[0].trace[0].tolist() == [0.75, 0.25]

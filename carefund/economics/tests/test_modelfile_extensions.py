@@ -270,7 +270,8 @@ def test_a_transition_cost_may_differ_by_strategy_through_strategy_values():
             'amount = "c_death"',
             'amount = "c_dying"',
             "transition_costs[0].amount",
-            "uses unknown name 'c_dying'; allowed: parameters, strategy values, cycle, age, qx",
+            "uses unknown name 'c_dying'; allowed: parameters, derived values, strategy values, tables, cycle, age, "
+            "time, qx",
         ),
         ("qalys = -0.1", "qalys = -0.1\nweight = 1", "transition_utilities[0].weight", "is not a field of"),
         ('name = "end_of_life_care"', 'name = "end of life"', "transition_costs[0].name", "is 'end of life'"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -266,3 +267,44 @@ def test_psa_of_a_model_without_uncertain_parameters_repeats_the_base_case() -> 
     psa = run_psa(model, draws=5, seed=1, keep_parameters=False)
     assert psa.cost[:, 0].tolist() == pytest.approx([1 + 0.9 + 0.81] * 5)
     assert psa.parameters == {}
+
+
+def test_psa_summary_gives_means_intervals_and_the_incremental_table_of_the_means():
+    from carefund.economics.psa import PSAResult
+
+    n = 401  # percentiles of 0..400 are exact: the 2.5th is 10, the 97.5th is 390
+    ramp = np.arange(n, dtype=np.float64)
+    result = PSAResult(
+        strategies=("a", "b", "c"),
+        seed=1,
+        cost=np.column_stack([ramp, ramp + 1000, ramp + 500]),
+        qalys=np.column_stack([np.full(n, 1.0), np.full(n, 1.5), np.full(n, 1.0)]),
+        life_years=np.column_stack([np.full(n, 2.0), np.full(n, 3.0), np.full(n, 2.0)]),
+        parameters={},
+    )
+    summary = result.summary()
+    a, b, c = summary.strategies
+    assert (a.cost.mean, a.cost.low, a.cost.high) == (200.0, 10.0, 390.0)
+    assert (b.cost.mean, b.qalys.mean, b.life_years.mean) == (1200.0, 1.5, 3.0)
+    assert (c.qalys.low, c.qalys.high) == (1.0, 1.0)
+    rows = {r.name: r for r in summary.incremental.rows}
+    assert rows["a"].status == "reference"
+    assert rows["c"].status == "dominated"  # costs 500 more than a for the same QALYs
+    assert rows["b"].status == "frontier"
+    assert rows["b"].icer == pytest.approx(1000 / 0.5)
+
+
+def test_psa_json_has_the_summary_table(capsys):
+    from carefund.economics.tests.test_command import run
+
+    code, out, err = run(capsys, "sdr", "--psa", "300", "--seed", "3", "--json")
+    assert code == 0, err
+    psa = json.loads(out)["psa"]
+    rows = psa["summary"]["strategies"]
+    assert [r["name"] for r in rows] == ["usual_care", "sdr"]
+    for r in rows:
+        for key in ("cost", "qalys", "life_years"):
+            low, high = r[key]["interval"]
+            assert low <= r[key]["mean"] <= high
+    assert {r["status"] for r in psa["summary"]["incremental"]} <= {"ref", "ND", "D", "ED"}
+    assert set(psa["evpi_per_person"]) == {"20000", "25000", "30000", "35000"}

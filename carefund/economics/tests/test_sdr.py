@@ -35,26 +35,36 @@ def test_sdr_model_loads_with_nice_reference_case(sdr):
     assert sdr.start_age + sdr.cycles * sdr.cycle_length_years == 100  # lifetime horizon
 
 
-def test_every_parameter_cites_a_domain_row_or_is_a_flagged_assumption(sdr):
+def test_every_parameter_cites_a_listed_primary_source_or_is_a_flagged_assumption(sdr):
+    from pathlib import Path
+
+    sources = Path(__file__).resolve().parents[3] / "docs" / "sources.md"
+    headings = set(re.findall(r"^### (.+)$", sources.read_text(), flags=re.M))
+    cited: set[str] = set()
     for p in sdr.parameters:
         if p.assumption:
             assert p.source.startswith("assumption"), p.name
             assert p.distribution.kind != "fixed", f"{p.name}: an assumption needs a wide distribution"
         else:
-            assert re.search(r"(sdr|economics)\.md \d", p.source), p.name
+            assert re.search(r"sources\.md: [A-Z]", p.source), p.name
             assert "http" in p.source, p.name
+        cited |= set(re.findall(r"sources\.md: ([A-Za-z0-9][A-Za-z0-9 -]*[A-Za-z0-9])", p.source))
+    text = Path(sdr.file).read_text()
+    cited |= set(re.findall(r"sources\.md: ([A-Za-z0-9][A-Za-z0-9 -]*[A-Za-z0-9])", text))
+    assert cited and cited <= headings, sorted(cited - headings)
+    assert not re.search(r"(sdr|economics)\.md \d", text)  # no rows of files outside the project
     assert sdr.life_table is not None and sdr.life_table.assumption  # transcribed, to be checked
 
 
 def test_domain_figures_are_used_as_published(sdr):
     values = sdr.base_values()
-    assert values["gmfm_gain_per_year"] == 3.2  # sdr.md 1.10
-    assert values["bont_cost_per_year"] == 2000  # sdr.md 4.13
-    assert values["p_gmfcs_2"] == pytest.approx(50 / 154, abs=1e-4)  # sdr.md 3.6
+    assert values["gmfm_gain_per_year"] == 3.2  # Summers 2019
+    assert values["bont_cost_per_year"] == 2000  # NICE CG145
+    assert values["p_gmfcs_2"] == pytest.approx(50 / 154, abs=1e-4)  # GOSH SDR outcomes
     d = sdr.parameter_map["sdr_operation_cost"].distribution
-    assert (d.kind, d.get("low"), d.get("high")) == ("uniform", 21000, 35000)  # sdr.md 4.5
+    assert (d.kind, d.get("low"), d.get("high")) == ("uniform", 21000, 35000)  # UK self-funded SDR prices
     d = sdr.parameter_map["physio_price"].distribution
-    assert (d.get("low"), d.get("high")) == (48, 70)  # sdr.md 4.8
+    assert (d.get("low"), d.get("high")) == (48, 70)  # Private physiotherapy prices
 
 
 def test_base_case_results_and_claim(sdr):
@@ -112,3 +122,21 @@ def test_budget_impact_refusals(sdr):
     with pytest.raises(ModelFileError) as info:
         budget_impact(sdr, years=0)
     assert info.value.key == "years"
+
+
+def test_the_treatment_effect_can_be_replaced_by_outside_evidence(sdr):
+    from carefund.economics.modelfile import make_distribution
+
+    evidence = make_distribution("normal", {"mean": 1.6, "sd": 0.3})
+    half = sdr.with_parameter("gmfm_gain_per_year", value=1.6, distribution=evidence, source="a registry fit")
+    p = half.parameter_map["gmfm_gain_per_year"]
+    assert (p.value, p.distribution.describe(), p.source) == (1.6, "normal(mean=1.6, sd=0.3)", "a registry fit")
+    base, changed = run_model(sdr), run_model(half)
+    gain = [s.qalys for s in base.strategies]
+    gain_half = [s.qalys for s in changed.strategies]
+    assert gain_half[0] == pytest.approx(gain[0], rel=1e-12)  # usual care has no SDR effect
+    assert gain_half[1] - gain_half[0] < gain[1] - gain[0]  # a smaller GMFM gain buys fewer QALYs
+    with pytest.raises(ModelFileError) as info:
+        sdr.with_parameter("gmfm_gain", value=1.0, distribution=evidence, source="x")
+    assert info.value.key == "parameters.gmfm_gain"
+    assert sdr.parameter_map["gmfm_gain_per_year"].value == 3.2  # the loaded model is unchanged

@@ -191,3 +191,36 @@ def test_what_a_tunnel_may_not_be_is_refused_with_its_key(change: tuple[str, str
         parse_model(text, file="rehab.toml")
     assert info.value.key == key
     assert message in info.value.message
+
+
+THROUGH_A_STRATEGY_VALUE = WITH_TUNNEL.replace(
+    '[[strategies]]\nname = "only"\n',
+    '[[strategies]]\nname = "only"\nvalues = { therapy_cost = "1000 / state_cycle" }\n',
+).replace('costs = { therapy = "1000 / state_cycle" }', 'costs = { therapy = "therapy_cost" }')
+
+
+def test_state_cycle_may_be_used_through_a_strategy_value():
+    assert THROUGH_A_STRATEGY_VALUE != WITH_TUNNEL
+    direct = run_model(parse_model(WITH_TUNNEL, file="rehab.toml")).strategies[0]
+    through = run_model(parse_model(THROUGH_A_STRATEGY_VALUE, file="rehab.toml")).strategies[0]
+    assert through.cost == pytest.approx(direct.cost, rel=1e-12)
+    assert through.qalys == pytest.approx(direct.qalys, rel=1e-12)
+
+
+def test_a_strategy_value_using_state_cycle_is_refused_outside_tunnel_states():
+    text = THROUGH_A_STRATEGY_VALUE.replace(
+        'name = "well"\ninitial = 0.9\nutility = 1\n',
+        'name = "well"\ninitial = 0.9\nutility = 1\ncosts = { x = "therapy_cost" }\n',
+    )
+    with pytest.raises(ModelFileError) as info:
+        parse_model(text, file="rehab.toml")
+    assert (info.value.key, info.value.message) == (
+        "states.well.costs.x",
+        "uses 'therapy_cost', a strategy value that uses state_cycle; allowed: only in a tunnel state's values (its "
+        "row, costs and utility, and the moves out of it)",
+    )
+    without_tunnels = THROUGH_A_STRATEGY_VALUE.replace("tunnel = 3\n", "")
+    with pytest.raises(ModelFileError) as info:
+        parse_model(without_tunnels, file="rehab.toml")
+    assert info.value.key == "strategies.only.values.therapy_cost"
+    assert info.value.message.startswith("uses state_cycle, which only")

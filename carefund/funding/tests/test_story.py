@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def run_story() -> dict[str, Any]:
     sync_groups()
     out = io.StringIO()
-    call_command("story", "--json", stdout=out)
+    call_command("story", "--json", "--start", "2015-04-01", stdout=out)
     return json.loads(out.getvalue())  # type: ignore[no-any-return]
 
 
@@ -92,14 +92,14 @@ def test_story_figures_and_clean_ledger(mailoutbox: list[Any], django_capture_on
 def test_story_timeline_and_refusal_on_second_play() -> None:
     sync_groups()
     out = io.StringIO()
-    call_command("story", stdout=out)
+    call_command("story", "--start", "2015-04-01", stdout=out)
     text = out.getvalue()
     assert "24 Apr 2015  NHS England approves: Nottingham's CtE allocation is not used up" in text
     assert "the campaign's target becomes £40,110.00" in text
     assert "03 Jul 2017  Surplus transfer of £9,890.00 approved by two people and posted: Noah B. £9,890.00" in text
     before = AuditEvent.objects.count()
     with pytest.raises(CommandError, match="already been played"):
-        call_command("story", stdout=io.StringIO())
+        call_command("story", "--start", "2015-04-01", stdout=io.StringIO())
     assert AuditEvent.objects.count() == before
 
 
@@ -143,3 +143,28 @@ def test_demo_is_idempotent(settings: Any) -> None:
     assert (Transaction.objects.count(), WaterfallRun.objects.count(), AuditEvent.objects.count()) == counts
     # The story's decisions are made by the demo accounts, so the history names people one can sign in as.
     assert FundingRequest.objects.get(status="approved").decided_by.username == "commissioner"  # type: ignore[union-attr]
+
+
+def test_the_story_played_today_ends_a_month_ago_with_james_three_at_its_start() -> None:
+    """Played without a start, the story keeps its order and spacing and ends a month before today: James is three
+    on its first day, the NHS request goes to the programme open then (2018 routine commissioning), and today's
+    ranking still finds a child to help."""
+    import datetime as dt
+
+    from carefund.care.models import Child
+    from carefund.core import clock
+    from carefund.funding.story import ENDS_BEFORE_TODAY, STORY_START, TRANSFER_DAY
+
+    sync_groups()
+    with clock.frozen_at(dt.datetime(2026, 12, 7, 12, 0)):
+        call_command("story", "--json", stdout=io.StringIO())
+    today = dt.date(2026, 12, 7)
+    transfer = SurplusTransfer.objects.get()
+    assert transfer.proposed_at.date() == today - ENDS_BEFORE_TODAY
+    first_day = transfer.proposed_at.date() - (TRANSFER_DAY - STORY_START.date())
+    james = Child.objects.get(first_name="James")
+    assert james.age_on(first_day) == 3
+    request = FundingRequest.objects.get(status="approved")
+    assert request.programme.slug == "sdr-nhse-2018"
+    assert request.requested_on == first_day + dt.timedelta(days=19)  # 1 April -> 20 April as written
+    assert transfer.ranking["ranked"][0]["name"] == "Noah B."

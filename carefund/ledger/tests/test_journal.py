@@ -85,6 +85,14 @@ def test_a_trustee_may_approve_or_reject_but_not_propose(people: dict[str, Any])
         ([(chart.PAYMENT_FEES, 2000), (CLEARING, -1999)], r"add up to \+£0\.01;"),
         ([(chart.PAYMENT_FEES, 0), (CLEARING, 0)], "line 1 has no amount"),
         ([("Expenses:Nowhere", 2000), (CLEARING, -2000)], "'Expenses:Nowhere', which is not an account"),
+        # a child's fund that was never opened (the child's first gift opens it; issue 16: Child-999 belonged to no
+        # child, and ledger check called the book clean)
+        (
+            [(chart.child_fund(999), 1000), (chart.GENERAL_FUND, -1000)],
+            "'Equity:Fund:Restricted:Child-999', which is not an account of the book",
+        ),
+        ([(chart.provider_payable(7), -1000), (chart.PAYMENT_FEES, 1000)], "Provider-7', which is not an account"),
+        ([("Assets:Clearing:Paypal", -1000), (chart.PAYMENT_FEES, 1000)], "Paypal', which is not an account"),
         (
             [(chart.child_fund(1), 1000), (chart.child_fund(2), -1000)],
             "touches the restricted funds of 2 children; money moves between children's funds only through the "
@@ -100,6 +108,7 @@ def test_bad_lines_are_refused_and_nothing_is_saved(
     people: dict[str, Any], lines: list[tuple[str, int]], message: str
 ) -> None:
     books.gift(1, 5000, clock.today())
+    books.gift(2, 5000, clock.today())  # both children's funds are open: only the rule refuses the entry
     with pytest.raises(ValidationError, match=message):
         journal_entry_propose(lines=lines, memo="m", reason="r", on_date=clock.today(), actor=people["fo"])
     assert not JournalEntry.objects.exists()

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from carefund.campaigns import rules, selectors, services
 from carefund.campaigns.cache import campaign_public_cache_get_or_compute
-from carefund.campaigns.gateways import active_gateway
+from carefund.campaigns.gateways import PaymentsUnavailableError, active_gateway, is_test_payments
 from carefund.campaigns.gateways.test import TestGateway, checkout_completed_object, event_payload
 from carefund.campaigns.models import Campaign, Donation, DonationStatus
 from carefund.core import clock
@@ -30,6 +30,7 @@ from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedErr
 from carefund.core.errors import ValidationError as DomainValidationError
 from carefund.core.money import format_pence, parse_pounds
 from carefund.funding.tasks import waterfall_recompute_after_commit
+from carefund.petitions.selectors import petition_for_campaign
 from carefund.web.campaigns.forms import (
     CampaignCreateForm,
     CampaignPhotoForm,
@@ -60,6 +61,14 @@ def gift_aid_to_come(campaign_id: int) -> int:
     return int(gift_aid_due_for_campaign(campaign_id=campaign_id))
 
 
+def gift_aid_claimed(campaign_id: int) -> tuple[int, int]:
+    """Of the Gift Aid, what is claimed from HMRC and not yet paid, and what HMRC has paid (giftaid's claims)."""
+    from carefund.giftaid.claim_selectors import gift_aid_claimed_for_campaign
+
+    claimed = gift_aid_claimed_for_campaign(campaign_id=campaign_id)
+    return claimed.claimed_pence, claimed.paid_pence
+
+
 def _public_campaign(slug: str) -> Campaign:
     try:
         return selectors.campaign_get_public(slug=slug)
@@ -78,11 +87,19 @@ class CampaignPageParts:
     updates: tuple[selectors.PublicUpdate, ...]
     surplus_policy_text: str
     photos: tuple[selectors.PublicPhoto, ...] = ()
+    # of the Gift Aid: claimed from HMRC and not yet paid, and received from HMRC
+    gift_aid_claimed_pence: int = 0
+    gift_aid_received_pence: int = 0
+    # the campaign's petition (e.g. for SDR on the NHS), linked from the page: slug, action and count
+    petition: dict[str, object] | None = None
 
 
 def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
     """Compute the cacheable parts afresh (the Gift Aid query is the costly one: it grows with the gifts)."""
+    claimed, received = gift_aid_claimed(campaign.pk)
     return CampaignPageParts(
+        gift_aid_claimed_pence=claimed,
+        gift_aid_received_pence=received,
         gift_aid_to_come_pence=gift_aid_to_come(campaign.pk),
         gifts=tuple(
             {"donor": g.donor, "amount": format_pence(g.amount_pence), "message": g.message}
@@ -91,7 +108,15 @@ def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
         updates=tuple(selectors.updates_public(campaign=campaign)),
         surplus_policy_text=surplus_policy_text(),
         photos=tuple(selectors.photos_public(campaign=campaign)),
+        petition=_petition_link(campaign.pk),
     )
+
+
+def _petition_link(campaign_id: int) -> dict[str, object] | None:
+    petition = petition_for_campaign(campaign_id=campaign_id)
+    if petition is None:
+        return None
+    return {"slug": petition.slug, "action": petition.action, "signature_count": petition.signature_count}
 
 
 def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]:
@@ -108,6 +133,8 @@ def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]
         "gift_aid_share": max(0, progress.percent - raised_share),
         "raised": format_pence(progress.raised_pence),
         "gift_aid": format_pence(progress.gift_aid_to_come_pence),
+        "gift_aid_claimed": format_pence(parts.gift_aid_claimed_pence) if parts.gift_aid_claimed_pence else "",
+        "gift_aid_received": format_pence(parts.gift_aid_received_pence) if parts.gift_aid_received_pence else "",
         "target": format_pence(progress.target_pence),
         "nhs_covers": format_pence(progress.nhs_covers_pence),
         "remaining": format_pence(progress.remaining_pence),
@@ -115,6 +142,7 @@ def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]
         "updates": parts.updates,
         "surplus_policy_text": parts.surplus_policy_text,
         "photos": parts.photos,
+        "petition": parts.petition,
         "share_image_url": (
             request.build_absolute_uri(
                 reverse("campaigns:photo", kwargs={"slug": campaign.slug, "token": parts.photos[0].token})
@@ -142,7 +170,9 @@ def _declaration_form(request: HttpRequest, amount_pence: int | None) -> Any:
     from carefund.giftaid.forms import DeclarationFields
 
     wants = request.method == "POST" and bool(request.POST.get("ga-wants_gift_aid"))
-    return DeclarationFields(request.POST if wants else None, prefix="ga", amount_pence=amount_pence), wants
+    fields = DeclarationFields(request.POST if wants else None, prefix="ga", amount_pence=amount_pence)
+    fields.use_required_attribute = False  # Gift Aid is optional: the browser must not insist on its box or fields
+    return fields, wants
 
 
 # what a caseworker types into the offline form's declaration (the scope and date have defaults)
@@ -171,6 +201,12 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _public_campaign(slug)
     if campaign.state not in rules.GIVING_STATES:
         raise Http404("This campaign is not taking gifts.")
+    try:
+        gateway = active_gateway()
+    except PaymentsUnavailableError as exc:
+        # DEBUG off and no Stripe: the test gateway (whose secret is public) must never stand in for real payments
+        context = {"campaign": campaign, "payments_unavailable": exc.message}
+        return render(request, "web/campaigns/give.html", context, status=503)
     form = GiveForm(request.POST or None)
     amount = None
     if request.method == "POST" and form.is_valid():
@@ -178,7 +214,6 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
     declaration, wants_gift_aid = _declaration_form(request, amount)
     if request.method == "POST" and form.is_valid() and (not wants_gift_aid or declaration.is_valid()):
         data = form.cleaned_data
-        gateway = active_gateway()
         try:
             with transaction.atomic():
                 donation = services.donation_create_pending(
@@ -205,6 +240,7 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
         "campaign": campaign,
         "form": form,
         "declaration": declaration,
+        "error_forms": [f for f in (form, declaration if wants_gift_aid else None) if f is not None and f.errors],
         "show_gateway_banner": True,
         "min_gift": format_pence(rules.MIN_GIFT_PENCE),
         "max_gift": format_pence(rules.MAX_GIFT_PENCE),
@@ -226,9 +262,10 @@ def _recompute_waterfalls(result: services.WebhookResult) -> None:
 
 
 def _test_gateway_or_404() -> TestGateway:
+    if not is_test_payments():
+        raise Http404("The test gateway is off: Stripe keys are set, or DEBUG and PAYMENTS_TEST_MODE are off.")
     gateway = active_gateway()
-    if not isinstance(gateway, TestGateway):
-        raise Http404("The test gateway is off: Stripe keys are set.")
+    assert isinstance(gateway, TestGateway)
     return gateway
 
 
@@ -267,7 +304,7 @@ def test_gateway_checkout(request: HttpRequest, session_id: str) -> HttpResponse
     return render(
         request,
         "web/campaigns/test_checkout.html",
-        {"donation": donation, "total": format_pence(donation.total_pence), "show_gateway_banner": True},
+        {"donation": donation, "total": format_pence(donation.total_pence)},
     )
 
 
@@ -346,6 +383,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
             payload=request.body,
             signature_header=request.META.get("HTTP_STRIPE_SIGNATURE", ""),
         )
+    except PaymentsUnavailableError:
+        # no gateway to verify with: nothing can be trusted, nothing is recorded
+        return JsonResponse({"outcome": "unverified: payments are not configured on this site"}, status=400)
     except DatabaseError:
         # Not bad input: the provider should retry, and nothing was recorded (the transaction rolled back).
         return JsonResponse({"outcome": "the database is unavailable; nothing was recorded, retry later"}, status=503)
@@ -409,10 +449,20 @@ def staff_campaigns(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
+                # the campaign's target comes from the child's funding waterfall: set it now, not on the next
+                # "Recompute now" (a campaign made after its care plan showed a target of £0.00 until then)
+                waterfall_recompute_after_commit(child_id=campaign.child_id, reason="campaign created")
                 messages.success(request, f"Created the draft campaign {campaign.title}.")
                 return redirect("campaigns:staff_list")
     rows = [
-        {"campaign": c, "next_states": sorted(rules.ALLOWED_TRANSITIONS.get(c.state, frozenset()))} for c in campaigns
+        {
+            "campaign": c,
+            "next_states": [
+                (state, TRANSITION_LABELS.get(state, state))
+                for state in sorted(rules.ALLOWED_TRANSITIONS.get(c.state, ()))
+            ],
+        }
+        for c in campaigns
     ]
     return render(
         request,
@@ -426,6 +476,15 @@ def staff_campaigns(request: HttpRequest) -> HttpResponse:
     )
 
 
+# What each button that moves a campaign to a state says.
+TRANSITION_LABELS = {
+    "draft": "Back to draft",
+    "published": "Publish",
+    "target_reached": "Mark the target reached",
+    "closed": "Close",
+}
+
+
 @login_required
 @require_POST
 def staff_transition(request: HttpRequest, slug: str) -> HttpResponse:
@@ -436,6 +495,8 @@ def staff_transition(request: HttpRequest, slug: str) -> HttpResponse:
         raise PermissionDenied("You may not change a campaign's state.") from None
     except DomainError as exc:
         messages.error(request, exc.message)
+    else:
+        waterfall_recompute_after_commit(child_id=campaign.child_id, reason=f"campaign {campaign.state}")
     return redirect("campaigns:staff_list")
 
 
@@ -691,8 +752,7 @@ def staff_reconciliation(request: HttpRequest) -> HttpResponse:
             "overdue_fees": overdue_fees,
             "more_overdue": more_overdue,
             "fee_source_max": services.FEE_SOURCE_MAX,
-            "test_gateway": isinstance(active_gateway(), TestGateway),
-            "show_gateway_banner": isinstance(active_gateway(), TestGateway),
+            "test_gateway": is_test_payments(),
             "site_url": settings.SITE_URL,
         },
     )

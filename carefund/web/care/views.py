@@ -17,6 +17,7 @@ from carefund.care.models import CarePlanItem, ItemState
 from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.core.money import format_pence
+from carefund.core.permissions import is_staff_reader
 from carefund.funding.tasks import waterfall_recompute_after_commit
 from carefund.web.care.forms import (
     CarePlanFromTemplateForm,
@@ -27,6 +28,7 @@ from carefund.web.care.forms import (
     ItemTransitionForm,
     SdrAssessmentForm,
 )
+from carefund.web.plain import plain_cost_note
 
 
 def _domain_error_to_form(form: Any, exc: DomainError) -> None:
@@ -182,6 +184,7 @@ def _plan_page(request: HttpRequest, plan: Any, add_form: CarePlanItemAddForm | 
             "cost": format_pence(item.cost_pence),
             "next_states": rules.manual_next_states(item.state) if can_change else [],
             "can_recost": can_change and item.state in rules.COST_EDITABLE_STATES,
+            "cost_note": plain_cost_note(item.cost_source),
         }
         for item in plan.items.all()
     ]
@@ -193,6 +196,9 @@ def _plan_page(request: HttpRequest, plan: Any, add_form: CarePlanItemAddForm | 
             "items": items,
             "total": format_pence(plan.total_pence),
             "state_labels": dict(ItemState.choices),
+            "can_act": can_change,
+            # where each cost comes from: for staff, the sources; for families, what the figure is, in words
+            "show_sources": is_staff_reader(request.user) or can_change,
             "add_form": (add_form or CarePlanItemAddForm()) if can_add else None,
         },
         status=400 if add_form is not None and add_form.errors else 200,

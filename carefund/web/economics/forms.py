@@ -12,8 +12,7 @@ from django import forms
 
 from carefund.economics.report import Overrides
 
-INLINE_PSA_LIMIT = 2000  # draws run inside the request; more go to a background task
-MAX_PAGE_PSA = 100_000
+MAX_PAGE_PSA = 100_000  # the settings' ECONOMICS_MAX_DRAWS caps it again
 DEFAULT_SEED = 2026
 
 
@@ -24,14 +23,14 @@ class SdrAssumptionsForm(forms.Form):
         max_value=Decimal(10),
         decimal_places=2,
         initial=Decimal("3.5"),
-        help_text="NICE reference case 3.5%; 1.5% is a scenario (economics.md §1).",
+        help_text="NICE reference case 3.5%; 1.5% is a scenario (sources.md: NICE PMG36).",
     )
     sdr_operation_cost = forms.IntegerField(
         label="SDR operation cost (£)",
         min_value=0,
         max_value=200_000,
         initial=28_000,
-        help_text="UK self-funded prices £21,000 to £35,000 (sdr.md 4.5).",
+        help_text="UK self-funded prices £21,000 to £35,000 (sources.md: UK self-funded SDR prices).",
     )
     gmfm_gain_per_year = forms.DecimalField(
         label="Effect size: GMFM-66 gain per year after SDR",
@@ -39,7 +38,7 @@ class SdrAssumptionsForm(forms.Form):
         max_value=Decimal(20),
         decimal_places=2,
         initial=Decimal("3.2"),
-        help_text="CtE England: 3.2 (95% CI 2.9 to 3.5) (sdr.md 1.10).",
+        help_text="CtE England: 3.2 (95% CI 2.9 to 3.5) (sources.md: Summers 2019).",
     )
     effect_duration_years = forms.IntegerField(
         label="Years the benefit lasts",
@@ -62,7 +61,7 @@ class SdrAssumptionsForm(forms.Form):
         min_value=0,
         max_value=MAX_PAGE_PSA,
         initial=1000,
-        help_text=f"0 for the base case only; up to {INLINE_PSA_LIMIT:,} run at once, more run in the background.",
+        help_text="0 for the base case only. Every run waits its turn in the background; this page shows it when done.",
     )
     seed = forms.IntegerField(label="Random seed", min_value=0, max_value=2**32 - 1, initial=DEFAULT_SEED)
 

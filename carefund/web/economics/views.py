@@ -1,6 +1,7 @@
 """The public SDR economic case: the claim tested, the plots, and a form to change the key assumptions.
 
-Thin: parse the form, run (inline for small PSAs, as a background task for large ones), render.
+Thin: parse the form, check the changed model, queue the run (`tasks.model_run_enqueue`: never run inside the
+request), render; the run's page polls until the worker has stored the result.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from django_tasks import TaskResultStatus
 from django_tasks.exceptions import TaskResultDoesNotExist, TaskResultMismatch
 
 from carefund.economics.modelfile import ModelFileError, load_model
-from carefund.economics.report import Overrides, run_with_overrides
-from carefund.economics.tasks import economics_model_run, overrides_to_json
-from carefund.web.economics.forms import DEFAULT_SEED, INLINE_PSA_LIMIT, SdrAssumptionsForm
+from carefund.economics.report import Overrides, apply_overrides, run_with_overrides
+from carefund.economics.tasks import RunRefusedError, economics_model_run, model_run_enqueue
+from carefund.web.economics.forms import DEFAULT_SEED, SdrAssumptionsForm
 
 MODEL = "sdr"
 BASE_PSA = 1000
@@ -55,14 +56,15 @@ def sdr_case(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "web/economics/sdr.html", _context(form, _base_run(), changed=False), status=400)
     overrides = form.overrides()
-    if overrides.psa <= INLINE_PSA_LIMIT:
-        try:
-            run = run_with_overrides(load_model(MODEL), overrides)
-        except ModelFileError as exc:
-            form.add_error(None, exc.message if not exc.key else f"{exc.key}: {exc.message}")
-            return render(request, "web/economics/sdr.html", _context(form, _base_run(), changed=False), status=400)
-        return render(request, "web/economics/sdr.html", _context(form, run, changed=True))
-    result = economics_model_run.enqueue(model=MODEL, overrides=overrides_to_json(overrides))
+    try:
+        apply_overrides(load_model(MODEL), overrides)  # checked here, so that the form can say what to fix
+        result = model_run_enqueue(request=request, model=MODEL, overrides=overrides)
+    except ModelFileError as exc:
+        form.add_error(None, exc.message if not exc.key else f"{exc.key}: {exc.message}")
+        return render(request, "web/economics/sdr.html", _context(form, _base_run(), changed=False), status=400)
+    except RunRefusedError as exc:
+        form.add_error(None, exc.message)
+        return render(request, "web/economics/sdr.html", _context(form, _base_run(), changed=False), status=exc.status)
     if result.status == TaskResultStatus.SUCCESSFUL:  # an immediate backend ran it already
         return render(request, "web/economics/sdr.html", _context(form, result.return_value, changed=True))
     return redirect("economics:sdr_run", result_id=result.id)

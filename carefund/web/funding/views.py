@@ -20,6 +20,7 @@ from carefund.core.money import format_pence, parse_pounds
 from carefund.core.permissions import is_staff_reader, restrict_children
 from carefund.funding import selectors, services
 from carefund.funding.models import Allocation, FundingRequest, Invoice, Programme, SurplusTransfer
+from carefund.giftaid.claim_selectors import gift_aid_claimed_for_child
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
@@ -58,6 +59,7 @@ def child_funding(request: HttpRequest, child_id: int) -> HttpResponse:
     user = request.user
     programmes = Programme.objects.all() if user.has_perm("funding.add_fundingrequest") else Programme.objects.none()
     delivered = CarePlanItem.objects.filter(plan__child=data.child, state="delivered")
+    gift_aid = gift_aid_claimed_for_child(child_id=data.child.pk)
     return render(
         request,
         "web/funding/child.html",
@@ -65,6 +67,7 @@ def child_funding(request: HttpRequest, child_id: int) -> HttpResponse:
             "d": data,
             "programmes": programmes,
             "delivered_items": delivered,
+            "gift_aid": gift_aid,
             "can_request": user.has_perm("funding.add_fundingrequest"),
             "can_recompute": user.has_perm("funding.add_waterfallrun"),
             "can_invoice": user.has_perm("funding.add_invoice"),

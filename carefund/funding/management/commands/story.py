@@ -1,7 +1,9 @@
-"""`carefund story [--json]`: play the seed story on a freshly migrated, empty database and print its timeline."""
+"""`carefund story [--json] [--start YYYY-MM-DD]`: play the seed story on a freshly migrated, empty database and
+print its timeline."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 
 from carefund.core.errors import DomainError
-from carefund.funding.story import play_story
+from carefund.funding.story import STORY_START, play_story
 
 
 @contextmanager
@@ -20,10 +22,19 @@ def _null() -> Iterator[None]:
 
 
 class Command(BaseCommand):
-    help = "Play the seed story (James, 2015-2017) through the real services and print its timeline."
+    help = (
+        "Play the seed story (James, over two years and three months) through the real services and print its "
+        "timeline; by default it ends a month before today."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print the children's figures as JSON.")
+        parser.add_argument(
+            "--start",
+            type=dt.date.fromisoformat,
+            default=None,
+            help="The day the story starts, YYYY-MM-DD (as written: 2015-04-01). Default: so it ends a month ago.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_json = bool(options["json"])
@@ -34,8 +45,9 @@ class Command(BaseCommand):
             width=160,
         )
         try:
-            with console.status("Playing the story through the services (2015-2017)...") if not as_json else _null():
-                result = play_story()
+            start = options["start"]
+            with console.status("Playing the story through the services...") if not as_json else _null():
+                result = play_story(start=dt.datetime.combine(start, STORY_START.time()) if start else None)
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         if as_json:

@@ -7,17 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
+from carefund.campaigns.models import Campaign
 from carefund.care.demo import seed_care
 from carefund.care.models import Child
 from carefund.core.errors import DomainError
 from carefund.funding.demo import seed_programmes
 from carefund.funding.story import is_played, play_story
-from carefund.giftaid.demo import seed_declarations
+from carefund.giftaid.demo import seed_claim, seed_declarations
 from carefund.outcomes.demo import seed_outcomes
+from carefund.petitions.demo import seed_petitions
 
 
 class Command(BaseCommand):
@@ -46,7 +49,10 @@ class Command(BaseCommand):
         try:
             if not is_played() and not Child.objects.exists():
                 result = play_story(allow_accounts=True)
-                console.print(f"Played the story: {len(result.events)} events (2015-2017).")
+                console.print(
+                    f"Played the story: {len(result.events)} events, "
+                    f"{result.events[0].on:%d %b %Y} to {result.events[-1].on:%d %b %Y}."
+                )
             elif not is_played():
                 console.print("Children already exist, so the story (which needs an empty database) is not played.")
             demo = seed_care(allow_accounts=True)
@@ -54,6 +60,20 @@ class Command(BaseCommand):
             declared = seed_declarations()
             if declared:
                 console.print(f"Gift Aid declarations by {len(declared)} of the campaign's online donors.")
+            claim = seed_claim()
+            if claim is not None:
+                console.print(
+                    f"Gift Aid claim {claim.pk} made by {claim.created_by} as a draft: a second finance officer files "
+                    "it at /giftaid/claims/."
+                )
+            petitions = seed_petitions(
+                campaign=Campaign.objects.filter(child=demo.children["james"]).order_by("pk").first(),
+                creator=get_user_model().objects.filter(username="guardian").first(),
+            )
+            console.print(
+                f"Petition '{petitions.open_petition.action}': "
+                f"{petitions.open_petition.signature_count:,} confirmed signatures."
+            )
             outcomes = seed_outcomes(james=demo.children.get("james"))
             console.print(
                 f"Outcomes registry: James's measurements; a SYNTHETIC cohort of {outcomes.synthetic_children} "

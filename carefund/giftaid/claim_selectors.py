@@ -1,0 +1,312 @@
+"""Gift Aid claim reads: which gifts a claim would take (and why it leaves others out), the claims a finance
+officer may see, the deadlines to warn of, and the Gift Aid claimed and paid per campaign and per child.
+
+`assess_gifts` is the one place that turns gifts into `claim_rules.Decision`s; `claims.claim_create` and the
+deadline warnings both use it, a chunk of gifts at a time so that memory stays flat however many gifts there are."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+
+from carefund.campaigns.models import Donation, DonationStatus
+from carefund.core import clock
+from carefund.core.errors import NotFoundError, PermissionDeniedError
+from carefund.giftaid import claim_rules, rules
+from carefund.giftaid.models import Claim, ClaimGift, ClaimState, Declaration, LeftOutGift, Scheme
+from carefund.giftaid.selectors import NOT_ONE_DONORS_OWN_MONEY_KINDS, _terms, gift_facts_for_donation
+
+CHUNK = 2_000
+REVERSED = (DonationStatus.REFUNDED.value, DonationStatus.DISPUTED.value)
+STANDING = (ClaimState.DRAFT.value, ClaimState.SUBMITTED.value, ClaimState.PAID.value)
+
+
+@dataclass(frozen=True)
+class ClaimSettings:
+    """The settings a claim follows (config/settings.py, docs/giftaid.md "Settings")."""
+
+    aggregation_max_pence: int
+    period_end_month: int
+    period_end_day: int
+    deadline_years: int
+
+    @classmethod
+    def current(cls) -> ClaimSettings:
+        month, day = (int(p) for p in settings.GIFTAID_PERIOD_END.split("-"))
+        return cls(
+            aggregation_max_pence=int(settings.GIFTAID_AGGREGATION_MAX_PENCE),
+            period_end_month=month,
+            period_end_day=day,
+            deadline_years=int(settings.GIFTAID_DEADLINE_YEARS),
+        )
+
+    def period_end(self, day: dt.date) -> dt.date:
+        return claim_rules.period_end_for(day, month=self.period_end_month, day_of_month=self.period_end_day)
+
+    def deadline(self, day: dt.date) -> dt.date:
+        return claim_rules.claim_deadline(
+            day, month=self.period_end_month, day_of_month=self.period_end_day, years=self.deadline_years
+        )
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """One gift as a claim sees it."""
+
+    donation_id: int
+    child_id: int
+    amount_pence: int
+    received_on: dt.date
+    decision: claim_rules.Decision
+    declaration_id: int | None
+    sponsored: bool
+    deadline: dt.date
+
+
+def is_sponsored(donation: Donation) -> bool:
+    """A gift given for a sponsored event: its reference or its offline batch names one (e.g. "Sponsored walk")."""
+    batch = donation.batch if donation.batch_id else None
+    text = f"{donation.reference or ''} {batch.description if batch is not None else ''}"
+    return "sponsor" in text.lower()
+
+
+def unclaimed_gifts(*, received_by: dt.date, received_from: dt.date | None = None) -> QuerySet[Donation]:
+    """Confirmed gifts (or confirmed then refunded or disputed) received by `received_by` that are in no standing
+    claim, one donor's own gifts only (collections go to GASDS), in id order."""
+    in_claim = ClaimGift.objects.filter(donation_id=OuterRef("pk"), active=True)
+    qs = (
+        Donation.objects.filter(
+            status__in=[DonationStatus.SUCCEEDED.value, *REVERSED],
+            received_on__isnull=False,
+            received_on__lte=received_by,
+        )
+        .exclude(kind__in=NOT_ONE_DONORS_OWN_MONEY_KINDS)
+        .filter(~Exists(in_claim))
+        .select_related("campaign", "batch")
+        .order_by("id")
+    )
+    if received_from is not None:
+        qs = qs.filter(received_on__gte=received_from)
+    return qs
+
+
+def _chunks(items: Iterable[Donation], size: int = CHUNK) -> Iterator[list[Donation]]:
+    chunk: list[Donation] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def assess_gifts(gifts: QuerySet[Donation], *, today: dt.date, config: ClaimSettings) -> Iterator[Assessed]:
+    """Each gift with the claim's decision on it, a chunk at a time (one query for the chunk's declarations)."""
+    passes: dict[int, bool] = {}
+    for chunk in _chunks(gifts.iterator(chunk_size=CHUNK)):
+        keys = {rules.email_key(d.donor_email or "") for d in chunk} - {""}
+        declarations = Declaration.objects.filter(
+            Q(donor_key__in=keys) | Q(donation_id__in=[d.pk for d in chunk])
+        ).order_by("id")
+        own: dict[int, Declaration] = {}
+        by_key: dict[str, list[Declaration]] = defaultdict(list)
+        for declaration in declarations:
+            own[declaration.donation_id] = declaration
+            if declaration.donor_key:
+                by_key[declaration.donor_key].append(declaration)
+        for donation in chunk:
+            yield _assess(donation, own, by_key, passes, today=today, config=config)
+
+
+def _assess(
+    donation: Donation,
+    own: dict[int, Declaration],
+    by_key: dict[str, list[Declaration]],
+    passes: dict[int, bool],
+    *,
+    today: dt.date,
+    config: ClaimSettings,
+) -> Assessed:
+    facts = gift_facts_for_donation(donation)
+    mine = own.get(donation.pk)
+    candidates = ([mine] if mine is not None else []) + [
+        d for d in by_key.get(rules.email_key(donation.donor_email or ""), []) if d is not mine
+    ]
+    covering = None
+    cancelled = False
+    for declaration in candidates:
+        terms = _terms(declaration)
+        kwargs: dict[str, Any] = {
+            "donation_id": donation.pk,
+            "received_on": facts.received_on,
+            "donor_email": donation.donor_email or "",
+            "donor_name": donation.donor_name or "",
+        }
+        if rules.declaration_covers(terms, **kwargs):
+            covering = declaration
+            break
+        if terms.cancelled_on is not None and rules.declaration_covers(replace(terms, cancelled_on=None), **kwargs):
+            cancelled = True
+    details_pass = False
+    if covering is not None:
+        if covering.pk not in passes:
+            passes[covering.pk] = claim_rules.donor_details_pass(
+                title=covering.title,
+                first_name=covering.first_name,
+                last_name=covering.last_name,
+                house=covering.house_name_or_number,
+                postcode=covering.postcode,
+                today=today,
+            )
+        details_pass = passes[covering.pk]
+    sponsored = is_sponsored(donation)
+    deadline = config.deadline(facts.received_on)
+    candidate = claim_rules.Candidate(
+        amount_pence=facts.amount_pence,
+        received_on=facts.received_on,
+        reversed=donation.status in REVERSED,
+        eligible=rules.gift_eligibility(facts).eligible,
+        covered=covering is not None,
+        cancelled_declaration=cancelled,
+        details_pass=details_pass,
+        sponsored=sponsored,
+    )
+    decision = claim_rules.classify(
+        candidate, deadline=deadline, today=today, aggregation_max_pence=config.aggregation_max_pence
+    )
+    return Assessed(
+        donation_id=donation.pk,
+        child_id=donation.campaign.child_id,
+        amount_pence=facts.amount_pence,
+        received_on=facts.received_on,
+        decision=decision,
+        declaration_id=covering.pk if covering is not None else None,
+        sponsored=sponsored,
+        deadline=deadline,
+    )
+
+
+# --- what finance officers read ---------------------------------------------------------------------------------
+
+
+def _require(user: Any, perm: str = "giftaid.view_claim") -> None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm(perm):
+        raise PermissionDeniedError("Gift Aid claims are for finance officers and trustees.")
+
+
+def claims_for_user(*, user: Any) -> QuerySet[Claim]:
+    _require(user)
+    return Claim.objects.select_related("created_by", "submitted_by").order_by("-id")
+
+
+def claim_get_for_user(*, user: Any, claim_id: int) -> Claim:
+    _require(user)
+    claim = Claim.objects.select_related("created_by", "submitted_by", "paid_by", "rejected_by").filter(pk=claim_id)
+    found = claim.first()
+    if found is None:
+        raise NotFoundError(f"claim: there is no Gift Aid claim {claim_id}.", field="claim")
+    return found
+
+
+def left_out_of(claim: Claim, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """What the claim left out and why, in gift order: [{"donation", "reason", "words"}] (the first `limit`)."""
+    rows = LeftOutGift.objects.filter(claim=claim).order_by("donation_id").values_list("donation_id", "reason")
+    if limit is not None:
+        rows = rows[:limit]
+    return [
+        {"donation": pk, "reason": reason, "words": claim_rules.LEFT_OUT_WORDS[claim_rules.LeftOutReason(reason)]}
+        for pk, reason in rows
+    ]
+
+
+def left_out_count(claim: Claim) -> int:
+    return LeftOutGift.objects.filter(claim=claim).count()
+
+
+def claim_summary(claim: Claim, *, with_left_out: bool = True) -> dict[str, Any]:
+    """The JSON shape of `carefund giftaid claim show N --json`."""
+    summary: dict[str, Any] = {
+        "claim": claim.pk,
+        "state": claim.state,
+        "period_end": claim.period_end.isoformat(),
+        "gifts": claim.gifts_count,
+        "amount_pence": claim.amount_pence,
+        "gift_aid_pence": claim.gift_aid_pence,
+        "aggregated_lines": claim.aggregated_lines,
+        "lines": claim.lines_count,
+        "previously_overclaimed_pence": claim.overclaimed_pence,
+        "gasds_donations_pence": claim.gasds_donations_pence,
+        "gasds_pence": claim.gasds_pence,
+        "expected_pence": claim.expected_pence,
+        "hmrc_reference": claim.hmrc_reference,
+        "paid_pence": claim.paid_pence,
+        "paid_on": claim.paid_on.isoformat() if claim.paid_on else None,
+    }
+    if with_left_out:
+        summary["left_out"] = [{"donation": r["donation"], "reason": r["reason"]} for r in left_out_of(claim)]
+    return summary
+
+
+@dataclass(frozen=True)
+class DeadlineWarning:
+    donation_id: int
+    received_on: dt.date
+    deadline: dt.date
+    gift_aid_pence: int
+
+
+def deadlines_near_for_user(*, user: Any, today: dt.date | None = None) -> list[DeadlineWarning]:
+    """Unclaimed gifts that a claim would take whose claim deadline is within the warning window (90 days)."""
+    _require(user)
+    today = today or clock.today()
+    config = ClaimSettings.current()
+    # a deadline in [today, today + window] means a period end in that window moved back deadline_years
+    earliest_end = claim_rules.add_years(today, -config.deadline_years)
+    window_end = today + dt.timedelta(days=claim_rules.DEADLINE_WARNING_DAYS)
+    latest_end = claim_rules.add_years(window_end, -config.deadline_years)
+    gifts = unclaimed_gifts(received_by=latest_end, received_from=claim_rules.add_years(earliest_end, -1))
+    out = []
+    for a in assess_gifts(gifts, today=today, config=config):
+        if a.decision.placement is not None and claim_rules.is_deadline_near(a.deadline, today=today):
+            out.append(
+                DeadlineWarning(a.donation_id, a.received_on, a.deadline, rules.gift_aid_due_pence(a.amount_pence))
+            )
+    return out
+
+
+# --- claimed and paid Gift Aid, for the public pages and each child's totals ---------------------------------------
+
+
+@dataclass(frozen=True)
+class GiftAidClaimed:
+    """Gift Aid on gifts in claims: `claimed` submitted to HMRC and not yet paid, `paid` received from HMRC (both
+    less any Gift Aid given back after a refund)."""
+
+    claimed_pence: int
+    paid_pence: int
+
+
+def _claimed(filter_q: Q) -> GiftAidClaimed:
+    rows = (
+        ClaimGift.objects.filter(filter_q, active=True, scheme=Scheme.GIFT_AID)
+        .filter(claim__state__in=[ClaimState.SUBMITTED, ClaimState.PAID])
+        .values("claim__state")
+        .annotate(total=Sum(F("gift_aid_pence") - F("repaid_pence")))
+    )
+    totals = {r["claim__state"]: int(r["total"] or 0) for r in rows}
+    return GiftAidClaimed(totals.get(ClaimState.SUBMITTED, 0), totals.get(ClaimState.PAID, 0))
+
+
+def gift_aid_claimed_for_campaign(*, campaign_id: int) -> GiftAidClaimed:
+    return _claimed(Q(donation__campaign_id=campaign_id))
+
+
+def gift_aid_claimed_for_child(*, child_id: int) -> GiftAidClaimed:
+    return _claimed(Q(child_id=child_id))
