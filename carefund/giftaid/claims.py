@@ -518,7 +518,9 @@ def repay_on_reversal(*, donation: Donation, kind: str, actor: Any = None, **_: 
         f"{claim_gift.claim_id}){spent}",
         on_date=clock.today(),
         idempotency_key=f"giftaid-repay-{claim_gift.pk}-{repaid_after}",
-        group_id=f"donation-{donation.pk}",
+        # the claim's group, not the gift's: Gift Aid is HMRC's money, not the donor's, so `ledger check`'s
+        # reconciliation of each gift's postings must not count it (the gift is named in the metadata)
+        group_id=f"giftaid-claim-{claim_gift.claim_id}",
         actor=actor,
         metadata={"claim_id": claim_gift.claim_id, "donation_id": donation.pk, "borne_by_general_fund_pence": general},
     )

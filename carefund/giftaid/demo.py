@@ -68,8 +68,6 @@ def seed_declarations(*, actor: Any = None) -> list[Declaration]:
 # The story starts in April 2015 (carefund.funding.story); the charity gathers the campaign's first gifts into a Gift
 # Aid claim at the start of June 2015, well within the four years HMRC allows for Gift Aid and the two for the Small
 # Donations Scheme (https://gov.uk/claim-gift-aid/how-to-claim).
-DEMO_CLAIM_MADE_AT = dt.datetime(2015, 6, 1, 10, 0)
-DEMO_CLAIM_PERIOD_END = dt.date(2015, 5, 31)
 DEMO_CLAIM_MAKER = ("finance1", "story-finance1")
 
 
@@ -83,8 +81,19 @@ def seed_claim() -> Claim | None:
     maker = get_user_model().objects.filter(username__in=DEMO_CLAIM_MAKER).order_by("username").first()
     if maker is None:
         return None
-    with clock.frozen_at(DEMO_CLAIM_MADE_AT):
+    # the demo's dates are relative to today (the story ends a month ago): the claim covers every gift so far that a
+    # declaration covers, made the day after the last gift
+    last = (
+        Donation.objects.filter(status=DonationStatus.SUCCEEDED)
+        .order_by("-received_on")
+        .values_list("received_on", flat=True)
+        .first()
+    )
+    if last is None:
+        return None
+    made = dt.datetime.combine(min(last + dt.timedelta(days=1), clock.today()), dt.time(10, 0))
+    with clock.frozen_at(made):
         try:
-            return claim_create(period_end=DEMO_CLAIM_PERIOD_END, actor=maker)
+            return claim_create(period_end=last, actor=maker)
         except ValidationError:  # nothing to claim (no declarations in this database)
             return None

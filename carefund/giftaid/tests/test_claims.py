@@ -287,7 +287,10 @@ def test_a_spent_fund_repays_from_general_funds():
 
     ledger_post(
         kind="payment",
-        postings=[PostingSpec(chart.child_fund(campaign.child_id), 2_500), PostingSpec(chart.BANK, -2_500)],
+        postings=[
+            PostingSpec(chart.child_fund(campaign.child_id), 2_500),
+            PostingSpec(chart.provider_payable(1), -2_500),
+        ],
         memo="physio",
         on_date=dt.date.today(),
         idempotency_key="spend",

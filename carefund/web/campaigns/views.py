@@ -241,7 +241,6 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "declaration": declaration,
         "error_forms": [f for f in (form, declaration if wants_gift_aid else None) if f is not None and f.errors],
-        "show_gateway_banner": True,
         "min_gift": format_pence(rules.MIN_GIFT_PENCE),
         "max_gift": format_pence(rules.MAX_GIFT_PENCE),
     }
