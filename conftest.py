@@ -3,6 +3,25 @@
 from __future__ import annotations
 
 import pytest
+from django.db.backends.signals import connection_created
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check behaviour, not speed: a machine busy with other work must not fail them on hypothesis's
+# per-example deadline (200 ms by default). Speed is measured in benchmarks/.
+hypothesis_settings.register_profile("carefund", deadline=None)
+hypothesis_settings.load_profile("carefund")
+
+
+def _allow_flush_between_tests(sender, connection, **kwargs):  # type: ignore[no-untyped-def]
+    """PostgreSQL refuses TRUNCATE of the append-only tables unless the session says carefund.allow_truncate (core
+    migration 0003): the tests' flush between transactional tests truncates every table, so their sessions say it.
+    Tests of the refusal turn it off again (SET LOCAL)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET carefund.allow_truncate = 'on'")
+
+
+connection_created.connect(_allow_flush_between_tests, dispatch_uid="carefund.tests.allow_flush")
 
 
 @pytest.fixture(autouse=True)

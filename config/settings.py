@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "carefund.web.middleware.NoStorePersonalMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -131,10 +133,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "start"  # each person's "what needs me" page
 LOGOUT_REDIRECT_URL = "/"
 
-# Login rate limiting (django-axes): lock an account+address after 5 failures for one hour.
+# Login rate limiting (django-axes, counted in the database, so across server processes): after AXES_FAILURE_LIMIT
+# failures within the hour, an address is locked out whichever usernames it tried (one password sprayed over 30
+# usernames was not slowed), and so is a username from whichever addresses; for one hour (AXES_COOLOFF_TIME).
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = 1
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
@@ -238,6 +242,34 @@ GIFTAID_AGGREGATION_MAX_PENCE = int(os.environ.get("GIFTAID_AGGREGATION_MAX_PENC
 # accounting year end) and the years after it a gift may be claimed (four: https://gov.uk/claim-gift-aid/how-to-claim).
 GIFTAID_PERIOD_END = os.environ.get("GIFTAID_PERIOD_END", "04-05")
 GIFTAID_DEADLINE_YEARS = int(os.environ.get("GIFTAID_DEADLINE_YEARS", "4"))
+
+# Behind PROXY_COUNT reverse proxies (each appending to X-Forwarded-For) the client's address is the one the nearest
+# proxy saw; 0: REMOTE_ADDR, the default with no proxy. Used for login lockouts and the limits below.
+PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+if PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Gifts started from one address (django-ratelimit, counted in each server process's cache: with N processes an
+# address may start up to N times as many): enough for a family giving from one home, not for card testing.
+GIVE_RATE_LIMIT = os.environ.get("GIVE_RATE_LIMIT", "20/h")
+
+# Content-Security-Policy (django-csp): scripts only from the site's own static files; no inline script, no eval, no
+# plugins, no framing; forms post to the site (and the giving form's answer redirects to Stripe's checkout). Inline
+# style attributes stay allowed for computed widths (progress bars). The rule for pages: docs/security.md, "Headers".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'", "https://checkout.stripe.com"],
+    }
+}
+# Pages reached without signing in that hold one person's data: never stored by a browser or proxy.
+NO_STORE_PATH_PREFIXES = ["/gifts/", "/test-gateway/"]
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -65,6 +65,7 @@ def gifts_reconcile(**kwargs: Any) -> list[str]:
     touched_children: dict[str, set[int]] = defaultdict(set)
     postings = (
         Posting.objects.filter(transaction__is_posted=True, transaction__group_id__in=list(child_of_group))
+        .exclude(transaction__kind="gift_aid")  # Gift Aid repaid on a refunded gift: giftaid's, reconciled there
         .values("transaction__group_id", "account__name", "account__child_id")
         .annotate(total=Sum("amount_pence"))
         .order_by()

@@ -16,3 +16,10 @@ class GiftaidConfig(AppConfig):
         # a refund or dispute of a gift already claimed gives its Gift Aid back to HMRC (campaigns sends, inside the
         # reversal's transaction; it never imports giftaid)
         donation_reversed.connect(repay_on_reversal, dispatch_uid="giftaid.repay_on_reversal")
+        # subject-access exports, erasure and the retention schedule (core.privacy asks; it never imports giftaid)
+        from carefund.core import privacy as core_privacy
+        from carefund.giftaid import privacy
+
+        core_privacy.subject_export.connect(privacy.declarations_export, dispatch_uid="giftaid.privacy.export")
+        core_privacy.subject_erase.connect(privacy.declarations_erase, dispatch_uid="giftaid.privacy.erase")
+        core_privacy.retention_due.connect(privacy.retention_receiver, dispatch_uid="giftaid.privacy.retention")

@@ -286,10 +286,11 @@ class RowProblem:
 
 
 def _parse_date(text: str) -> dt.date | None:
+    """A strict DD/MM/YY date (years 2000-2099, as HMRC's two-digit year is read for gifts), or None."""
     if not DATE_PATTERN.fullmatch(text):
         return None
     try:
-        return dt.datetime.strptime(text, "%d/%m/%y").date()
+        return dt.date(2000 + int(text[6:8]), int(text[3:5]), int(text[0:2]))
     except ValueError:
         return None
 
@@ -325,28 +326,7 @@ def cells_problems(line: int, cells: Sequence[str], *, today: dt.date) -> list[R
             if value:
                 bad(column, "must be blank on an aggregated line (no donor details, not sponsored)")
     else:
-        if title and not TITLE_PATTERN.fullmatch(title):
-            bad("Title", f"{title!r} must be 2 to 4 letters such as Mr, Mrs or Dr, or blank")
-        for column, value in (("First name", first), ("Last name", last)):
-            if not value:
-                bad(column, "is required (an initial is enough for the first name)")
-            elif len(value) > NAME_MAX_LENGTH:
-                bad(column, f"must be at most {NAME_MAX_LENGTH} characters, not {len(value)}")
-            elif DIGIT.search(value):
-                bad(column, f"{value!r} has a digit in it; correct the donor's name on their declaration")
-        if "-" in last:
-            bad("Last name", f"{last!r}: write a double-barrelled surname with a space instead of the hyphen")
-        if not house:
-            bad("House name or number", "is required")
-        elif len(house) > HOUSE_MAX_LENGTH:
-            bad("House name or number", f"must be at most {HOUSE_MAX_LENGTH} characters, not {len(house)}")
-        upper = postcode.upper()
-        if not (upper == POSTCODE_OUTSIDE_UK or POSTCODE_PATTERN.fullmatch(upper)):
-            bad(
-                "Postcode",
-                f"{postcode!r} is not a UK postcode in capitals with its space, such as S19 2BD (X for a donor "
-                "living outside the UK)",
-            )
+        out.extend(donor_problems(line, title=title, first=first, last=last, house=house, postcode=postcode))
     if sponsored not in ("", "Yes"):
         bad("Sponsored event", f"must be blank or Yes, not {sponsored!r}")
     day = _parse_date(date)
@@ -364,6 +344,38 @@ def cells_problems(line: int, cells: Sequence[str], *, today: dt.date) -> list[R
     return out
 
 
+def donor_problems(line: int, *, title: str, first: str, last: str, house: str, postcode: str) -> list[RowProblem]:
+    """HMRC's validator on a row's donor cells (as written on the schedule)."""
+    out: list[RowProblem] = []
+
+    def bad(column: str, message: str) -> None:
+        out.append(RowProblem(line, column, message))
+
+    if title and not TITLE_PATTERN.fullmatch(title):
+        bad("Title", f"{title!r} must be 2 to 4 letters such as Mr, Mrs or Dr, or blank")
+    for column, value in (("First name", first), ("Last name", last)):
+        if not value:
+            bad(column, "is required (an initial is enough for the first name)")
+        elif len(value) > NAME_MAX_LENGTH:
+            bad(column, f"must be at most {NAME_MAX_LENGTH} characters, not {len(value)}")
+        elif DIGIT.search(value):
+            bad(column, f"{value!r} has a digit in it; correct the donor's name on their declaration")
+    if "-" in last:
+        bad("Last name", f"{last!r}: write a double-barrelled surname with a space instead of the hyphen")
+    if not house:
+        bad("House name or number", "is required")
+    elif len(house) > HOUSE_MAX_LENGTH:
+        bad("House name or number", f"must be at most {HOUSE_MAX_LENGTH} characters, not {len(house)}")
+    upper = postcode.upper()
+    if not (upper == POSTCODE_OUTSIDE_UK or POSTCODE_PATTERN.fullmatch(upper)):
+        bad(
+            "Postcode",
+            f"{postcode!r} is not a UK postcode in capitals with its space, such as S19 2BD (X for a donor "
+            "living outside the UK)",
+        )
+    return out
+
+
 def row_problems(row: ScheduleRow, *, today: dt.date) -> list[RowProblem]:
     return cells_problems(row.line, row_cells(row), today=today)
 
@@ -371,7 +383,7 @@ def row_problems(row: ScheduleRow, *, today: dt.date) -> list[RowProblem]:
 def donor_details_pass(
     *, title: str, first_name: str, last_name: str, house: str, postcode: str, today: dt.date
 ) -> bool:
-    """Whether a donor's details would make a row HMRC's validator accepts (checked on a sample row)."""
+    """Whether a donor's details would make a row HMRC's validator accepts (as `row_cells` writes them)."""
     sample = ScheduleRow(
         line=1,
         donation_date=today,
@@ -382,7 +394,8 @@ def donor_details_pass(
         house=house,
         postcode=postcode,
     )
-    return not row_problems(sample, today=today)
+    _, t, f, last, h, p, *_rest = row_cells(sample)
+    return not donor_problems(1, title=t, first=f, last=last, house=h, postcode=p)
 
 
 def overclaimed_problem(pence: int) -> str | None:

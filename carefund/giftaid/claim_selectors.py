@@ -20,7 +20,8 @@ from carefund.core import clock
 from carefund.core.errors import NotFoundError, PermissionDeniedError
 from carefund.giftaid import claim_rules, rules
 from carefund.giftaid.models import Claim, ClaimGift, ClaimState, Declaration, LeftOutGift, Scheme
-from carefund.giftaid.selectors import NOT_ONE_DONORS_OWN_MONEY_KINDS, _terms, gift_facts_for_donation
+from carefund.giftaid.rules import DeclarationTerms, GiftFacts
+from carefund.giftaid.selectors import NOT_ONE_DONORS_OWN_MONEY_KINDS
 
 CHUNK = 2_000
 REVERSED = (DonationStatus.REFUNDED.value, DonationStatus.DISPUTED.value)
@@ -69,11 +70,9 @@ class Assessed:
     deadline: dt.date
 
 
-def is_sponsored(donation: Donation) -> bool:
+def is_sponsored(reference: str, batch_description: str) -> bool:
     """A gift given for a sponsored event: its reference or its offline batch names one (e.g. "Sponsored walk")."""
-    batch = donation.batch if donation.batch_id else None
-    text = f"{donation.reference or ''} {batch.description if batch is not None else ''}"
-    return "sponsor" in text.lower()
+    return "sponsor" in f"{reference or ''} {batch_description or ''}".lower()
 
 
 def unclaimed_gifts(*, received_by: dt.date, received_from: dt.date | None = None) -> QuerySet[Donation]:
@@ -88,7 +87,6 @@ def unclaimed_gifts(*, received_by: dt.date, received_from: dt.date | None = Non
         )
         .exclude(kind__in=NOT_ONE_DONORS_OWN_MONEY_KINDS)
         .filter(~Exists(in_claim))
-        .select_related("campaign", "batch")
         .order_by("id")
     )
     if received_from is not None:
@@ -96,10 +94,45 @@ def unclaimed_gifts(*, received_by: dt.date, received_from: dt.date | None = Non
     return qs
 
 
-def _chunks(items: Iterable[Donation], size: int = CHUNK) -> Iterator[list[Donation]]:
-    chunk: list[Donation] = []
-    for item in items:
-        chunk.append(item)
+# What a claim reads of each gift and declaration: plain rows, not model instances (a claim may hold 100,000 gifts).
+GIFT_FIELDS = (
+    "id",
+    "campaign__child_id",
+    "amount_pence",
+    "refunded_gift_pence",
+    "status",
+    "donor_email",
+    "donor_name",
+    "received_on",
+    "reference",
+    "batch__description",
+)
+DECLARATION_FIELDS = (
+    "id",
+    "donation_id",
+    "donor_key",
+    "scope",
+    "declared_on",
+    "cancelled_on",
+    "title",
+    "first_name",
+    "last_name",
+    "house_name_or_number",
+    "postcode",
+)
+
+
+@dataclass(frozen=True)
+class _Declared:
+    pk: int
+    terms: DeclarationTerms
+    details: tuple[str, str, str, str, str]  # title, first name, last name, house, postcode
+
+
+def _chunks(rows: Iterable[tuple[Any, ...]], size: int = CHUNK) -> Iterator[list[tuple[Any, ...]]]:
+    chunk: list[tuple[Any, ...]] = []
+    for row in rows:
+        chunk.append(row)
         if len(chunk) == size:
             yield chunk
             chunk = []
@@ -109,69 +142,81 @@ def _chunks(items: Iterable[Donation], size: int = CHUNK) -> Iterator[list[Donat
 
 def assess_gifts(gifts: QuerySet[Donation], *, today: dt.date, config: ClaimSettings) -> Iterator[Assessed]:
     """Each gift with the claim's decision on it, a chunk at a time (one query for the chunk's declarations)."""
-    passes: dict[int, bool] = {}
-    for chunk in _chunks(gifts.iterator(chunk_size=CHUNK)):
-        keys = {rules.email_key(d.donor_email or "") for d in chunk} - {""}
-        declarations = Declaration.objects.filter(
-            Q(donor_key__in=keys) | Q(donation_id__in=[d.pk for d in chunk])
-        ).order_by("id")
-        own: dict[int, Declaration] = {}
-        by_key: dict[str, list[Declaration]] = defaultdict(list)
-        for declaration in declarations:
-            own[declaration.donation_id] = declaration
-            if declaration.donor_key:
-                by_key[declaration.donor_key].append(declaration)
-        for donation in chunk:
-            yield _assess(donation, own, by_key, passes, today=today, config=config)
+    passes: dict[tuple[str, str, str, str, str], bool] = {}
+    for chunk in _chunks(gifts.values_list(*GIFT_FIELDS).iterator(chunk_size=CHUNK)):
+        keys = {rules.email_key(row[5] or "") for row in chunk} - {""}
+        rows = (
+            Declaration.objects.filter(Q(donor_key__in=keys) | Q(donation_id__in=[row[0] for row in chunk]))
+            .order_by("id")
+            .values_list(*DECLARATION_FIELDS)
+        )
+        own: dict[int, _Declared] = {}
+        by_key: dict[str, list[_Declared]] = defaultdict(list)
+        for pk, donation_id, donor_key, scope, declared_on, cancelled_on, *details in rows:
+            declared = _Declared(
+                pk,
+                DeclarationTerms(
+                    scope=rules.Scope(scope),
+                    declared_on=declared_on,
+                    donation_id=donation_id,
+                    cancelled_on=cancelled_on,
+                    donor_key=donor_key,
+                    last_name=details[2],
+                ),
+                (details[0], details[1], details[2], details[3], details[4]),
+            )
+            own[donation_id] = declared
+            if donor_key:
+                by_key[donor_key].append(declared)
+        for row in chunk:
+            yield _assess(row, own, by_key, passes, today=today, config=config)
 
 
 def _assess(
-    donation: Donation,
-    own: dict[int, Declaration],
-    by_key: dict[str, list[Declaration]],
-    passes: dict[int, bool],
+    row: tuple[Any, ...],
+    own: dict[int, _Declared],
+    by_key: dict[str, list[_Declared]],
+    passes: dict[tuple[str, str, str, str, str], bool],
     *,
     today: dt.date,
     config: ClaimSettings,
 ) -> Assessed:
-    facts = gift_facts_for_donation(donation)
-    mine = own.get(donation.pk)
+    pk, child_id, amount, refunded, status, email, name, received_on, reference, batch_description = row
+    facts = GiftFacts(amount_pence=int(amount) - int(refunded), received_on=received_on)
+    mine = own.get(pk)
     candidates = ([mine] if mine is not None else []) + [
-        d for d in by_key.get(rules.email_key(donation.donor_email or ""), []) if d is not mine
+        d for d in by_key.get(rules.email_key(email or ""), []) if d is not mine
     ]
     covering = None
     cancelled = False
-    for declaration in candidates:
-        terms = _terms(declaration)
+    for declared in candidates:
         kwargs: dict[str, Any] = {
-            "donation_id": donation.pk,
-            "received_on": facts.received_on,
-            "donor_email": donation.donor_email or "",
-            "donor_name": donation.donor_name or "",
+            "donation_id": pk,
+            "received_on": received_on,
+            "donor_email": email or "",
+            "donor_name": name or "",
         }
-        if rules.declaration_covers(terms, **kwargs):
-            covering = declaration
+        if rules.declaration_covers(declared.terms, **kwargs):
+            covering = declared
             break
-        if terms.cancelled_on is not None and rules.declaration_covers(replace(terms, cancelled_on=None), **kwargs):
+        if declared.terms.cancelled_on is not None and rules.declaration_covers(
+            replace(declared.terms, cancelled_on=None), **kwargs
+        ):
             cancelled = True
     details_pass = False
     if covering is not None:
-        if covering.pk not in passes:
-            passes[covering.pk] = claim_rules.donor_details_pass(
-                title=covering.title,
-                first_name=covering.first_name,
-                last_name=covering.last_name,
-                house=covering.house_name_or_number,
-                postcode=covering.postcode,
-                today=today,
+        if covering.details not in passes:
+            title, first, last, house, postcode = covering.details
+            passes[covering.details] = claim_rules.donor_details_pass(
+                title=title, first_name=first, last_name=last, house=house, postcode=postcode, today=today
             )
-        details_pass = passes[covering.pk]
-    sponsored = is_sponsored(donation)
-    deadline = config.deadline(facts.received_on)
+        details_pass = passes[covering.details]
+    sponsored = is_sponsored(reference, batch_description)
+    deadline = config.deadline(received_on)
     candidate = claim_rules.Candidate(
         amount_pence=facts.amount_pence,
-        received_on=facts.received_on,
-        reversed=donation.status in REVERSED,
+        received_on=received_on,
+        reversed=status in REVERSED,
         eligible=rules.gift_eligibility(facts).eligible,
         covered=covering is not None,
         cancelled_declaration=cancelled,
@@ -182,10 +227,10 @@ def _assess(
         candidate, deadline=deadline, today=today, aggregation_max_pence=config.aggregation_max_pence
     )
     return Assessed(
-        donation_id=donation.pk,
-        child_id=donation.campaign.child_id,
+        donation_id=pk,
+        child_id=int(child_id),
         amount_pence=facts.amount_pence,
-        received_on=facts.received_on,
+        received_on=received_on,
         decision=decision,
         declaration_id=covering.pk if covering is not None else None,
         sponsored=sponsored,
@@ -213,6 +258,20 @@ def claim_get_for_user(*, user: Any, claim_id: int) -> Claim:
     if found is None:
         raise NotFoundError(f"claim: there is no Gift Aid claim {claim_id}.", field="claim")
     return found
+
+
+def claims_to_act_on_for_user(*, user: Any) -> list[tuple[Claim, str]]:
+    """The claims waiting for this person, with what to do: a draft someone else made to confirm as filed, a
+    submitted claim someone else made whose payment (or rejection) to record. Empty for anyone without the rights."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm("giftaid.view_claim"):
+        return []
+    out: list[tuple[Claim, str]] = []
+    others = Claim.objects.exclude(created_by_id=user.pk).order_by("id")
+    if user.has_perm("giftaid.submit_claim"):
+        out += [(c, "submit") for c in others.filter(state=ClaimState.DRAFT)[:20]]
+    if user.has_perm("giftaid.record_claim_outcome"):
+        out += [(c, "paid") for c in others.filter(state=ClaimState.SUBMITTED)[:20]]
+    return out
 
 
 def left_out_of(claim: Claim, *, limit: int | None = None) -> list[dict[str, Any]]:

@@ -453,9 +453,10 @@ def claim_reject(*, claim_id: int, reason: str, actor: Any) -> Claim:
         lines, general = _take_back({int(r["child_id"]): int(r["total"]) for r in per_child})
         repaid = int(repayments.aggregate(t=Sum("amount_pence"))["t"] or 0)
         lines.append(PostingSpec(chart.GIFT_AID_RECEIVABLE, -claim.expected_pence))
+        # the Gift Aid given back on its gifts is no longer owed (debit), the overclaims it carried are owed again
         owed = repaid - claim.overclaimed_pence
         if owed:
-            lines.append(PostingSpec(_overclaimed_account(), -owed))
+            lines.append(PostingSpec(_overclaimed_account(), owed))
         txn = ledger_post(
             kind="gift_aid",
             postings=lines,

@@ -65,8 +65,8 @@ def seed_declarations(*, actor: Any = None) -> list[Declaration]:
     return made
 
 
-# The story starts in April 2015 (carefund.funding.story); the charity gathers the campaign's first gifts into a Gift
-# Aid claim at the start of June 2015, well within the four years HMRC allows for Gift Aid and the two for the Small
+# The story's dates are relative to today (carefund.funding.story); the charity gathers the gifts into a Gift Aid
+# claim the day after the last of them, well within the four years HMRC allows for Gift Aid and the two for the Small
 # Donations Scheme (https://gov.uk/claim-gift-aid/how-to-claim).
 DEMO_CLAIM_MAKER = ("finance1", "story-finance1")
 

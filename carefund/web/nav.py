@@ -50,6 +50,7 @@ for _entry in (
     NavEntry("Reconciliation", "campaigns:staff_reconciliation", 70, perms=("campaigns.record_fee",)),
     NavEntry("Ledger", "ledger:balances", 80, perms=("ledger.view_account",)),
     NavEntry("Journal", "ledger:journal", 90, perms=("ledger.view_journalentry",)),
+    NavEntry("Gift Aid", "giftaid:claims", 95, perms=("giftaid.view_claim",)),
     # Other areas' pages: shown only once their URL exists (issue 18 builds petitions; outcomes follows).
     NavEntry("Petitions", "petitions:list", 100),
     NavEntry("Evaluation", "outcomes:evaluation", 110, perms=("outcomes.view_evaluation",)),

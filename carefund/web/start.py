@@ -14,6 +14,7 @@ from carefund.care import selectors as care_selectors
 from carefund.core.money import format_pence
 from carefund.core.permissions import is_staff_reader
 from carefund.funding import selectors as funding_selectors
+from carefund.giftaid import claim_selectors as giftaid_selectors
 from carefund.ledger import selectors as ledger_selectors
 from carefund.outcomes import selectors as outcome_selectors
 
@@ -69,6 +70,29 @@ def _finance_tasks(user: Any) -> list[Task]:
                     f"Record the card fee of {len(overdue)} gift{'s' if len(overdue) != 1 else ''} the payment "
                     "provider has not reported",
                     reverse("campaigns:staff_reconciliation"),
+                )
+            )
+    return [*tasks, *_giftaid_tasks(user)]
+
+
+def _giftaid_tasks(user: Any) -> list[Task]:
+    """Gift Aid claims a second person must file or record HMRC's payment of, and gifts whose deadline is near."""
+    tasks = []
+    for claim, action in giftaid_selectors.claims_to_act_on_for_user(user=user):
+        text = (
+            f"Confirm the filing of Gift Aid claim {claim.pk} with HMRC (made by {claim.created_by})"
+            if action == "submit"
+            else f"Record HMRC's payment of Gift Aid claim {claim.pk}: {format_pence(claim.expected_pence)} expected"
+        )
+        tasks.append(Task(text, reverse("giftaid:claim", args=[claim.pk])))
+    if user.has_perm("giftaid.add_claim"):
+        near = giftaid_selectors.deadlines_near_for_user(user=user)
+        if near:
+            tasks.append(
+                Task(
+                    f"Claim Gift Aid on {len(near)} gift{'s' if len(near) != 1 else ''} whose claim deadline is "
+                    "within 90 days",
+                    reverse("giftaid:claims"),
                 )
             )
     return tasks

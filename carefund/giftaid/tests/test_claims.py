@@ -312,3 +312,81 @@ def test_gasds_collections_are_claimed_within_ten_times_gift_aid():
     assert claim.gasds_pence == 25_000
     assert ClaimGift.objects.get(donation=bucket).scheme == "gasds"
     assert claim.expected_pence == 2_500 + 25_000
+
+
+def test_deadlines_within_90_days_are_warned_of_and_listed_on_the_page():
+    from django.test import Client
+    from django.utils import timezone
+
+    from carefund.core import clock
+
+    campaign = make_campaign()
+    with clock.frozen_at(timezone.make_aware(dt.datetime(2027, 2, 1, 12))):
+        near = declared_gift(campaign, amount_pence=4_000, on=dt.date(2022, 6, 1))  # claim by 5 April 2027
+        declared_gift(campaign, on=dt.date(2023, 6, 1))  # claim by 5 April 2028: not yet
+        user = officer()
+        warnings = claim_selectors.deadlines_near_for_user(user=user)
+        assert [(w.donation_id, w.deadline, w.gift_aid_pence) for w in warnings] == [
+            (near.pk, dt.date(2027, 4, 5), 1_000)
+        ]
+        client = Client()
+        client.force_login(user)
+        page = client.get("/giftaid/claims/").content.decode()
+        assert f"Gift #{near.pk} received 1 June 2022: £10.00 Gift Aid, claim by <strong>5 April 2027</strong>" in page
+        with pytest.raises(PermissionDeniedError):
+            claim_selectors.deadlines_near_for_user(user=make_user())
+
+
+def test_payment_date_and_reference_are_checked_and_nothing_is_posted():
+    _, _, claim, _, checker = _filed()
+    before = account_balance_pence(name=chart.BANK)
+    with pytest.raises(ValidationError, match="Date paid must be between"):
+        claim_record_paid(claim_id=claim.pk, paid_pence=2_500, paid_on=dt.date(2099, 1, 1), actor=checker)
+    with pytest.raises(ValidationError, match="Amount paid must be more than"):
+        claim_record_paid(claim_id=claim.pk, paid_pence=0, paid_on=dt.date.today(), actor=checker)
+    assert account_balance_pence(name=chart.BANK) == before
+    assert Claim.objects.get(pk=claim.pk).state == ClaimState.SUBMITTED
+    campaign = make_campaign()
+    declared_gift(campaign)
+    draft = claim_create(period_end=END, actor=officer())
+    with pytest.raises(ValidationError, match="at most 40 characters"):
+        claim_submit(claim_id=draft.pk, hmrc_reference="R" * 41, actor=checker)
+
+
+def test_withdrawing_a_draft_frees_its_gifts_and_the_overclaims_it_carried():
+    _campaign, donation, _claim, maker, _checker = _filed(amount_pence=10_000)
+    donation_reverse(donation_id=donation.pk, reason="Refund", to_status="refunded")
+    declared_gift(make_campaign(), amount_pence=40_000)
+    draft = claim_create(period_end=END, actor=maker)
+    assert draft.overclaimed_pence == 2_500
+    claim_reject(claim_id=draft.pk, reason="made in error", actor=maker)  # a draft may be withdrawn by its maker
+    assert Repayment.objects.get().carried_into is None
+    again = claim_create(period_end=END, actor=maker)
+    assert again.overclaimed_pence == 2_500 and again.gifts_count == 1
+    assert ledger_check() == []
+
+
+def test_rejecting_a_submitted_claim_after_a_repayment_keeps_the_books_whole():
+    campaign, donation, claim, _maker, checker = _filed(amount_pence=10_000)
+    donation_partial_refund(donation_id=donation.pk, refunded_pence=4_000)
+    claim_reject(claim_id=claim.pk, reason="HMRC: declarations missing", actor=checker)
+    assert account_balance_pence(name=chart.GIFT_AID_RECEIVABLE) == 0
+    assert account_balance_pence(name=OVERCLAIMED) == 0
+    assert Repayment.objects.get().released is True
+    assert claim_selectors.gift_aid_claimed_for_child(child_id=campaign.child_id) == claim_selectors.GiftAidClaimed(
+        0, 0
+    )
+    assert ledger_check() == []
+
+
+def test_rejecting_a_claim_that_carried_an_overclaim_makes_it_owed_again():
+    _campaign, donation, _claim, maker, checker = _filed(amount_pence=10_000)
+    donation_reverse(donation_id=donation.pk, reason="Refund", to_status="refunded")
+    declared_gift(make_campaign(), amount_pence=40_000)
+    carrying = claim_create(period_end=END, actor=maker)
+    claim_submit(claim_id=carrying.pk, hmrc_reference="R2", actor=checker)
+    assert account_balance_pence(name=OVERCLAIMED) == 0
+    claim_reject(claim_id=carrying.pk, reason="HMRC rejected it", actor=checker)
+    assert account_balance_pence(name=OVERCLAIMED) == -2_500
+    assert Repayment.objects.get().carried_into is None
+    assert ledger_check() == []

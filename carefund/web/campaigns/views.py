@@ -40,6 +40,7 @@ from carefund.web.campaigns.forms import (
     OfflineGiftForm,
     offline_declaration_form,
 )
+from carefund.web.middleware import is_over_limit
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +198,12 @@ def _declaration_record(donation: Donation, fields: dict[str, Any], *, declared_
     )
 
 
+_TOO_MANY_GIFTS = (
+    "Many gifts have been started from your connection in the last hour, so we have paused giving from it for a "
+    "while. Please try again later, or contact us if you are giving for a group."
+)
+
+
 def give(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _public_campaign(slug)
     if campaign.state not in rules.GIVING_STATES:
@@ -207,6 +214,9 @@ def give(request: HttpRequest, slug: str) -> HttpResponse:
         # DEBUG off and no Stripe: the test gateway (whose secret is public) must never stand in for real payments
         context = {"campaign": campaign, "payments_unavailable": exc.message}
         return render(request, "web/campaigns/give.html", context, status=503)
+    if request.method == "POST" and is_over_limit(request, group="give", rate=settings.GIVE_RATE_LIMIT):
+        context = {"campaign": campaign, "payments_unavailable": _TOO_MANY_GIFTS}
+        return render(request, "web/campaigns/give.html", context, status=429)
     form = GiveForm(request.POST or None)
     amount = None
     if request.method == "POST" and form.is_valid():

@@ -128,7 +128,7 @@ def claim_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
     writer = schedule.export_ods if fmt == "ods" else schedule.export_csv
     with tempfile.TemporaryDirectory() as folder:
         try:
-            paths = writer(claim=claim, out_dir=Path(folder), today=clock.today())
+            paths = writer(claim=claim, out_dir=Path(folder), today=clock.today(), actor=request.user)
         except DomainError as exc:
             messages.error(request, f"The schedule was not written: {exc.message}")
             return redirect("giftaid:claim", pk=claim.pk)

@@ -83,6 +83,13 @@ def test_downloads_an_ods_a_zip_when_over_1000_rows_and_csv():
     csv_response = _client(user).get(f"/giftaid/claims/{claim.pk}/export/csv/")
     assert b"".join(csv_response.streaming_content).count(b"\n") == 1_002
     assert _client(user).get(f"/giftaid/claims/{claim.pk}/export/xls/").status_code == 404
+    from carefund.core.models import AuditEvent
+
+    exports = AuditEvent.objects.filter(action="giftaid.schedule_export")
+    assert [(e.actor_id, e.details["format"], e.details["files"]) for e in exports.order_by("id")] == [
+        (user.pk, "ods", 2),
+        (user.pk, "csv", 1),
+    ]
 
 
 def test_public_page_and_childs_funding_count_claimed_and_received_gift_aid():
@@ -105,3 +112,17 @@ def test_public_page_and_childs_funding_count_claimed_and_received_gift_aid():
     trustee.save()
     funding = _client(trustee).get(f"/children/{campaign.child_id}/funding/").content.decode()
     assert "of which Gift Aid received from HMRC" in funding and "£25.00" in funding
+
+
+def test_the_menu_and_start_page_lead_finance_officers_to_their_claims():
+    from carefund.giftaid.claims import claim_create
+
+    campaign = make_campaign()
+    declared_gift(campaign)
+    maker, checker = officer(), officer()
+    claim = claim_create(period_end=dt.date(2026, 11, 30), actor=maker)
+    start = _client(checker).get("/start/").content.decode()
+    assert f'<a href="/giftaid/claims/{claim.pk}/">Confirm the filing of Gift Aid claim {claim.pk}' in start
+    assert '<a href="/giftaid/claims/">Gift Aid</a>' in start
+    assert "Confirm the filing" not in _client(maker).get("/start/").content.decode()  # not their own claim
+    assert "/giftaid/claims/" not in _client(make_user()).get("/start/").content.decode()

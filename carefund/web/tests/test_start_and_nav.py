@@ -110,7 +110,7 @@ def test_the_menu_offers_each_role_the_pages_it_may_open(world: World) -> None:
     ]  # fmt: skip
     assert _labels(world.user("f", Role.FINANCE_OFFICER)) == [
         "What needs me", "Campaigns", "Children", "Staff campaigns", "Programmes", "Surplus", "Reconciliation",
-        "Ledger", "Journal", "Petitions", "Cost-effectiveness",
+        "Ledger", "Journal", "Gift Aid", "Petitions", "Cost-effectiveness",
     ]  # fmt: skip
     assert "Follow-up" in _labels(world.user("cl", Role.CLINICIAN))
     assert "Evaluation" in _labels(world.user("e", Role.HEALTH_ECONOMIST))

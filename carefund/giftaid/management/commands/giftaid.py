@@ -71,7 +71,7 @@ class Command(BaseCommand):
             else:
                 claim = claim_get_for_user(user=actor, claim_id=options["claim_id"])
                 writer = export_ods if options["fmt"] == "ods" else export_csv
-                for path in writer(claim=claim, out_dir=Path(options["out"]), today=clock.today()):
+                for path in writer(claim=claim, out_dir=Path(options["out"]), today=clock.today(), actor=actor):
                     self.stdout.write(str(path))
         except DomainError as exc:
             raise CommandError(exc.message) from None
