@@ -471,11 +471,20 @@ class Overrides:
     psa: int = 0
     seed: int | None = None
     evppi: tuple[str, ...] = ()  # EVPPI groups, each comma-separated parameter or Dirichlet group names
+    # Parameters replaced by outside evidence (the outcomes registry's fitted treatment effect): name -> (mean, sd of
+    # a normal distribution, source). Applied before `values`, which should not name the same parameter.
+    evidence: Mapping[str, tuple[float, float, str]] = field(default_factory=dict)
 
 
 def apply_overrides(spec: ModelSpec, overrides: Overrides) -> ModelSpec:
     """`spec` with `overrides` applied and checked (EVPPI group names included), without running it: what a page or
     the API checks in the request before it queues the run."""
+    if overrides.evidence:
+        from carefund.economics.modelfile import make_distribution
+
+        for name, (mean, sd, source) in overrides.evidence.items():
+            normal = make_distribution("normal", {"mean": mean, "sd": sd})
+            spec = spec.with_parameter(name, value=mean, distribution=normal, source=source)
     changed = spec.with_overrides(
         values=overrides.values,
         cycles=overrides.cycles,
@@ -501,6 +510,8 @@ def run_with_overrides(spec: ModelSpec, overrides: Overrides, *, progress: Progr
 
         out["budget_impact"] = budget_impact(changed, years=min(10, changed.cycles), base=result.base).to_json()
     out["plots"] = plot_svgs(result)
+    if overrides.evidence:
+        out["evidence"] = {n: {"mean": m, "sd": sd, "source": src} for n, (m, sd, src) in overrides.evidence.items()}
     return out
 
 

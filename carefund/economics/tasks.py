@@ -42,6 +42,7 @@ def overrides_to_json(o: Overrides) -> dict[str, Any]:
         "psa": o.psa,
         "seed": o.seed,
         "evppi": list(o.evppi),
+        "evidence": {k: list(v) for k, v in o.evidence.items()},
     }
 
 
@@ -56,6 +57,7 @@ def overrides_from_json(data: dict[str, Any]) -> Overrides:
         psa=int(data.get("psa") or 0),
         seed=data.get("seed"),
         evppi=tuple(str(g) for g in data.get("evppi") or ()),
+        evidence={str(k): (float(v[0]), float(v[1]), str(v[2])) for k, v in (data.get("evidence") or {}).items()},
     )
 
 

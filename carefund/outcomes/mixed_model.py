@@ -9,7 +9,8 @@ MixedLM needed 25 s for 1,000 children on the 2-core machine (and did not conver
 See docs/adr/0070-outcomes-evaluation-mixed-model.md.
 
 G = s^2 * L L' with L lower triangular (3 parameters); b and s^2 are profiled out, so the optimiser searches 3
-numbers. Standard error of b: sqrt(s^2 * [sum X'H^-1 X]^-1), H_i = I + X_i L L' X_i' (the usual GLS covariance)."""
+numbers (Nelder-Mead). Standard error of b: sqrt(s^2 * [sum X'H^-1 X]^-1), H_i = I + X_i L L' X_i'
+(the usual GLS covariance)."""
 
 from __future__ import annotations
 
@@ -89,12 +90,18 @@ def _profile(theta: np.ndarray, st: _Stats) -> tuple[float, np.ndarray, np.ndarr
     wb0 = w00 * b0 + w01 * b1
     wb1 = w10 * b0 + w11 * b1
     r = float(np.sum(st.c - (b0 * wb0 + b1 * wb1)))
-    try:
-        beta = np.linalg.solve(big_p, q)
-        sign, logdet_p = np.linalg.slogdet(big_p)
-    except np.linalg.LinAlgError:
+    # 2x2 algebra by hand (no LAPACK call: on a shared machine BLAS threads spin for such tiny work)
+    det_p = big_p[0, 0] * big_p[1, 1] - big_p[0, 1] * big_p[1, 0]
+    if not det_p > 0:
         return math.inf, np.full(2, np.nan), big_p, math.nan
-    rss = r - float(q @ beta)
+    beta = np.array(
+        [
+            (big_p[1, 1] * q[0] - big_p[0, 1] * q[1]) / det_p,
+            (big_p[0, 0] * q[1] - big_p[1, 0] * q[0]) / det_p,
+        ]
+    )
+    sign, logdet_p = 1.0, math.log(det_p)
+    rss = r - float(q[0] * beta[0] + q[1] * beta[1])
     dof = st.total - 2
     if sign <= 0 or rss <= 0 or np.any(det <= 0):
         return math.inf, beta, big_p, rss
@@ -135,11 +142,14 @@ def fit_random_slope(child: np.ndarray, years: np.ndarray, value: np.ndarray) ->
     n_children = len(st.n)
     if n_children < 2 or st.total < 4 or len(np.unique(t)) < 2:
         raise ValueError("too few children or time points to fit a random slope per child")
-    best = optimize.minimize(
-        lambda th: _profile(th, st)[0], _moment_start(st), method="L-BFGS-B", options={"maxiter": 500}
-    )
+    # Nelder-Mead: three parameters, no gradient and no BLAS (L-BFGS-B's numerical gradient and BLAS threads cost
+    # more than the likelihood itself here).
+    options = {"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000, "maxfev": 8000}
+    best = optimize.minimize(lambda th: _profile(th, st)[0], _moment_start(st), method="Nelder-Mead", options=options)
     if not math.isfinite(best.fun):  # a degenerate start: fall back to a modest random intercept and slope
-        best = optimize.minimize(lambda th: _profile(th, st)[0], np.array([1.0, 0.0, 0.3]), method="L-BFGS-B")
+        best = optimize.minimize(
+            lambda th: _profile(th, st)[0], np.array([1.0, 0.0, 0.3]), method="Nelder-Mead", options=options
+        )
     theta = best.x
     _, beta, big_p, rss = _profile(theta, st)
     dof = st.total - 2

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 
 from carefund.care.models import Child, Provider
 from carefund.core import clock
-from carefund.core.errors import NotFoundError, PermissionDeniedError
+from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.core.permissions import restrict_children
 from carefund.core.services import audit_record
 from carefund.outcomes import evaluation, rules
@@ -121,10 +121,12 @@ class FollowUpRow:
 
 def follow_up_rows(*, centre: Provider, today: dt.date | None = None) -> list[FollowUpRow]:
     """Children at `centre` (consenting or not: follow-up is clinical care) due or overdue for a time point,
-    overdue first. Overdue stops at the last time point of the schedule."""
+    overdue first. Synthetic (demo) programmes have nobody to call, so they are left out."""
     today = today or clock.today()
     enrolments = list(
-        Enrolment.objects.filter(centre=centre).select_related("child", "programme").order_by("surgery_date", "pk")
+        Enrolment.objects.filter(centre=centre, programme__is_synthetic=False)
+        .select_related("child", "programme")
+        .order_by("surgery_date", "pk")
     )
     programmes = {e.programme_id for e in enrolments}
     points: dict[int, list[TimePoint]] = defaultdict(list)
@@ -169,7 +171,8 @@ def follow_up_for_user(*, user: Any, centre_pk: int) -> tuple[Provider, list[Fol
 
 
 def programme_default() -> EvaluationProgramme | None:
-    return EvaluationProgramme.objects.order_by("-is_synthetic", "pk").last()
+    """The programme with the most children on its registry (the first made, on a tie)."""
+    return EvaluationProgramme.objects.annotate(n=Count("enrolments")).order_by("-n", "pk").first()
 
 
 def programme_get(*, slug: str | None) -> EvaluationProgramme:
@@ -274,3 +277,96 @@ def evaluation_for_user(*, user: Any, programme_slug: str | None = None, measure
         raise PermissionDeniedError("You may not read the evaluation.")
     programme = programme_get(slug=programme_slug)
     return evaluation_run(programme=programme, measure_slugs=[measure] if measure else None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evidence for the economic model
+
+# The fewest consenting children with GMFM-66 measured before and after surgery whose fitted annual change may stand
+# in for the literature's treatment effect (carefund's threshold: below it one centre's few children would decide
+# the model; CtE had 137).
+MIN_CHILDREN_FOR_EVIDENCE = 30
+# The SDR cost-effectiveness model's treatment effect (carefund/economics/models/sdr.toml), which the evidence replaces.
+EVIDENCE_PARAMETER = "gmfm_gain_per_year"
+
+
+class InsufficientEvidenceError(DomainError):
+    """The registry has too few children (or no fit) to replace the model's treatment effect."""
+
+
+@dataclass(frozen=True)
+class RegistryEvidence:
+    programme: str
+    synthetic: bool
+    estimate: float  # GMFM-66 units a year
+    standard_error: float
+    ci95: tuple[float, float]
+    n_children: int
+    first_measured: dt.date
+    last_measured: dt.date
+
+    @property
+    def source(self) -> str:
+        label = " (SYNTHETIC demo data)" if self.synthetic and "SYNTHETIC" not in self.programme else ""
+        return (
+            f"carefund outcomes registry, {self.programme}{label}: annual GMFM-66 change {self.estimate:.2f} "
+            f"(95% CI {self.ci95[0]:.2f} to {self.ci95[1]:.2f}) from a mixed model with a random intercept and slope "
+            f"per child, n = {self.n_children} children measured {self.first_measured:%d %b %Y} to "
+            f"{self.last_measured:%d %b %Y}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "programme": self.programme,
+            "synthetic": self.synthetic,
+            "estimate": self.estimate,
+            "standard_error": self.standard_error,
+            "ci95": list(self.ci95),
+            "n_children": self.n_children,
+            "first_measured": self.first_measured.isoformat(),
+            "last_measured": self.last_measured.isoformat(),
+        }
+
+
+def registry_evidence(*, programme_slug: str | None = None, min_children: int | None = None) -> RegistryEvidence:
+    """The registry's fitted annual GMFM-66 change, its uncertainty, n and dates (consenting children with a
+    baseline and at least one later GMFM-66); InsufficientEvidenceError, saying why, below `min_children`."""
+    from carefund.outcomes.mixed_model import fit_random_slope
+
+    min_children = MIN_CHILDREN_FOR_EVIDENCE if min_children is None else min_children
+    try:
+        programme = programme_get(slug=programme_slug)
+    except NotFoundError as exc:
+        raise InsufficientEvidenceError(f"No registry evidence: {exc.message}") from None
+    obs = cohort_for(programme=programme).observations
+    gmfm = obs.loc[obs["measure"] == "gmfm66"]
+    with_baseline = set(gmfm.loc[gmfm["months"] == 0, "child"])
+    followed = set(gmfm.loc[gmfm["months"] > 0, "child"])
+    children = sorted(with_baseline & followed)
+    if len(children) < min_children:
+        raise InsufficientEvidenceError(
+            f"The {programme.name} registry has {len(children)} consenting children with GMFM-66 measured before and "
+            f"after surgery; the economic model takes its treatment effect from the registry only from "
+            f"{min_children}. It keeps the published figure until then."
+        )
+    series = gmfm.loc[gmfm["child"].isin(children)]
+    try:
+        fit = fit_random_slope(series["child"].to_numpy(), series["years"].to_numpy(), series["value"].to_numpy())
+    except ValueError as exc:
+        raise InsufficientEvidenceError(f"The registry's GMFM-66 series cannot be fitted: {exc}.") from None
+    if not fit.converged:
+        raise InsufficientEvidenceError("The registry's mixed model did not converge; the published figure is kept.")
+    dates = Observation.objects.filter(enrolment_id__in=children, measure__slug="gmfm66", is_current=True).aggregate(
+        first=Min("observed_on"), last=Max("observed_on")
+    )
+    z = 1.959963984540054
+    return RegistryEvidence(
+        programme=programme.name,
+        synthetic=programme.is_synthetic,
+        estimate=round(fit.slope, 4),
+        standard_error=round(fit.slope_se, 4),
+        ci95=(round(fit.slope - z * fit.slope_se, 4), round(fit.slope + z * fit.slope_se, 4)),
+        n_children=len(children),
+        first_measured=dates["first"],
+        last_measured=dates["last"],
+    )

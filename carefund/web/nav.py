@@ -53,8 +53,8 @@ for _entry in (
     NavEntry("Gift Aid", "giftaid:claims", 95, perms=("giftaid.view_claim",)),
     # Other areas' pages: shown only once their URL exists (issue 18 builds petitions; outcomes follows).
     NavEntry("Petitions", "petitions:list", 100),
-    NavEntry("Petitions (staff)", "petitions:staff_queue", 105, perms=("petitions.view_petition",)),
-    NavEntry("Outcomes", "outcomes:evaluation", 110, perms=("outcomes.view_observation",)),
+    NavEntry("Evaluation", "outcomes:evaluation", 110, perms=("outcomes.view_evaluation",)),
+    NavEntry("Follow-up", "outcomes:follow_up_index", 115, perms=("outcomes.view_follow_up",)),
     NavEntry("Cost-effectiveness", "economics:sdr", 120),
     NavEntry("Back office", "admin:index", 200, staff_only=True),
 ):

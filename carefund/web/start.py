@@ -16,6 +16,7 @@ from carefund.core.permissions import is_staff_reader
 from carefund.funding import selectors as funding_selectors
 from carefund.giftaid import claim_selectors as giftaid_selectors
 from carefund.ledger import selectors as ledger_selectors
+from carefund.outcomes import selectors as outcome_selectors
 from carefund.petitions import selectors as petition_selectors
 
 
@@ -150,11 +151,45 @@ def _petition_tasks(user: Any) -> list[Task]:
     return tasks
 
 
+def _outcomes_tasks(user: Any) -> list[Task]:
+    tasks = []
+    if user.has_perm("outcomes.add_observation"):
+        for centre in outcome_selectors.clinician_centres(user=user):
+            rows = outcome_selectors.follow_up_rows(centre=centre)
+            if rows:
+                tasks.append(
+                    Task(
+                        f"{len(rows)} outcomes measurement{'s' if len(rows) != 1 else ''} due or overdue at "
+                        f"{centre.name}",
+                        reverse("outcomes:follow_up", kwargs={"centre_pk": centre.pk}),
+                    )
+                )
+    if user.has_perm("outcomes.record_consent") and user.has_perm("outcomes.view_observation"):
+        undecided = outcome_selectors.enrolments_for_user(user=user).filter(
+            consent_given_at__isnull=True, consent_withdrawn_at__isnull=True, programme__is_synthetic=False
+        )
+        if not user.has_perm("outcomes.add_observation"):  # a guardian decides; clinicians see it on the page
+            for enrolment in undecided:
+                tasks.append(
+                    Task(
+                        f"Decide whether {enrolment.child.first_name}'s measurements may help the national evaluation",
+                        reverse("outcomes:child", args=[enrolment.child_id]),
+                    )
+                )
+    return tasks
+
+
 def start_page_for_user(user: Any) -> StartPage:
     """The work waiting for `user`; a guardian's or clinician's own children with the links to each one's pages
     (staff reach every child through the Children page instead)."""
     page = StartPage(
-        tasks=[*_finance_tasks(user), *_campaign_tasks(user), *_commissioner_tasks(user), *_petition_tasks(user)]
+        tasks=[
+            *_finance_tasks(user),
+            *_campaign_tasks(user),
+            *_commissioner_tasks(user),
+            *_petition_tasks(user),
+            *_outcomes_tasks(user),
+        ]
     )
     if user.has_perm("care.view_child") and not is_staff_reader(user):
         children = care_selectors.children_for_user(user=user).prefetch_related("care_plans", "campaigns")

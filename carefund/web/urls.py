@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("carefund.web.ledger.urls")),
     path("", include("carefund.web.giftaid.urls")),
     path("", include("carefund.web.economics.urls")),
+    path("", include("carefund.web.outcomes.urls")),
     path("", include("carefund.web.petitions.urls")),
 ]

@@ -13,7 +13,7 @@ from carefund.core.models import AuditEvent
 from carefund.core.roles import Role
 from carefund.outcomes import selectors, services
 from carefund.outcomes.models import AdverseEvent, Enrolment, Measure, Observation
-from carefund.outcomes.tests.conftest import Registry, child_at
+from carefund.outcomes.tests.fixtures import Registry, child_at
 
 
 def record(

@@ -40,6 +40,16 @@ class SdrAssumptionsForm(forms.Form):
         initial=Decimal("3.2"),
         help_text="CtE England: 3.2 (95% CI 2.9 to 3.5) (sources.md: Summers 2019).",
     )
+    evidence = forms.ChoiceField(
+        label="Where the effect size comes from",
+        choices=[
+            ("literature", "The published figure above (or the number you enter)"),
+            ("registry", "carefund's outcomes registry (fitted annual change and its uncertainty)"),
+        ],
+        initial="literature",
+        required=False,
+        help_text="The registry is used only when enough children's guardians have agreed to share.",
+    )
     effect_duration_years = forms.IntegerField(
         label="Years the benefit lasts",
         min_value=0,

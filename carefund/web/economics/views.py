@@ -6,6 +6,7 @@ request), render; the run's page polls until the worker has stored the result.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.shortcuts import redirect, render
 from django_tasks import TaskResultStatus
 from django_tasks.exceptions import TaskResultDoesNotExist, TaskResultMismatch
 
+from carefund.core.errors import DomainError
 from carefund.economics.modelfile import ModelFileError, load_model
 from carefund.economics.report import Overrides, apply_overrides, run_with_overrides
 from carefund.economics.tasks import RunRefusedError, economics_model_run, model_run_enqueue
@@ -49,6 +51,17 @@ def _context(form: SdrAssumptionsForm, run: dict[str, Any] | None, *, changed: b
     }
 
 
+def _with_registry_evidence(overrides: Overrides) -> Overrides:
+    """The treatment effect from the outcomes registry (value and normal uncertainty) instead of the form's number;
+    DomainError (InsufficientEvidenceError) with the reason when the registry has too few children."""
+    from carefund.outcomes.selectors import EVIDENCE_PARAMETER, registry_evidence
+
+    found = registry_evidence()
+    values = {k: v for k, v in overrides.values.items() if k != EVIDENCE_PARAMETER}
+    evidence = {EVIDENCE_PARAMETER: (found.estimate, found.standard_error, found.source)}
+    return dataclasses.replace(overrides, values=values, evidence=evidence)
+
+
 def sdr_case(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "web/economics/sdr.html", _context(SdrAssumptionsForm(), _base_run(), changed=False))
@@ -56,6 +69,12 @@ def sdr_case(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "web/economics/sdr.html", _context(form, _base_run(), changed=False), status=400)
     overrides = form.overrides()
+    if form.cleaned_data.get("evidence") == "registry":
+        try:
+            overrides = _with_registry_evidence(overrides)
+        except DomainError as exc:
+            form.add_error("evidence", exc.message)
+            return render(request, "web/economics/sdr.html", _context(form, _base_run(), changed=False), status=400)
     try:
         apply_overrides(load_model(MODEL), overrides)  # checked here, so that the form can say what to fix
         result = model_run_enqueue(request=request, model=MODEL, overrides=overrides)

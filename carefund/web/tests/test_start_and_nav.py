@@ -106,13 +106,15 @@ def test_the_menu_offers_each_role_the_pages_it_may_open(world: World) -> None:
         "What needs me", "Campaigns", "Children", "Petitions", "Cost-effectiveness",
     ]  # fmt: skip
     assert _labels(world.user("c", Role.COMMISSIONER)) == [
-        "What needs me", "Campaigns", "Children", "Programmes", "Petitions", "Cost-effectiveness",
+        "What needs me", "Campaigns", "Children", "Programmes", "Petitions", "Evaluation", "Cost-effectiveness",
     ]  # fmt: skip
     assert _labels(world.user("f", Role.FINANCE_OFFICER)) == [
         "What needs me", "Campaigns", "Children", "Staff campaigns", "Programmes", "Surplus", "Reconciliation",
         "Ledger", "Journal", "Gift Aid", "Petitions", "Cost-effectiveness",
     ]  # fmt: skip
     assert "Moderate petitions" in _labels(world.user("m", Role.MODERATOR))
+    assert "Follow-up" in _labels(world.user("cl", Role.CLINICIAN))
+    assert "Evaluation" in _labels(world.user("e", Role.HEALTH_ECONOMIST))
 
 
 def test_a_menu_entry_appears_only_once_its_url_exists(world: World) -> None:

@@ -19,6 +19,7 @@ from carefund.core.errors import DomainError
 from carefund.funding.demo import seed_programmes
 from carefund.funding.story import is_played, play_story
 from carefund.giftaid.demo import seed_claim, seed_declarations
+from carefund.outcomes.demo import seed_outcomes
 from carefund.petitions.demo import seed_petitions
 
 
@@ -72,6 +73,11 @@ class Command(BaseCommand):
             console.print(
                 f"Petition '{petitions.open_petition.action}': "
                 f"{petitions.open_petition.signature_count:,} confirmed signatures."
+            )
+            outcomes = seed_outcomes(james=demo.children.get("james"))
+            console.print(
+                f"Outcomes registry: James's measurements; a SYNTHETIC cohort of {outcomes.synthetic_children} "
+                "children at the five CtE centres for the evaluation."
             )
         except DomainError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,6 +1,7 @@
 """A demo site for the browser tests and the screenshots: a fresh SQLite database in a temporary folder, migrated
 and loaded with `carefund demo`, served by gunicorn as in production (DEBUG off, so the site's own error pages
-answer) and test payments on, with the task worker beside it as `make run` starts them (it applies the payment events the site receives)."""
+answer) and test payments on, with the task worker beside it as `make run` starts them (it applies the payment
+events the site receives)."""
 
 from __future__ import annotations
 
