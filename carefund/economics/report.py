@@ -297,7 +297,13 @@ def plot_svgs(result: RunResult) -> dict[str, str]:
         curves = {labels[name]: [float(v) for v in ceac[:, k]] for k, name in enumerate(result.psa.strategies)}
         out["acceptability"] = plots.acceptability_svg(grid, curves, spec.conventions.thresholds)
     if result.tornado is not None and result.tornado.bars:
-        out["tornado"] = plots.tornado_svg(tornado_rows(result)[:12], base=result.tornado.base.incremental_nmb)
+        # bars are labelled in words (the parameter's description), not with the model file's names
+        words = {p.name: p.description or p.name for p in spec.parameters}
+        rows = [
+            (words.get(name, name), low, high, at_low, at_high)
+            for name, low, high, at_low, at_high in tornado_rows(result)[:12]
+        ]
+        out["tornado"] = plots.tornado_svg(rows, base=result.tornado.base.incremental_nmb)
     return out
 
 

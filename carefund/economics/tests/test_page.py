@@ -166,3 +166,11 @@ def test_api_refuses_negative_draws_and_unknown_models(client):
     response = client.post("/api/economics/models/nope/run", data="{}", content_type="application/json")
     assert response.status_code == 404
     assert client.get("/api/economics/models").json() == ["sdr"]
+
+
+def test_the_tornado_names_parameters_in_words_not_code_names(client):
+    html = client.get("/economics/sdr/").content.decode()
+    start = html.index('id="plot-tornado"')
+    figure = html[start : html.index("</svg>", start)]
+    assert "relative risk of decline after SDR" in figure
+    assert "rr_decline_sdr" not in figure
