@@ -1,5 +1,6 @@
-"""The Gift Aid declaration fields the giving form (web) embeds: what HMRC needs (giftaid.md 1.2), with HMRC's
-model declaration wording as the help text, checked against the schedule's limits (giftaid.md 3.1/3.4)."""
+"""The Gift Aid declaration fields the giving form (web) embeds: what HMRC needs (sources.md: Gift Aid: declarations),
+with HMRC's
+model declaration wording as the help text, checked against the schedule's limits (sources.md: Gift Aid claims)."""
 
 from __future__ import annotations
 

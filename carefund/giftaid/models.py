@@ -1,11 +1,12 @@
-"""Gift Aid declarations: a dated record per donor, never a flag on a gift (fundraising.md §3, CiviCRM UK Gift Aid).
+"""Gift Aid declarations: a dated record per donor, never a flag on a gift (sources.md: Gift Aid: declarations).
 
 Which gifts a declaration covers (`rules.declaration_covers`; the same rule in SQL in
 `selectors.gift_aid_due_for_campaign`):
 
 - the gift it was made with (`donation`), always, whatever the scope;
 - for the "this and future" and "past four years and future" scopes, a donor's other gifts, but only those that
-  are the declaring donor's own (HMRC: the declaration must be the donor's, giftaid.md 1.2). An email alone is not
+  are the declaring donor's own (HMRC: the declaration must be the donor's, sources.md: Gift Aid: declarations). An
+  email alone is not
   enough, since a couple or a family may give from one address: the gift's donor email must match `donor_key` (the
   email of the declaration's gift, trimmed and lower-cased, `donor_key_for`) AND the donor name on the gift must end
   with the declaration's `last_name` as whole words, case- and space-insensitive (`rules.name_matches_last_name`).
@@ -51,7 +52,8 @@ class Declaration(models.Model):
     covers_from = models.DateField(null=True, blank=True, editable=False)
     donation = models.OneToOneField(Donation, on_delete=models.PROTECT, related_name="gift_aid_declaration")
     # The declaration as the donor made it: HMRC's model wording for the scope, with the charity and the gift's
-    # amount filled in (kept so the charity can show HMRC what each donor agreed to; giftaid.md 1.2).
+    # amount filled in (kept so the charity can show HMRC what each donor agreed to; sources.md: Gift Aid:
+    # declarations).
     wording = models.TextField(editable=False, default="")
     cancelled_on = models.DateField(null=True, blank=True)
     cancellation_reason = models.CharField(max_length=200, blank=True)

@@ -21,7 +21,7 @@ SCOPE_WORDS = {
 
 def receipt_gift_aid_lines(*, donation: Donation, **_: Any) -> list[str]:
     """The receipt's Gift Aid paragraph: the declaration that covers the gift (when made, which gifts), the Gift Aid
-    it brings, and how to cancel it (giftaid.md 1.2, 1.3); none if no declaration covers it."""
+    it brings, and how to cancel it (sources.md: Gift Aid: declarations); none if no declaration covers it."""
     declaration = declaration_covering(donation=donation)
     due = gift_aid_due_for_donation(donation=donation)
     if declaration is None or not due:

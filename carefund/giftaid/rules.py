@@ -1,7 +1,7 @@
 """Gift Aid rules that need no database: what a gift brings, whether it may be claimed, whether a declaration
 covers it, and the HMRC schedule's limits on names, house and postcode.
 
-Every number and pattern carries its source in /work/shared/domain/giftaid.md (row number and URL)."""
+Every number and pattern cites its primary source in docs/sources.md (by heading, with its URL)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-# giftaid.md 1.1 (http://www.hmrc.gov.uk/charities/guidance-notes/chapter6/partb.htm):
+# sources.md: Gift Aid: the rate (http://www.hmrc.gov.uk/charities/guidance-notes/chapter6/partb.htm):
 # reclaim = basic rate / (100 - basic rate); at 20% that is 20/80 = 25p per £1. The rate is a parameter
-# because it has changed before; a change never alters amounts already worked out (fundraising.md §3, docs/tax.md).
+# because it has changed before; a change never alters amounts already worked out (docs/sources.md).
 BASIC_RATE_PERCENT = 20
 
-# giftaid.md 1.4 (http://charitytaxgroup.org.uk/tax/donations/gift-aid/declarations/): a declaration may cover
+# sources.md: Gift Aid: declarations (http://charitytaxgroup.org.uk/tax/donations/gift-aid/declarations/): a
+# declaration may cover
 # gifts "within four years of having made the gift" (HMRC's old manual RE1841 said six; outdated).
 PAST_YEARS_COVERED = 4
 
-# giftaid.md 3.1 and 3.4 (http://www.hmrc.gov.uk/charities/online/giftaid-spreadsheet.htm and
+# sources.md: Gift Aid claims (http://www.hmrc.gov.uk/charities/online/giftaid-spreadsheet.htm and
 # hmrc/charities-claims-validation GiftAidValidationService.scala): the schedule's field limits.
 NAME_MAX_LENGTH = 35
 HOUSE_MAX_LENGTH = 40
@@ -29,13 +30,14 @@ POSTCODE_PATTERN = re.compile(
     r" [0-9][A-Z]{2})$"
 )
 # HMRC's validator calls Scala's String.matches, which matches the whole string, hence fullmatch here.
-# giftaid.md 3.4: "X" in the postcode column means a donor living outside the UK (a UK taxpayer abroad).
+# sources.md: Gift Aid claims: "X" in the postcode column means a donor living outside the UK (a UK taxpayer abroad).
 POSTCODE_OUTSIDE_UK = "X"
 
 
 class Scope(StrEnum):
-    """Which gifts a declaration covers (giftaid.md 1.2 "which donations it covers", 1.4 the past four years;
-    the three choices CiviCRM's UK Gift Aid extension offers, fundraising.md §3)."""
+    """Which gifts a declaration covers (sources.md: Gift Aid: declarations, which gifts it covers and the past four
+    years;
+    the three choices CiviCRM's UK Gift Aid extension offers, sources.md: Gift Aid: declarations)."""
 
     THIS_GIFT = "this_gift"
     THIS_AND_FUTURE = "this_and_future"
@@ -50,7 +52,7 @@ SCOPE_LABELS: dict[Scope, str] = {
 
 
 class Ineligibility(StrEnum):
-    """Why a gift may not carry Gift Aid (giftaid.md 1.1 and 1.5)."""
+    """Why a gift may not carry Gift Aid (sources.md: Gift Aid: the rate, and Gift Aid: eligible gifts)."""
 
     NOT_POSITIVE = "not_positive"
     GOODS_OR_TICKETS = "goods_or_tickets"
@@ -69,7 +71,7 @@ INELIGIBILITY_REASONS: dict[Ineligibility, str] = {
 
 
 def gift_aid_due_pence(amount_pence: int, *, basic_rate_percent: int = BASIC_RATE_PERCENT) -> int:
-    """The Gift Aid a gift brings, rounded down to the penny: at 20%, 25p per £1 (giftaid.md 1.1), so
+    """The Gift Aid a gift brings, rounded down to the penny: at 20%, 25p per £1 (sources.md: Gift Aid: the rate), so
     £10.00 -> 250p and £0.03 -> 0p. Non-positive amounts bring nothing."""
     if isinstance(amount_pence, bool) or not isinstance(amount_pence, int):
         raise TypeError(f"amount_pence must be an int, not {type(amount_pence).__name__}")
@@ -105,7 +107,7 @@ class Eligibility:
 
 
 def gift_eligibility(gift: GiftFacts) -> Eligibility:
-    """Whether a gift may carry Gift Aid at all, whoever declares (giftaid.md 1.1 companies excluded;
+    """Whether a gift may carry Gift Aid at all, whoever declares (sources.md: Gift Aid: the rate, companies excluded;
     1.5 https://jeremiahsjourney.org.uk/gift-aid/ and https://eaaa.org.uk/?p=8714)."""
     reasons: list[Ineligibility] = []
     if gift.amount_pence <= 0:
@@ -122,7 +124,8 @@ def gift_eligibility(gift: GiftFacts) -> Eligibility:
 
 
 # --- whose gifts a declaration covers -------------------------------------------------------------------
-# HMRC requires the declaration to be the donor's own (giftaid.md 1.2, http://charitytaxgroup.org.uk/tax/donations/
+# HMRC requires the declaration to be the donor's own (sources.md: Gift Aid: declarations,
+# http://charitytaxgroup.org.uk/tax/donations/
 # gift-aid/declarations/: "donor's full name ... Couples may share a form but each listed separately"). An email is
 # often shared (a couple, a family), so it alone does not say whose gift it is. A gift other than the one a
 # declaration was made with is linked to it only if BOTH
@@ -212,8 +215,8 @@ def declaration_covers(
     - THIS_GIFT covers nothing else.
     - THIS_AND_FUTURE covers gifts received on or after the declaration date.
     - PAST_FOUR_YEARS_AND_FUTURE also covers gifts received up to four years before it (on the very day four
-      years earlier included; giftaid.md 1.4).
-    - Cancellation is not retrospective (fundraising.md §3, CiviCRM UK Gift Aid docs): a gift received before the
+      years earlier included; sources.md: Gift Aid: declarations).
+    - Cancellation is not retrospective (sources.md: Gift Aid: declarations): a gift received before the
       cancellation date stays covered; one received on or after it is not.
     """
     if terms.donation_id is not None and donation_id == terms.donation_id:
@@ -242,7 +245,8 @@ class FieldProblem:
 
 
 def normalise_postcode(raw: str) -> str:
-    """Upper-case, single-spaced, with the space before the last three characters (giftaid.md 3.1: "postcode in
+    """Upper-case, single-spaced, with the space before the last three characters (sources.md: Gift Aid claims:
+    "postcode in
     capitals with a space (e.g. S19 2BD)")."""
     compact = "".join(raw.split()).upper()
     if len(compact) > 3:
@@ -299,7 +303,7 @@ def check_postcode(value: str) -> FieldProblem | None:
 
 @dataclass(frozen=True)
 class DonorDetails:
-    """The donor details a declaration needs (giftaid.md 1.2), already normalised."""
+    """The donor details a declaration needs (sources.md: Gift Aid: declarations), already normalised."""
 
     title: str
     first_name: str
@@ -337,8 +341,10 @@ def donor_details_problems(details: DonorDetails) -> tuple[FieldProblem, ...]:
 
 # --- HMRC's model declaration wording --------------------------------------------------------------------
 # This is HMRC's model Gift Aid declaration wording (the multiple-donation model, October 2015 revision), from
-# HMRC's "Gift Aid declarations" guidance with its model declarations (https://www.gov.uk/claim-gift-aid/gift-aid-declarations;
-# what a declaration must contain: giftaid.md 1.2, http://charitytaxgroup.org.uk/tax/donations/gift-aid/declarations/).
+# HMRC's "Gift Aid declarations" guidance with its model declarations
+# (https://www.gov.uk/claim-gift-aid/gift-aid-declarations;
+# what a declaration must contain: sources.md: Gift Aid: declarations,
+# http://charitytaxgroup.org.uk/tax/donations/gift-aid/declarations/).
 # The single-gift and future-only variants drop the clauses that do not apply, as HMRC's single-donation model does.
 TAX_EXPLANATION = (
     "I am a UK taxpayer and understand that if I pay less Income Tax and/or Capital Gains Tax than the amount of "

@@ -32,9 +32,11 @@ from carefund.giftaid import rules
 from carefund.giftaid.models import Declaration, donor_key_for
 from carefund.giftaid.rules import DeclarationTerms, GiftFacts, Scope
 
-# How a campaigns.Donation tells us about eligibility (giftaid.md 1.5). Event takings and bucket collections are
+# How a campaigns.Donation tells us about eligibility (sources.md: Gift Aid: eligible gifts). Event takings and bucket
+# collections are
 # money collected from many people (and event takings may include tickets), so no one donor's declaration can cover
-# them; their Gift Aid route is the Small Donations Scheme (GASDS, giftaid.md 4.1), a later issue. Donation has no
+# them; their Gift Aid route is the Small Donations Scheme (GASDS, sources.md: Gift Aid claims), a later issue.
+# Donation has no
 # "for goods" or "from a company" flag yet: the giving page takes gifts only, from individuals. When campaigns adds
 # such flags, set them in `gift_facts_for_donation`; `rules.gift_eligibility` already refuses them.
 NOT_ONE_DONORS_OWN_MONEY_KINDS = frozenset({DonationKind.EVENT_TAKINGS.value, DonationKind.BUCKET_COLLECTION.value})
@@ -120,7 +122,7 @@ def declaration_covering(*, donation: Donation) -> Declaration | None:
 
 def gift_aid_due_for_donation(*, donation: Donation) -> int:
     """Gift Aid (pence) this gift will bring: 0 unless it succeeded, is eligible, and an uncancelled declaration (by
-    scope and dates) covers it; otherwise 25p per £1 rounded down (giftaid.md 1.1)."""
+    scope and dates) covers it; otherwise 25p per £1 rounded down (sources.md: Gift Aid: the rate)."""
     if donation.status != SUCCEEDED:
         return 0
     return _due(donation, _declarations_touching([donation]))

@@ -47,9 +47,10 @@ def declaration_record(
     declared_on: dt.date,
     actor: Any = None,
 ) -> Declaration:
-    """Record the Gift Aid declaration a donor made with `donation` (giftaid.md 1.2).
+    """Record the Gift Aid declaration a donor made with `donation` (sources.md: Gift Aid: declarations).
 
-    Names, house and postcode are normalised and checked against HMRC's schedule rules (giftaid.md 3.1/3.4); the
+    Names, house and postcode are normalised and checked against HMRC's schedule rules (sources.md: Gift Aid claims);
+    the
     donor's email is taken from the gift and links their later gifts (see models). Refusals write nothing."""
     details = rules.DonorDetails.normalised(
         title=title,
@@ -78,15 +79,15 @@ def declaration_record(
     if donation.kind in NOT_ONE_DONORS_OWN_MONEY_KINDS:
         raise ValidationError(
             "Gift Aid: event takings and bucket collections are not one donor's own gift, so they carry no Gift Aid "
-            "(giftaid.md 1.5); record the donor's own gift on its own to declare with it.",
+            "(HMRC's rules); record the donor's own gift on its own to declare with it.",
             field="kind",
         )
     received_on = getattr(donation, "received_on", None)
     if received_on is not None and received_on < rules.years_before(declared_on, rules.PAST_YEARS_COVERED):
         raise ValidationError(
             f"declared_on: a declaration covers a gift only within {rules.PAST_YEARS_COVERED} years of it "
-            f"(giftaid.md 1.4); this gift was received on {received_on:%d %B %Y}, more than {rules.PAST_YEARS_COVERED}"
-            f" years before {declared_on:%d %B %Y}.",
+            f"(HMRC's rules); this gift was received on {received_on:%d %B %Y}, more than "
+            f"{rules.PAST_YEARS_COVERED} years before {declared_on:%d %B %Y}.",
             field="declared_on",
         )
     if Declaration.objects.filter(donation_id=donation.pk).exists():

@@ -17,7 +17,7 @@ D = dt.date
 @pytest.mark.parametrize(
     ("amount_pence", "due"),
     [
-        (1000, 250),  # giftaid.md 1.1: £10 -> £2.50
+        (1000, 250),  # sources.md: Gift Aid: the rate: £10 -> £2.50
         (100, 25),  # 25p per £1
         (1, 0),  # rounds down
         (3, 0),

@@ -116,7 +116,7 @@ def realistic_book() -> dict[str, Transaction]:
     t["g2"] = gift(1, 120000, d + dt.timedelta(days=1), memo="Fun run")
     t["g3"] = gift(2, 2500, d + dt.timedelta(days=2), memo="Gift for child 2")
     t["p1"] = payout(5000 + 120000 - 145, d + dt.timedelta(days=3))
-    # Gift Aid: 25p per £1 (basic rate 20/80), so £12.50 on Aunt Jo's £50 (../shared/domain/giftaid.md row 1.1,
+    # Gift Aid: 25p per £1 (basic rate 20/80), so £12.50 on Aunt Jo's £50 (docs/sources.md: Gift Aid: the rate,
     # http://www.hmrc.gov.uk/charities/guidance-notes/chapter6/partb.htm)
     t["ga"] = gift_aid_claim(1, 1250, d + dt.timedelta(days=5))
     t["gr"] = gift_aid_received(1250, d + dt.timedelta(days=40))

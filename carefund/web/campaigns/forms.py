@@ -180,10 +180,11 @@ class CampaignPhotoForm(forms.Form):
 
 
 def offline_declaration_form(data: Any, *, amount_pence: int | None) -> Any:
-    """The written Gift Aid declaration a donor made with an offline gift (a form or a letter: giftaid.md 1.2), as a
+    """The written Gift Aid declaration a donor made with an offline gift (a form or a letter: sources.md: Gift Aid:
+    declarations), as a
     caseworker enters it beside the gift: the giving form's declaration fields, for someone else's declaration, with
     the date the donor made it. Oral declarations are not taken here: they need the date the written record was sent
-    and its 30-day right to cancel kept too (giftaid.md 1.3), which carefund does not record."""
+    and its 30-day right to cancel kept too (sources.md: Gift Aid: declarations), which carefund does not record."""
     from carefund.giftaid.forms import DeclarationFields
 
     class OfflineDeclarationFields(DeclarationFields):
