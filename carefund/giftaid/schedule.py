@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from odf.element import Element, Text, _append_child
 from odf.namespaces import OFFICENS, TABLENS
 from odf.opendocument import OpenDocumentSpreadsheet
 from odf.style import Style, TableColumnProperties
@@ -128,39 +130,76 @@ def _out_dir(out_dir: Path) -> Path:
     return out
 
 
-# odfpy checks every element against the ODF grammar as it is made; the schedule's few element kinds are checked
-# once, by the tests reading the files back, so the 11,000 cells of a file are made without the per-element check
-# (and their attributes set by qualified name), which makes a file about twice as fast to build.
+# A schedule file is about 30,000 odfpy nodes, and odfpy's element constructor (its grammar, namespace and attribute
+# converter look-ups) was most of an export's time (docs/benchmarks.md "Gift Aid claims"). So each kind of node the
+# schedule uses (row, cell, paragraph) is made once by odfpy's own constructor, which checks it against the ODF
+# grammar, and every further one is a copy of that prototype with its attributes and children set: the same odfpy
+# Element, which odfpy serialises (and escapes) when the document is saved. The tests read every file back with odfpy.
 _VALUE_TYPE = (OFFICENS, "value-type")
 _VALUE = (OFFICENS, "value")
 _REPEAT = (TABLENS, "number-columns-repeated")
 
 
-def _cell(text: str, *, amount: bool = False) -> TableCell:
-    attributes = {_VALUE_TYPE: "float", _VALUE: text} if amount else {_VALUE_TYPE: "string"}
-    cell = TableCell(qattributes=attributes, check_grammar=False)
-    cell.addElement(P(text=text, check_grammar=False), check_grammar=False)
-    return cell
+@functools.cache
+def _prototypes() -> tuple[Element, Element, Element]:
+    """The row, cell and paragraph every schedule node is copied from, made by odfpy (when the first schedule is
+    written, so that odfpy declares its namespaces in the order it always has)."""
+    return TableRow(), TableCell(), P()
 
 
-def _row(cells: list[str], *, amount_at: int | None = None) -> TableRow:
-    """One row; a run of blank cells is one empty cell repeated (as office suites write them)."""
-    row = TableRow(check_grammar=False)
-    blanks = 0
-    for i, text in enumerate(cells):
-        if not text:
-            blanks += 1
-            continue
+def _node(prototype: Element, attributes: dict[tuple[str, str], str], children: list[Any]) -> Element:
+    """A copy of an odfpy-made prototype with these attributes and children (no parent or sibling links: the node is
+    only written out, so it holds no reference cycles and is freed as soon as its file is saved)."""
+    node: Element = Element.__new__(Element)
+    node.__dict__.update(prototype.__dict__)
+    node.attributes = attributes
+    node.childNodes = children
+    return node
+
+
+class _Cells:
+    """The cells of one schedule file. A cell is an odfpy node its file may hold in many places: the same text (a
+    title, a postcode, a date, a run of blank cells) is one node written out wherever it appears, so a file of 1,000
+    rows makes a few thousand nodes rather than 30,000."""
+
+    def __init__(self) -> None:
+        self.a_row, self.a_cell, self.a_paragraph = _prototypes()
+        self.made: dict[tuple[str, bool], Element] = {}
+        self.blank_runs: dict[int, Element] = {}
+        self.string = {_VALUE_TYPE: "string"}
+
+    def text(self, text: str, *, amount: bool = False) -> Element:
+        node = self.made.get((text, amount))
+        if node is None:
+            attributes = {_VALUE_TYPE: "float", _VALUE: text} if amount else self.string
+            node = _node(self.a_cell, attributes, [_node(self.a_paragraph, {}, [Text(text)])])
+            self.made[(text, amount)] = node
+        return node
+
+    def blanks(self, count: int) -> Element:
+        node = self.blank_runs.get(count)
+        if node is None:
+            node = self.blank_runs[count] = _node(self.a_cell, {_REPEAT: str(count)}, [])
+        return node
+
+    def row(self, cells: list[str], *, amount_at: int | None = None) -> Element:
+        """One row; a run of blank cells is one empty cell repeated (as office suites write them)."""
+        children = []
+        blanks = 0
+        for i, text in enumerate(cells):
+            if not text:
+                blanks += 1
+                continue
+            if blanks:
+                children.append(self.blanks(blanks))
+                blanks = 0
+            children.append(self.text(text, amount=i == amount_at))
         if blanks:
-            row.addElement(TableCell(qattributes={_REPEAT: str(blanks)}, check_grammar=False), check_grammar=False)
-            blanks = 0
-        row.addElement(_cell(text, amount=i == amount_at), check_grammar=False)
-    if blanks:
-        row.addElement(TableCell(qattributes={_REPEAT: str(blanks)}, check_grammar=False), check_grammar=False)
-    return row
+            children.append(self.blanks(blanks))
+        return _node(self.a_row, {}, children)
 
 
-def _header_rows(claim: Claim, *, first_file: bool) -> list[TableRow]:
+def _header_rows(claim: Claim, sheet: _Cells, *, first_file: bool) -> list[Element]:
     rows = []
     for index in range(FIRST_ROW):
         cells = [""] * 11
@@ -176,7 +215,7 @@ def _header_rows(claim: Claim, *, first_file: bool) -> list[TableRow]:
                 cells[OVERCLAIMED_CELL[1]] = claim_rules.format_amount(claim.overclaimed_pence)
         if index == HEADINGS_ROW:
             cells[1:] = list(claim_rules.COLUMNS)
-        rows.append(_row(cells, amount_at=OVERCLAIMED_CELL[1] if index == OVERCLAIMED_CELL[0] else None))
+        rows.append(sheet.row(cells, amount_at=OVERCLAIMED_CELL[1] if index == OVERCLAIMED_CELL[0] else None))
     return rows
 
 
@@ -186,15 +225,18 @@ def _write_ods(claim: Claim, rows: list[claim_rules.ScheduleRow], path: Path, *,
     wide.addElement(TableColumnProperties(columnwidth="3cm"))
     doc.automaticstyles.addElement(wide)
     # odfpy looks for the automatic styles in use by walking every element when it saves; the schedule's only one is
-    # the column style, so it is named here instead of found by a walk of 20,000 elements
+    # the column style, so it is named here instead of found by a walk of 30,000 elements
     doc._used_auto_styles = lambda segments: [wide]
     table = Table(name=SHEET_NAME)
     table.addElement(TableColumn(numbercolumnsrepeated=11, stylename=wide))
-    for header in _header_rows(claim, first_file=first_file):
-        table.addElement(header, check_grammar=False)
-    for row in rows:
-        table.addElement(_row(["", *claim_rules.row_cells(row)], amount_at=10), check_grammar=False)
     doc.spreadsheet.addElement(table)
+    # the rows join the table by odfpy's fast path for document builders (`_append_child`), not `addElement`, which
+    # would walk each row to index it in the document's caches (used to look elements up, not to save them)
+    cells = _Cells()
+    for header in _header_rows(claim, cells, first_file=first_file):
+        _append_child(table, header)
+    for row in rows:
+        _append_child(table, cells.row(["", *claim_rules.row_cells(row)], amount_at=10))
     doc.save(str(path))
 
 

@@ -173,7 +173,8 @@ def test_commands_create_show_and_export(tmp_path, capsys):
 
 
 def test_the_schedule_passes_odfpys_own_grammar_check(tmp_path):
-    """The cells are made without odfpy's check as they are built (for speed); odflint checks the file after."""
+    """The cells are copies of prototypes odfpy made (for speed), not each made by its constructor; odflint checks the
+    file after."""
     import subprocess
     import sys
     from pathlib import Path
