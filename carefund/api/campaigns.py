@@ -15,6 +15,7 @@ from carefund.campaigns import selectors
 from carefund.campaigns.cache import campaign_public_cache_get_or_compute
 from carefund.campaigns.models import Campaign
 from carefund.core.errors import NotFoundError, PermissionDeniedError
+from carefund.giftaid.claim_selectors import GiftAidSplit, gift_aid_split_for_campaign
 
 router = Router(tags=["campaigns"])
 
@@ -28,7 +29,12 @@ class CampaignOut(Schema):
     target_pence: int
     nhs_covers_pence: int
     raised_pence: int
+    # all the Gift Aid on the campaign's declared gifts (what the page's total and `percent` count), and its split,
+    # as the public page shows it: still to claim + claimed from HMRC (awaiting payment) + paid by HMRC = the total
     gift_aid_to_come_pence: int
+    gift_aid_to_claim_pence: int
+    gift_aid_claimed_pence: int
+    gift_aid_paid_pence: int
     percent: int
 
 
@@ -65,20 +71,20 @@ class StaffGiftOut(Schema):
     received_on: dt.date | None
 
 
-def _gift_aid(campaign_id: int) -> int:
-    """The Gift Aid to come, as fresh as the public page's (docs/campaigns.md, "The public campaign page"): kept
-    `CAMPAIGN_PAGE_CACHE_SECONDS` per campaign and process, forgotten when a declaration or gift changes it."""
-    from carefund.giftaid.selectors import gift_aid_due_for_campaign
-
+def _gift_aid(campaign_id: int) -> GiftAidSplit:
+    """The Gift Aid, split as the public page splits it and as fresh (docs/campaigns.md, "The public campaign page"):
+    kept `CAMPAIGN_PAGE_CACHE_SECONDS` per campaign and process, forgotten when a declaration, gift or claim changes
+    it."""
     return campaign_public_cache_get_or_compute(
         campaign_id=campaign_id,
-        part="api-gift-aid",
-        compute=lambda: int(gift_aid_due_for_campaign(campaign_id=campaign_id)),
+        part="api-gift-aid-split",
+        compute=lambda: gift_aid_split_for_campaign(campaign_id=campaign_id),
     )
 
 
 def _out(campaign: Campaign) -> dict[str, object]:
-    progress = selectors.campaign_progress(campaign=campaign, gift_aid_to_come_pence=_gift_aid(campaign.pk))
+    gift_aid = _gift_aid(campaign.pk)
+    progress = selectors.campaign_progress(campaign=campaign, gift_aid_to_come_pence=gift_aid.total_pence)
     return {
         "slug": campaign.slug,
         "title": campaign.title,
@@ -89,6 +95,9 @@ def _out(campaign: Campaign) -> dict[str, object]:
         "nhs_covers_pence": campaign.nhs_covers_pence,
         "raised_pence": progress.raised_pence,
         "gift_aid_to_come_pence": progress.gift_aid_to_come_pence,
+        "gift_aid_to_claim_pence": gift_aid.to_claim_pence,
+        "gift_aid_claimed_pence": gift_aid.claimed_pence,
+        "gift_aid_paid_pence": gift_aid.paid_pence,
         "percent": progress.percent,
     }
 

@@ -369,3 +369,34 @@ def gift_aid_claimed_for_campaign(*, campaign_id: int) -> GiftAidClaimed:
 
 def gift_aid_claimed_for_child(*, child_id: int) -> GiftAidClaimed:
     return _claimed(Q(child_id=child_id))
+
+
+@dataclass(frozen=True)
+class GiftAidSplit:
+    """A campaign's Gift Aid as the public page and the JSON API show it, each penny in one part: `to_claim` on
+    declared gifts in no submitted claim yet, `claimed` submitted to HMRC and awaiting payment, `paid` received from
+    HMRC (both less any Gift Aid given back after a refund)."""
+
+    to_claim_pence: int
+    claimed_pence: int
+    paid_pence: int
+
+    @property
+    def total_pence(self) -> int:
+        return self.to_claim_pence + self.claimed_pence + self.paid_pence
+
+
+def gift_aid_split(*, due_pence: int, claimed: GiftAidClaimed) -> GiftAidSplit:
+    """The split of `due_pence`, all the Gift Aid on a campaign's declared gifts (`selectors.
+    gift_aid_due_for_campaign`, claimed or not), given what claims hold of it: the rest is still to claim."""
+    in_claims = claimed.claimed_pence + claimed.paid_pence
+    return GiftAidSplit(max(0, int(due_pence) - in_claims), claimed.claimed_pence, claimed.paid_pence)
+
+
+def gift_aid_split_for_campaign(*, campaign_id: int) -> GiftAidSplit:
+    from carefund.giftaid.selectors import gift_aid_due_for_campaign
+
+    return gift_aid_split(
+        due_pence=gift_aid_due_for_campaign(campaign_id=campaign_id),
+        claimed=gift_aid_claimed_for_campaign(campaign_id=campaign_id),
+    )

@@ -30,6 +30,7 @@ from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedErr
 from carefund.core.errors import ValidationError as DomainValidationError
 from carefund.core.money import format_pence, parse_pounds
 from carefund.funding.tasks import waterfall_recompute_after_commit
+from carefund.giftaid.claim_selectors import GiftAidSplit, gift_aid_split_for_campaign
 from carefund.petitions.selectors import petition_for_campaign
 from carefund.web.campaigns.forms import (
     CampaignCreateForm,
@@ -54,20 +55,10 @@ def surplus_policy_text() -> str:
     return funding_text() or rules.DEFAULT_SURPLUS_STATEMENT
 
 
-def gift_aid_to_come(campaign_id: int) -> int:
-    try:
-        from carefund.giftaid.selectors import gift_aid_due_for_campaign
-    except ImportError:
-        return 0
-    return int(gift_aid_due_for_campaign(campaign_id=campaign_id))
-
-
-def gift_aid_claimed(campaign_id: int) -> tuple[int, int]:
-    """Of the Gift Aid, what is claimed from HMRC and not yet paid, and what HMRC has paid (giftaid's claims)."""
-    from carefund.giftaid.claim_selectors import gift_aid_claimed_for_campaign
-
-    claimed = gift_aid_claimed_for_campaign(campaign_id=campaign_id)
-    return claimed.claimed_pence, claimed.paid_pence
+def gift_aid_split(campaign_id: int) -> GiftAidSplit:
+    """The campaign's Gift Aid: still to claim, claimed from HMRC and not yet paid, and paid (the JSON API shows the
+    same split)."""
+    return gift_aid_split_for_campaign(campaign_id=campaign_id)
 
 
 def _public_campaign(slug: str) -> Campaign:
@@ -83,7 +74,7 @@ class CampaignPageParts:
     most once per `CAMPAIGN_PAGE_CACHE_SECONDS` per campaign and server process (`campaigns.cache`; the rule is in
     docs/campaigns.md). The money raised is not among them: the page reads it live."""
 
-    gift_aid_to_come_pence: int
+    gift_aid_to_come_pence: int  # all of it: to claim, claimed and received
     gifts: tuple[dict[str, Any], ...]
     updates: tuple[selectors.PublicUpdate, ...]
     surplus_policy_text: str
@@ -92,17 +83,19 @@ class CampaignPageParts:
     # of the Gift Aid: claimed from HMRC and not yet paid, and received from HMRC
     gift_aid_claimed_pence: int = 0
     gift_aid_received_pence: int = 0
+    gift_aid_to_claim_pence: int = 0
     # the campaign's petition (e.g. for SDR on the NHS), linked from the page: slug, action and count
     petition: dict[str, object] | None = None
 
 
 def campaign_page_parts(campaign: Campaign) -> CampaignPageParts:
     """Compute the cacheable parts afresh (the Gift Aid query is the costly one: it grows with the gifts)."""
-    claimed, received = gift_aid_claimed(campaign.pk)
+    split = gift_aid_split(campaign.pk)
     return CampaignPageParts(
-        gift_aid_claimed_pence=claimed,
-        gift_aid_received_pence=received,
-        gift_aid_to_come_pence=gift_aid_to_come(campaign.pk),
+        gift_aid_claimed_pence=split.claimed_pence,
+        gift_aid_received_pence=split.paid_pence,
+        gift_aid_to_claim_pence=split.to_claim_pence,
+        gift_aid_to_come_pence=split.total_pence,
         gifts=tuple(
             {
                 "donor": g.donor,
@@ -143,6 +136,7 @@ def campaign_context(campaign: Campaign, request: HttpRequest) -> dict[str, Any]
         "gift_aid": format_pence(progress.gift_aid_to_come_pence),
         "gift_aid_claimed": format_pence(parts.gift_aid_claimed_pence) if parts.gift_aid_claimed_pence else "",
         "gift_aid_received": format_pence(parts.gift_aid_received_pence) if parts.gift_aid_received_pence else "",
+        "gift_aid_to_claim": format_pence(parts.gift_aid_to_claim_pence) if parts.gift_aid_to_claim_pence else "",
         "target": format_pence(progress.target_pence),
         "nhs_covers": format_pence(progress.nhs_covers_pence),
         "remaining": format_pence(progress.remaining_pence),

@@ -114,6 +114,33 @@ def test_public_page_and_childs_funding_count_claimed_and_received_gift_aid():
     assert "of which Gift Aid received from HMRC" in funding and "£25.00" in funding
 
 
+def test_page_and_api_split_gift_aid_into_still_to_claim_claimed_and_paid_alike():
+    from carefund.giftaid.claims import claim_create, claim_record_paid, claim_submit
+
+    campaign = make_campaign()
+    declared_gift(campaign, amount_pence=10_000, on=dt.date(2026, 6, 15))
+    maker, checker = officer(), officer()
+    claim = claim_create(period_end=dt.date(2026, 6, 30), actor=maker)
+    claim_submit(claim_id=claim.pk, hmrc_reference="R1", actor=checker)
+    declared_gift(campaign, amount_pence=4_000, on=dt.date(2026, 7, 15), first_name="Bob", last_name="Jones")
+
+    def api() -> tuple[int, int, int, int]:
+        out = Client().get(f"/api/campaigns/{campaign.slug}").json()
+        listed = [c for c in Client().get("/api/campaigns/").json() if c["slug"] == campaign.slug]
+        assert listed[0]["gift_aid_to_claim_pence"] == out["gift_aid_to_claim_pence"]
+        parts = (out["gift_aid_to_claim_pence"], out["gift_aid_claimed_pence"], out["gift_aid_paid_pence"])
+        assert sum(parts) == out["gift_aid_to_come_pence"]  # every penny in one part
+        return (*parts, out["gift_aid_to_come_pence"])
+
+    page = Client().get(f"/campaigns/{campaign.slug}/").content.decode()
+    assert "<strong>£35.00</strong> Gift Aid (£25.00 claimed and on its way, £10.00 still to claim)" in page
+    assert api() == (1_000, 2_500, 0, 3_500)
+    claim_record_paid(claim_id=claim.pk, paid_pence=2_500, paid_on=dt.date.today(), actor=checker)
+    page = Client().get(f"/campaigns/{campaign.slug}/").content.decode()
+    assert "<strong>£35.00</strong> Gift Aid (£25.00 received from HMRC, £10.00 still to claim)" in page
+    assert api() == (1_000, 0, 2_500, 3_500)
+
+
 def test_the_menu_and_start_page_lead_finance_officers_to_their_claims():
     from carefund.giftaid.claims import claim_create
 
