@@ -12,7 +12,8 @@ What it does:
 3. times `claims.claim_create` (every gift assessed, rows and aggregated lines written) and `schedule.export_ods`
    (every row checked against HMRC's validator, then N/1,000 files written), and, as the baseline in the same run,
    one plain read of the same N gifts (`values_list` over the gifts, streamed); prints the seconds, the ratio to the
-   baseline, and the peak resident memory of the stretch (Linux VmHWM, reset before it with /proc/self/clear_refs).
+   baseline, this process's CPU seconds (the machine is shared), and the peak resident memory of the stretch (Linux
+   VmHWM, reset before it with /proc/self/clear_refs).
 
 Memory is flat when the peak at 100,000 is about the peak at 10,000 (the claim is read and written in chunks).
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -147,17 +149,21 @@ def main() -> None:
                 rows += 1
             baseline = time.perf_counter() - t0
             measured = _reset_peak()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             claim = claim_create(period_end=period_end, actor=officer)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             with tempfile.TemporaryDirectory() as out:
                 files = export_ods(claim=claim, out_dir=Path(out), today=clock.today(), actor=officer)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             peak = _peak_mb() if measured else float("nan")
             total = t2 - t0
             print(
                 f"{n:>8} {baseline:>16.2f} {t1 - t0:>9.2f} {t2 - t1:>9.2f} {total:>8.2f} {total / baseline:>7.1f} "
                 f"{len(files):>6} {peak:>8.0f}"
+            )
+            print(
+                f"         this process's CPU: create {c1 - c0:.2f} s, export {c2 - c1:.2f} s (not the database's); "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
             print(
                 f"         claim {claim.pk}: {claim.gifts_count} gifts, {claim.lines_count} lines "

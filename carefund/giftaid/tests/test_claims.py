@@ -80,6 +80,30 @@ def test_a_gift_is_in_one_claim_only():
         )
 
 
+def test_a_claim_made_at_the_same_moment_as_another_is_refused_whole(monkeypatch):
+    """Two claims made at once may both read a gift as unclaimed; the second to write it is refused by the database,
+    reported as a conflict to try again, and writes nothing (its rows are written in bulk, not through the ORM)."""
+    from carefund.campaigns.models import Donation
+    from carefund.giftaid import claims
+
+    campaign = make_campaign()
+    taken = declared_gift(campaign)
+    declared_gift(campaign, first_name="Bob", last_name="Jones")
+    claim_create(period_end=END, actor=officer())
+    gifts = ClaimGift.objects.count()
+    declared_gift(campaign, first_name="Cat", last_name="Brown")
+    # the other claim's gift still looks unclaimed to this one, as it would have a moment before
+    monkeypatch.setattr(
+        claims,
+        "unclaimed_gifts",
+        lambda received_by: Donation.objects.filter(received_on__lte=received_by).order_by("id"),
+    )
+    with pytest.raises(ConflictError, match="try again"):
+        claim_create(period_end=END, actor=officer())
+    assert Claim.objects.count() == 1 and ClaimGift.objects.count() == gifts
+    assert ClaimGift.objects.filter(donation=taken).count() == 1
+
+
 def test_nothing_to_claim_is_refused_with_the_reason_and_writes_nothing():
     campaign = make_campaign()
     gift(campaign)
