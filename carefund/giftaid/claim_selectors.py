@@ -140,36 +140,42 @@ def _chunks(rows: Iterable[tuple[Any, ...]], size: int = CHUNK) -> Iterator[list
         yield chunk
 
 
+# the gift's own declaration (made when giving), read with the gift in one LEFT JOIN
+OWN_FIELDS = tuple(f"gift_aid_declaration__{name}" for name in DECLARATION_FIELDS)
+
+
+def _declared(row: tuple[Any, ...]) -> _Declared:
+    pk, donation_id, donor_key, scope, declared_on, cancelled_on, *details = row
+    return _Declared(
+        pk,
+        DeclarationTerms(
+            scope=rules.Scope(scope),
+            declared_on=declared_on,
+            donation_id=donation_id,
+            cancelled_on=cancelled_on,
+            donor_key=donor_key,
+            last_name=details[2],
+        ),
+        (details[0], details[1], details[2], details[3], details[4]),
+    )
+
+
 def assess_gifts(gifts: QuerySet[Donation], *, today: dt.date, config: ClaimSettings) -> Iterator[Assessed]:
-    """Each gift with the claim's decision on it, a chunk at a time (one query for the chunk's declarations)."""
+    """Each gift with the claim's decision on it, a chunk at a time. A gift's own declaration always covers it
+    (`rules.declaration_covers`), so it comes with the gift (a join); the donor's other declarations, by email key,
+    are read in one query a chunk for the gifts that have none."""
     passes: dict[tuple[str, str, str, str, str], bool] = {}
-    for chunk in _chunks(gifts.values_list(*GIFT_FIELDS).iterator(chunk_size=CHUNK)):
-        keys = {rules.email_key(row[5] or "") for row in chunk} - {""}
-        rows = (
-            Declaration.objects.filter(Q(donor_key__in=keys) | Q(donation_id__in=[row[0] for row in chunk]))
-            .order_by("id")
-            .values_list(*DECLARATION_FIELDS)
-        )
-        own: dict[int, _Declared] = {}
+    width = len(GIFT_FIELDS)
+    for chunk in _chunks(gifts.values_list(*GIFT_FIELDS, *OWN_FIELDS).iterator(chunk_size=CHUNK)):
+        own = {row[0]: _declared(row[width:]) for row in chunk if row[width] is not None}
+        keys = {rules.email_key(row[5] or "") for row in chunk if row[0] not in own} - {""}
         by_key: dict[str, list[_Declared]] = defaultdict(list)
-        for pk, donation_id, donor_key, scope, declared_on, cancelled_on, *details in rows:
-            declared = _Declared(
-                pk,
-                DeclarationTerms(
-                    scope=rules.Scope(scope),
-                    declared_on=declared_on,
-                    donation_id=donation_id,
-                    cancelled_on=cancelled_on,
-                    donor_key=donor_key,
-                    last_name=details[2],
-                ),
-                (details[0], details[1], details[2], details[3], details[4]),
-            )
-            own[donation_id] = declared
-            if donor_key:
-                by_key[donor_key].append(declared)
+        if keys:
+            rows = Declaration.objects.filter(donor_key__in=keys).order_by("id").values_list(*DECLARATION_FIELDS)
+            for row in rows:
+                by_key[row[2]].append(_declared(row))
         for row in chunk:
-            yield _assess(row, own, by_key, passes, today=today, config=config)
+            yield _assess(row[:width], own, by_key, passes, today=today, config=config)
 
 
 def _assess(
@@ -184,9 +190,7 @@ def _assess(
     pk, child_id, amount, refunded, status, email, name, received_on, reference, batch_description = row
     facts = GiftFacts(amount_pence=int(amount) - int(refunded), received_on=received_on)
     mine = own.get(pk)
-    candidates = ([mine] if mine is not None else []) + [
-        d for d in by_key.get(rules.email_key(email or ""), []) if d is not mine
-    ]
+    candidates = [mine] if mine is not None else by_key.get(rules.email_key(email or ""), [])
     covering = None
     cancelled = False
     for declared in candidates:
