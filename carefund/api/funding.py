@@ -12,6 +12,7 @@ from ninja.security import django_auth
 
 from carefund.core.errors import NotFoundError, PermissionDeniedError
 from carefund.funding import selectors
+from carefund.giftaid.claim_selectors import gift_aid_claimed_for_child
 
 router = Router(tags=["funding"])
 
@@ -47,6 +48,9 @@ class ChildFundingOut(Schema):
     unfunded_pence: int
     contingency_pence: int
     surplus_pence: int
+    # of the balance: Gift Aid claimed from HMRC and awaiting payment, and Gift Aid HMRC paid (as the funding page)
+    gift_aid_claimed_pence: int
+    gift_aid_paid_pence: int
     lines: list[LineOut]
     history: list[RunOut]
 
@@ -96,6 +100,7 @@ def child_funding(request: HttpRequest, child_id: int) -> ChildFundingOut:
     except NotFoundError:
         raise Http404("No such child.") from None
     r = d.result
+    gift_aid = gift_aid_claimed_for_child(child_id=d.child.pk)
     return ChildFundingOut(
         child_id=d.child.pk,
         balance_pence=d.balance_pence,
@@ -106,6 +111,8 @@ def child_funding(request: HttpRequest, child_id: int) -> ChildFundingOut:
         unfunded_pence=r.unfunded_pence,
         contingency_pence=r.contingency_pence,
         surplus_pence=r.surplus_pence,
+        gift_aid_claimed_pence=gift_aid.claimed_pence,
+        gift_aid_paid_pence=gift_aid.paid_pence,
         lines=[LineOut(**line.__dict__) for line in r.lines],
         history=[
             RunOut(

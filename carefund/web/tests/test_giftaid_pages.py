@@ -112,6 +112,8 @@ def test_public_page_and_childs_funding_count_claimed_and_received_gift_aid():
     trustee.save()
     funding = _client(trustee).get(f"/children/{campaign.child_id}/funding/").content.decode()
     assert "of which Gift Aid received from HMRC" in funding and "£25.00" in funding
+    child = _client(trustee).get(f"/api/funding/children/{campaign.child_id}").json()
+    assert (child["gift_aid_claimed_pence"], child["gift_aid_paid_pence"]) == (0, 2_500)
 
 
 def test_page_and_api_split_gift_aid_into_still_to_claim_claimed_and_paid_alike():
