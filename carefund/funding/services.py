@@ -23,6 +23,7 @@ from carefund.core.errors import (
     ValidationError,
 )
 from carefund.core.money import format_pence, require_pence
+from carefund.core.people import person_ref
 from carefund.core.services import audit_record
 from carefund.funding import rules
 from carefund.funding.models import (
@@ -697,7 +698,7 @@ def invoice_pay(*, invoice: Invoice, actor: Any) -> Invoice:
     bill = ledger_post(
         kind="invoice",
         postings=[PostingSpec(account=fund, amount_pence=total), PostingSpec(account=payable, amount_pence=-total)],
-        memo=f"Invoice {locked.number} from {locked.provider.name} for {child.public_name}",
+        memo=f"Invoice {locked.number} from {locked.provider.name} for child #{child.pk}",
         on_date=today,
         idempotency_key=f"funding-invoice-{locked.pk}",
         group_id=f"invoice-{locked.pk}",
@@ -729,7 +730,7 @@ def invoice_pay(*, invoice: Invoice, actor: Any) -> Invoice:
         actor=actor,
         action="invoice.paid",
         target=locked,
-        summary=f"Paid {format_pence(total)} to {locked.provider.name} from {child.public_name}'s fund",
+        summary=f"Paid {format_pence(total)} to {locked.provider.name} from {person_ref('child', child.pk)}'s fund",
         details={"amount_pence": total, "invoice_transaction_id": bill.pk, "payment_transaction_id": payment.pk},
     )
     waterfall_recompute(care_plan=locked.care_plan, reason=f"invoice {locked.number} paid", actor=actor)
@@ -753,7 +754,7 @@ def _grant_draw(*, grants: list[Grant], child: Child, amount_pence: int, invoice
                 PostingSpec(account=chart.GENERAL_FUND, amount_pence=take),
                 PostingSpec(account=chart.child_fund(child.pk), amount_pence=-take),
             ],
-            memo=f"Grant #{grant.pk} from general funds for {child.public_name} (invoice {invoice.number})",
+            memo=f"Grant #{grant.pk} from general funds for child #{child.pk} (invoice {invoice.number})",
             on_date=clock.today(),
             idempotency_key=f"funding-grant-{grant.pk}-invoice-{invoice.pk}",
             group_id=f"invoice-{invoice.pk}",
@@ -968,7 +969,7 @@ def surplus_transfer_propose(
         actor=actor,
         action="surplus_transfer.proposed",
         target=transfer,
-        summary=f"{format_pence(total)} from {source_child.public_name} to {len(chosen)} child(ren)",
+        summary=f"{format_pence(total)} from {person_ref('child', source_child.pk)} to {len(chosen)} child(ren)",
         details={"amounts": {str(c): a for c, a in chosen}},
     )
     return transfer
@@ -1028,7 +1029,7 @@ def surplus_transfer_approve(*, transfer: SurplusTransfer, actor: Any) -> Surplu
     txn = ledger_post(
         kind="surplus_transfer",
         postings=postings,
-        memo=f"Surplus transfer #{locked.pk} from {source.public_name} under surplus policy v{locked.policy.version}",
+        memo=f"Surplus transfer #{locked.pk} from child #{source.pk} under surplus policy v{locked.policy.version}",
         on_date=clock.today(),
         idempotency_key=f"funding-surplus-transfer-{locked.pk}",
         group_id=f"surplus-transfer-{locked.pk}",
@@ -1043,7 +1044,7 @@ def surplus_transfer_approve(*, transfer: SurplusTransfer, actor: Any) -> Surplu
         actor=actor,
         action="surplus_transfer.posted",
         target=locked,
-        summary=f"{format_pence(total)} moved from {source.public_name}'s fund",
+        summary=f"{format_pence(total)} moved from {person_ref('child', source.pk)}'s fund",
         details={"ledger_transaction_id": txn.pk},
     )
     waterfall_recompute_for_child(child=source, reason=f"surplus transfer #{locked.pk} out", actor=actor)

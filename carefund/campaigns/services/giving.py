@@ -169,7 +169,7 @@ def donation_record_succeeded(
     donation.ledger_transaction = ledger_post(
         kind=TransactionKind.DONATION,
         postings=gift_postings(donation, chart.clearing_account(donation.gateway), fee_pence or 0),
-        memo=f"Gift #{donation.pk} to {donation.campaign.title}",
+        memo=f"Gift #{donation.pk} to campaign #{donation.campaign_id}",
         on_date=today,
         idempotency_key=f"donation-{donation.pk}",
         group_id=f"donation-{donation.pk}",

@@ -48,7 +48,7 @@ def give(child: Child, amount_pence: int, key: str, on_date: dt.date | None = No
             PostingSpec(account=chart.BANK, amount_pence=amount_pence),
             PostingSpec(account=chart.child_fund(child.pk), amount_pence=-amount_pence),
         ],
-        memo=f"Gift for {child.public_name}",
+        memo=f"Gift for child #{child.pk}",
         on_date=on_date or clock.today(),
         idempotency_key=key,
     )
