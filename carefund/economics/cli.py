@@ -158,10 +158,8 @@ def _run(spec: ModelSpec, options: dict[str, Any], stderr: TextIO) -> RunResult:
         "tornado": options["report"] is not None,
         "evppi": tuple(options["evppi"]),
     }
-    if draws >= 10_000 and keep_heap_for_psa():
-        from carefund.economics.psa import CHUNK_CELLS_KEPT_HEAP
-
-        kwargs["chunk_cells"] = CHUNK_CELLS_KEPT_HEAP
+    if draws >= 10_000:
+        keep_heap_for_psa()
     if draws and stderr.isatty():
         from rich.progress import Progress
 

@@ -35,15 +35,6 @@ MAX_DRAWS = 10_000_000
 _HALF_ULP = 2.0**-54
 
 
-CHUNK_CELLS = 50_000
-"""(cycle, draw) values per array in a PSA chunk by default (`run_psa`)."""
-CHUNK_CELLS_KEPT_HEAP = 100_000
-"""The same where glibc keeps the heap (`cli.keep_heap_for_psa`): fewer chunks. 10,000 SDR draws (94 cycles), CPU of
-the first run in a fresh process, median of 5 at a load of 6, 2026-12-07: chunks of 1,063 draws (this) 248 ms, of
-531 (CHUNK_CELLS) 267 ms, of 2,127 294 ms (their arrays fault in more fresh pages; 13% faster in later runs). Without
-the heap setting 531 stayed best (later runs 217 to 250 ms against about 400 ms for 1,063 and 2,127)."""
-
-
 class PSAError(ModelError):
     """An invalid PSA request (a draw count, chunk size or seed); the message says what is allowed."""
 
@@ -302,22 +293,19 @@ def run_psa(
     draws: int,
     seed: int,
     chunk_size: int | None = None,
-    chunk_cells: int = CHUNK_CELLS,
     keep_parameters: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> PSAResult:
     """Run `draws` parameter sets in chunks of `chunk_size`; `progress(done, total)` is called after each chunk.
 
-    The result does not depend on `chunk_size` (see the module docstring). By default a chunk holds about
-    `chunk_cells` (cycle, draw) values per array: CHUNK_CELLS (500 draws of a 100-cycle model) keeps each array in
-    the CPU cache and, with glibc's default heap settings, was twice as fast as chunks of 1,000 or more for the SDR
-    model; a process that keeps its heap (`cli.keep_heap_for_psa`, the command) does better with CHUNK_CELLS_KEPT_HEAP
-    (docs/benchmarks.md, 2026-12-07).
+    The result does not depend on `chunk_size` (see the module docstring). By default a chunk holds about 50,000
+    (cycle, draw) values per array (500 draws of a 100-cycle model), which keeps each array in the CPU cache: on this
+    machine that was twice as fast as chunks of 1,000 or more for the SDR model (docs/benchmarks.md).
     """
     n = _check_draws(draws)
     compiled = model if isinstance(model, CompiledModel) else compile_model(model)
     if chunk_size is None:
-        chunk_size = max(100, min(5000, chunk_cells // compiled.T))
+        chunk_size = max(100, min(5000, 50_000 // compiled.T))
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise PSAError(f"chunk_size is {chunk_size!r}; allowed: a whole number >= 1")
     sampler = ParameterSampler(compiled.model, seed)

@@ -208,12 +208,10 @@ def run_model(
     tornado: bool = False,
     evppi: Sequence[str] = (),
     progress: Progress | None = None,
-    chunk_cells: int = psa_engine.CHUNK_CELLS,
 ) -> RunResult:
     """Base case and incremental analysis; optionally a PSA of `psa` draws (reproducible with `seed`; a fresh seed,
     reported in the result, when None), the one-way tornado, and EVPPI for each group in `evppi` (see
-    `evppi_groups`); `chunk_cells` sizes the PSA's chunks (`psa.run_psa`; results do not depend on it). Every number
-    comes from the engine."""
+    `evppi_groups`). Every number comes from the engine."""
     if isinstance(psa, bool) or not isinstance(psa, int) or psa < 0 or psa > MAX_PSA_DRAWS:
         raise ModelFileError(
             f"is {psa!r}; allowed: a whole number of draws from 0 to {MAX_PSA_DRAWS:,}", file=spec.file, key="psa"
@@ -232,9 +230,7 @@ def run_model(
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
         try:
-            result.psa = run_psa(
-                compiled, psa, seed, keep_parameters=bool(groups), progress=progress, chunk_cells=chunk_cells
-            )
+            result.psa = run_psa(compiled, psa, seed, keep_parameters=bool(groups), progress=progress)
         except ModelError as exc:
             raise ModelFileError(
                 f"a PSA draw cannot be evaluated: {exc}; allowed: distributions whose draws keep every value valid",
@@ -258,23 +254,10 @@ def run_model(
 
 
 def run_psa(
-    compiled: engine.CompiledModel,
-    draws: int,
-    seed: int,
-    *,
-    keep_parameters: bool,
-    progress: Progress | None,
-    chunk_cells: int = psa_engine.CHUNK_CELLS,
+    compiled: engine.CompiledModel, draws: int, seed: int, *, keep_parameters: bool, progress: Progress | None
 ) -> PSAResult:
     """`psa.run_psa` with the model file's defaults (parameters kept only when EVPPI needs them)."""
-    return psa_engine.run_psa(
-        compiled,
-        draws=draws,
-        seed=seed,
-        keep_parameters=keep_parameters,
-        progress=progress,
-        chunk_cells=chunk_cells,
-    )
+    return psa_engine.run_psa(compiled, draws=draws, seed=seed, keep_parameters=keep_parameters, progress=progress)
 
 
 def tornado_rows(result: RunResult) -> list[tuple[str, float, float, float, float]]:
