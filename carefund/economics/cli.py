@@ -55,11 +55,13 @@ def needs_django(argv: Sequence[str]) -> bool:
 def keep_heap_for_psa() -> bool:
     """Ask glibc to keep the memory of a large PSA's temporaries in this (short-lived) command process.
 
-    A PSA chunk allocates arrays of a few hundred KiB to a few MiB and frees them again, thousands of times. With
-    glibc's defaults each of those is a fresh `mmap`, unmapped on free, so every chunk faults its pages in again;
-    once any mallopt setting is made, glibc also stops raising its mmap threshold by itself. Measured on 2026-12-07
-    (docs/benchmarks.md), 10,000 SDR draws: 151,000 page faults and 0.5 s of system time with only a 64 MiB top
-    pad (the setting before), 10,000 faults and 0.05 s with the settings here, the same results and peak RSS
+    A PSA chunk allocates arrays of a few hundred KiB to a few MiB and frees them again, thousands of times. Once any
+    mallopt setting is made glibc stops raising its mmap threshold by itself, so with only a top pad (the setting
+    before 2026-12-07) each such array could be a fresh `mmap`, faulted in again. Measured 2026-12-07 for 10,000 SDR
+    draws (docs/benchmarks.md): at 04:28, with only the top pad, 151,000 page faults and 0.5 s of system time (the
+    lead saw 0.41 to 0.53 s of system time at 04:23); with these settings 10,000 faults and 0.05 s in every run; at
+    05:00 the top pad alone gave 14,000 faults and 0.06 to 0.09 s, glibc's defaults 80,000 and 0.28 s. The cost of
+    the old setting depended on the machine's state; with these it did not in any run. Same results, same peak RSS
     (61 to 63 MiB): arrays up to 32 MiB come from the heap (M_MMAP_THRESHOLD), the heap grows in 64 MiB steps
     (M_TOP_PAD) and is given back only when 256 MiB are free at its top (M_TRIM_THRESHOLD). Only the command does
     this: it is process-wide, and the web and task processes are long-lived. Returns whether every setting was
