@@ -23,6 +23,7 @@ from carefund.economics.cli import MAX_PSA_DRAWS
 from carefund.economics.incremental import IncrementalRow
 from carefund.economics.model import Model, ModelError
 from carefund.economics.modelfile import ModelFileError, ModelSpec, to_engine_model
+from carefund.economics.results import ModelResult, StrategyResult
 
 if TYPE_CHECKING:  # imported where used: a deterministic run needs none of them (start-up, ADR 0062)
     from carefund.economics import dsa
@@ -39,14 +40,14 @@ class RunResult:
 
     spec: ModelSpec
     model: Model
-    base: engine.ModelResult
+    base: ModelResult
     psa: PSAResult | None = None
     tornado: dsa.Tornado | None = None
     evppi: dict[str, dict[str, float]] = field(default_factory=dict)  # group label -> {threshold: EVPPI per person}
     evppi_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group label -> parameter names
 
     @property
-    def strategies(self) -> tuple[engine.StrategyResult, ...]:
+    def strategies(self) -> tuple[StrategyResult, ...]:
         return self.base.strategies
 
     @property
