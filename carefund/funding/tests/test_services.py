@@ -420,7 +420,7 @@ def test_2018_programme_pays_surgery_and_capped_rehabilitation(world: World) -> 
             programme=world.funding.nhse_2018, care_plan=world.care.plans["noah"], actor=cw
         )
         assert req.eligible is True
-        # The surgery (£10,000) plus the GMFCS II rehabilitation amount (£6,000, an assumption: sdr.md 2.5).
+        # The surgery (£10,000) plus the GMFCS II rehabilitation amount (£6,000, an assumption: not published).
         assert req.cost_pence == 1_600_000
         services.funding_request_decide(request=req, approve=True, reason="2018 policy", actor=nhs)
     run = WaterfallRun.objects.filter(care_plan__child=noah).first()
