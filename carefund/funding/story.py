@@ -33,7 +33,7 @@ from carefund.core.models import AuditEvent
 from carefund.core.money import format_pence
 from carefund.core.roles import Role
 from carefund.core.services import audit_record
-from carefund.funding import selectors, services
+from carefund.funding import selectors, services, surplus
 from carefund.funding.demo import seed_programmes
 from carefund.funding.models import Allocation
 
@@ -188,7 +188,7 @@ def play_story(*, allow_accounts: bool = False, start: dt.datetime | None = None
             funding = seed_programmes()
             staff = _staff(care.users)
             programme = _programme_open_on(moved(NHS_REQUEST_DAY), candidates=(funding.cte, funding.nhse_2018))
-            services.surplus_policy_publish(
+            surplus.surplus_policy_publish(
                 wording=SURPLUS_WORDING,
                 contingency_basis_points=SURPLUS_CONTINGENCY_BASIS_POINTS,
                 eligibility_policy=programme.eligibility_policy,
@@ -313,14 +313,14 @@ def play_story(*, allow_accounts: bool = False, start: dt.datetime | None = None
                     else ""
                 ),
             )
-            transfer = services.surplus_transfer_propose(
+            transfer = surplus.surplus_transfer_propose(
                 source_child=james,
                 actor=staff["caseworker"],
                 reason="James's plan is complete and paid; NHS England paid his surgery, so the money raised for it "
                 "was not needed.",
             )
-            services.surplus_transfer_approve(transfer=transfer, actor=staff["finance2"])
-            services.surplus_transfer_approve(transfer=transfer, actor=staff["trustee"])
+            surplus.surplus_transfer_approve(transfer=transfer, actor=staff["finance2"])
+            surplus.surplus_transfer_approve(transfer=transfer, actor=staff["trustee"])
             names = ", ".join(
                 f"{line.recipient.public_name} {format_pence(line.amount_pence)}" for line in transfer.lines.all()
             )
