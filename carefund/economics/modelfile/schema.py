@@ -318,6 +318,9 @@ def refusal(error: Any, doc: Mapping[str, Any]) -> Refusal:
 
 
 def _shown(value: object) -> str:
+    """The value as the file wrote it (TOML's true and false), or what it is (a table, a list)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return repr(value) if isinstance(value, str | int | float) else _type_name(value)
 
 

@@ -439,6 +439,7 @@ def test_expressions_that_fail_at_the_base_values_name_their_key(old, new, key, 
         ),
         ("value = 0.1", 'value = "0.1"', "parameters.p_die.value", "must be a finite number, not '0.1'", "value = "),
         ("value = 0.1", "value = inf", "parameters.p_die.value", "must be a finite number, not inf", "value = inf"),
+        ("value = 0.1", "value = true", "parameters.p_die.value", "must be a finite number, not true", "value = true"),
         (
             'costs = { care = "c_well" }',
             "costs = 3",
