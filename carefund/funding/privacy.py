@@ -2,7 +2,7 @@
 `child_erase`): the restricted fund (its balance and every posting), grants, invoices paid for the child's care and
 surplus transfers. These are the charity's accounts: on erasure they stay (amounts, dates, the restricted fund's
 history, naming the child by id), and only the child's name is taken out of the free text written about them (the
-reason of a grant or a surplus transfer, the urgency ranking a transfer recorded)."""
+reason of a grant or a surplus transfer, the urgency ranking a transfer recorded, the fund account's description)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from carefund.core.privacy import ACCOUNTS_KEPT, scrub_names
 from carefund.funding.models import Grant, Invoice, SurplusTransfer, SurplusTransferLine
 from carefund.ledger import chart
-from carefund.ledger.models import Posting
+from carefund.ledger.models import Account, Posting
 from carefund.ledger.selectors import fund_balance_pence, memos_naming
 
 
@@ -105,6 +105,9 @@ def child_funding_erase(
             ranking["excluded"] = [[e[0], erased, *e[2:]] if e and e[0] == child_id else e for e in ranking["excluded"]]
         if reason != t.reason or ranking != t.ranking:
             changed += SurplusTransfer.objects.filter(pk=t.pk).update(reason=reason, ranking=ranking)
+    fund = Account.objects.filter(name=chart.child_fund(child_id)).first()
+    if fund is not None and fund.description != f"Restricted fund of {placeholder}":
+        changed += Account.objects.filter(pk=fund.pk).update(description=f"Restricted fund of {placeholder}")
     kept = [f"the restricted fund, grants, invoices and surplus transfers: {ACCOUNTS_KEPT}"]
     old_memos = memos_naming([n for n in names if " " in n])
     if old_memos:

@@ -6,8 +6,8 @@ class PetitionsConfig(AppConfig):
     label = "petitions"
 
     def ready(self) -> None:
-        # signers and creators in subject-access exports and erasure by email, petitions about a child's campaign,
-        # and the retention schedule (core.privacy asks)
+        # signers and creators in subject-access exports and erasure by email, and petitions about a child's campaign
+        # (core.privacy asks); their retention runs in `carefund daily`'s petitions job
         from carefund.core import privacy as core_privacy
         from carefund.petitions import privacy
 
@@ -15,4 +15,3 @@ class PetitionsConfig(AppConfig):
         core_privacy.subject_erase.connect(privacy.signer_erase, dispatch_uid="petitions.privacy.erase")
         core_privacy.child_export.connect(privacy.child_petitions_export, dispatch_uid="petitions.privacy.child_export")
         core_privacy.child_erase.connect(privacy.child_petitions_erase, dispatch_uid="petitions.privacy.child_erase")
-        core_privacy.retention_due.connect(privacy.retention_receiver, dispatch_uid="petitions.privacy.retention")

@@ -1,5 +1,6 @@
 """Petition signers and creators in a subject-access export or an erasure, found by email (answers
 `core.privacy.subject_export` and `subject_erase`), and the petitions about a child's campaign (`child_export`).
+Their retention schedule is the petitions' own (petitions.retention, run daily by `carefund daily`).
 
 A signer is found by the address they gave or by its canonical form (the mailbox it reaches: rules.canonical_email).
 Erasure anonymises their signatures as the retention schedule does after a petition ends (name, email, postcode and
@@ -17,7 +18,6 @@ from django.db.models import Q, QuerySet
 from carefund.core import clock
 from carefund.petitions import rules
 from carefund.petitions.models import Petition, Signature, SignatureState
-from carefund.petitions.retention import petitions_anonymise_due
 
 
 def _signatures(email: str) -> QuerySet[Signature]:
@@ -87,8 +87,3 @@ def child_petitions_erase(*, child_id: int, **kwargs: Any) -> tuple[str, int, li
         for pk in ids
     ]
     return "petitions", 0, kept
-
-
-def retention_receiver(*, today: dt.date, **kwargs: Any) -> tuple[str, int]:
-    """The retention schedule: signers' data of petitions ended past their retention (petitions.retention)."""
-    return "petition_signatures", petitions_anonymise_due()

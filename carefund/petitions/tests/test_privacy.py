@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from carefund.core.models import AuditEvent
-from carefund.core.privacy import donor_data_erase, donor_data_export, retention_apply
+from carefund.core.privacy import donor_data_erase, donor_data_export
 from carefund.petitions.models import Petition, Signature, SignatureState
 from carefund.petitions.signing import signature_confirm, signature_sign
 from carefund.petitions.tests.factories import make_petition, postcodes, signer
@@ -55,7 +55,3 @@ def test_a_signers_data_is_exported_and_erased_by_email() -> None:
     assert donor_data_export(email="zoe@example.org")["records"]["petitions"] == []
     event = AuditEvent.objects.get(action="privacy.erase")
     assert "zoe" not in (event.summary + json.dumps(event.details)).lower()
-
-
-def test_the_retention_schedule_runs_the_petitions_anonymisation_too() -> None:
-    assert retention_apply()["petition_signatures"] == 0
