@@ -84,6 +84,8 @@ def test_a_guardian_downloads_everything_held_about_their_child(family: dict[str
     child, guardian = family["child"], family["reg"].guardian
     client = Client()
     client.force_login(guardian)
+    page = client.get(f"/children/{child.pk}/").content.decode()
+    assert f'action="/children/{child.pk}/data/"' in page and f"/children/{child.pk}/erase/" not in page
     response = client.post(f"/children/{child.pk}/data/")
     assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
     data = json.loads(response.content)
@@ -127,6 +129,8 @@ def test_only_the_childs_guardian_or_a_caseworker_may_export(family: dict[str, A
     assert client.post(f"/children/{child.pk}/data/").status_code == 404
     client.force_login(reg.guardian)
     assert client.get(f"/children/{child.pk}/erase/").status_code == 403
+    client.force_login(reg.clinician)
+    assert f"/children/{child.pk}/data/" not in client.get(f"/children/{child.pk}/").content.decode()
     assert len(child_data_export(child_id=child.pk, actor=family["caseworker"])["records"]["care"]) == 3
 
 
