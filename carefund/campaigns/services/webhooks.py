@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from carefund.campaigns import rules
 from carefund.campaigns.gateways import active_gateway
@@ -46,11 +46,12 @@ RETRY_BASE_SECONDS = 30
 # An event still queued this long after it was stored has lost its task (a worker killed while running it): the
 # sweep puts it on the queue again.
 STALE_AFTER = dt.timedelta(minutes=15)
-# A task applies its own event and up to BATCH_MAX - 1 others waiting, stopping after BATCH_SECONDS: the batch's
-# transaction holds SQLite's one writer lock, which the webhook's insert waits for (measured: docs/benchmarks.md,
-# "Giving").
+# A task applies its own event and up to BATCH_MAX - 1 others waiting, stopping after BATCH_SECONDS[vendor]. On
+# SQLite the batch's transaction holds the one writer lock, which the webhook's insert waits for: short batches. On
+# PostgreSQL the webhook waits on nothing a batch holds; a batch is cut only so that the rows it locks (gifts,
+# accounts) are not held long from other writers. Measured: docs/benchmarks.md, "Giving".
 BATCH_MAX = 100
-BATCH_SECONDS = 0.05
+BATCH_SECONDS = {"sqlite": 0.02, "postgresql": 0.5}
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def webhook_event_process(*, event_pk: int, attempts: int | None = None) -> str:
     own = queued.filter(pk=event_pk, **({} if attempts is None else {"attempts": attempts}))
     if not own.exists():  # a plain read, no write lock: most tasks of a burst find their event applied already
         return "nothing to do"
-    deadline = time.monotonic() + BATCH_SECONDS
+    deadline = time.monotonic() + BATCH_SECONDS.get(connection.vendor, 0.05)
     with transaction.atomic(), batched():
         # waits for a batch of another worker that holds it, which may have stopped before reaching it
         rows = list(own.select_for_update())

@@ -95,7 +95,7 @@ def _batches_unhurried(monkeypatch: pytest.MonkeyPatch) -> None:
     may be slow enough to reach it."""
     from carefund.campaigns.services import webhooks
 
-    monkeypatch.setattr(webhooks, "BATCH_SECONDS", 60.0)
+    monkeypatch.setattr(webhooks, "BATCH_SECONDS", {"sqlite": 60.0, "postgresql": 60.0})
 
 
 def _three_gifts(gift: Donation) -> list[Donation]:
@@ -173,7 +173,9 @@ def test_a_batch_past_its_time_leaves_the_rest_to_their_own_tasks(
 ) -> None:
     from carefund.campaigns.services import webhooks
 
-    monkeypatch.setattr(webhooks, "BATCH_SECONDS", 0.0)  # each task applies its own event only
+    monkeypatch.setattr(
+        webhooks, "BATCH_SECONDS", {"sqlite": 0.0, "postgresql": 0.0}
+    )  # each task applies its own event only
     for i, g in enumerate(_three_gifts(gift)):
         deliver(completed_event(g, event_id=f"evt_{i}"))
     assert run_worker() == 6  # three events, three receipts
