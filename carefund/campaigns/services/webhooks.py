@@ -21,10 +21,7 @@ from carefund.campaigns.gateways import active_gateway
 from carefund.campaigns.gateways.base import GatewayEvent, PaymentGateway, WebhookVerificationError
 from carefund.campaigns.models import Donation, DonationStatus, WebhookEvent, WebhookEventState
 from carefund.campaigns.services._base import batched, batched_part, enqueue_in_transaction
-from carefund.campaigns.services.giving import (
-    checkout_refusal,
-    donation_record_succeeded,
-)
+from carefund.campaigns.services.giving import checkout_refusal, donation_record_succeeded
 from carefund.campaigns.services.payouts import payout_record
 from carefund.campaigns.services.reversals import (
     donation_dispute_fees_record,
@@ -141,13 +138,13 @@ def webhook_event_process(*, event_pk: int, attempts: int | None = None) -> str:
     their first try (oldest first; up to BATCH_MAX, for at most BATCH_SECONDS): one transaction for all of them,
     each in its own savepoint, so a failure affects its event only and a burst commits once per batch rather than
     once per event (docs/adr/0021-webhook-task-queue.md, "Batches"). Rows are locked (the others skipping those
-    another worker holds); an event no longer queued (or, with `attempts`, tried since: a retry waiting for its time) is
-    left as it is. The tasks of the other events it applied are marked done. A refusal (DomainError) marks its
-    event REFUSED for a finance officer; any other failure (including an event that cannot apply yet) is retried
-    with backoff, and after MAX_ATTEMPTS marked FAILED with its error."""
+    another worker holds); an event no longer queued (or, with `attempts`, tried since: a retry waiting for its
+    time) is left as it is. The tasks of the other events it applied are marked done. A refusal (DomainError) marks
+    its event REFUSED for a finance officer; any other failure (including an event that cannot apply yet) is
+    retried with backoff, and after MAX_ATTEMPTS marked FAILED with its error."""
     queued = WebhookEvent.objects.filter(state=WebhookEventState.QUEUED)
     own = queued.filter(pk=event_pk, **({} if attempts is None else {"attempts": attempts}))
-    if not own.exists():  # a plain read, no write lock: most tasks of a burst find their event applied already
+    if not own.exists():  # one read, no write lock, for a second task of an event applied (the sweep's requeue)
         return "nothing to do"
     deadline = time.monotonic() + BATCH_SECONDS.get(connection.vendor, 0.05)
     with transaction.atomic(), batched():
