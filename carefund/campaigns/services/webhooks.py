@@ -149,18 +149,18 @@ def webhook_event_process(*, event_pk: int, attempts: int | None = None) -> str:
     deadline = time.monotonic() + BATCH_SECONDS.get(connection.vendor, 0.05)
     with transaction.atomic(), batched():
         # waits for a batch of another worker that holds it, which may have stopped before reaching it
-        rows = list(own.select_for_update())
-        if not rows:
+        done = list(own.select_for_update())
+        if not done:
             return "nothing to do"
-        # the partial index `webhookevent_open` (state not applied, by received_at) finds the few waiting ones
-        others = queued.exclude(state=WebhookEventState.APPLIED).filter(attempts=0).exclude(pk=event_pk)
-        rows += others.select_for_update(skip_locked=True).order_by("received_at", "pk")[: BATCH_MAX - 1]
-        done: list[WebhookEvent] = []
-        for row in rows:
-            if done and time.monotonic() > deadline:
-                break  # the rest keep their own tasks
-            _apply(row)
-            done.append(row)
+        _apply(done[0])
+        if time.monotonic() < deadline:
+            # the partial index `webhookevent_open` (state not applied, by received_at) finds the few waiting ones
+            others = queued.exclude(state=WebhookEventState.APPLIED).filter(attempts=0).exclude(pk=event_pk)
+            for row in others.select_for_update(skip_locked=True).order_by("received_at", "pk")[: BATCH_MAX - 1]:
+                _apply(row)
+                done.append(row)
+                if time.monotonic() > deadline:
+                    break  # the rest keep their own tasks
         WebhookEvent.objects.bulk_update(done, ["attempts", "state", "outcome"])
         _tasks_mark_done([row.pk for row in done[1:]], by=event_pk)
     if len(done) == 1:
