@@ -298,6 +298,9 @@ PETITION_RETENTION_DAYS = int(os.environ.get("PETITION_RETENTION_DAYS", "182"))
 # JSON are cached as long again, so the count shown is at most about twice this old (docs/adr/0050).
 PETITION_COUNT_INTERVAL_SECONDS = float(os.environ.get("PETITION_COUNT_INTERVAL_SECONDS", "5"))
 PETITION_PAGE_CACHE_SECONDS = int(os.environ.get("PETITION_PAGE_CACHE_SECONDS", "5"))
+# Confirmation emails go out in batches, queued at most once per this many seconds per server process (0: one task
+# per signature, at once).
+PETITION_EMAIL_INTERVAL_SECONDS = float(os.environ.get("PETITION_EMAIL_INTERVAL_SECONDS", "1"))
 PETITION_RATE_LIMITS = env_bool("PETITION_RATE_LIMITS", True)
 # Big webmail providers: their domain is not held for volume (GDS: allow-list, limit unknown domains hard).
 PETITION_ALLOWED_EMAIL_DOMAINS = [
