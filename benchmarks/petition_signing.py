@@ -12,12 +12,15 @@ What it does, on loopback, bounded in count and time:
    runs the batch counter (with --worker-after, only once the bursts are over: the cost of the emails);
 4. baseline: GETs of `/health/` from a pool of client threads;
 5. accept: one `POST /api/petitions/<slug>/signatures` per signer (distinct emails, postcodes from the extract),
-   each answered 202 once the signature is written pending and its email queued;
+   each answered 202 once the signature is written pending with its email due (the task worker sends the due
+   emails in batches, one task a second and server process);
 6. confirm: one `POST /petitions/confirm/<token>/` per signature (tokens read from the database, as the email would
    carry them), each answered 302; then waits until the petition's public count equals the confirmed signatures
    and prints how long after the last confirmation it got there (the counter runs every 5 s);
 7. during steps 4-6 one more client reads the petition page and its JSON `--read-rate` times a second each and
-   reports their latency percentiles.
+   reports their latency percentiles;
+8. for steps 4-6 it reports the CPU milliseconds per request used by the server, the task worker, the PostgreSQL
+   backends of the benchmark's database and this client (from /proc): on a shared machine the comparable figure.
 Signing from one address trips the per-IP rate limits (every signature would be held for a moderator), so the
 server runs with PETITION_RATE_LIMITS=0 unless --rate-limits is given (then the count check releases the held
 signatures first, as a moderator would).
