@@ -7,6 +7,7 @@ the page a new signer sees: what differs is only the email that follows (or whet
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from carefund.petitions import conf, rules
 from carefund.petitions.counting import petition_count_refresh_soon
 from carefund.petitions.models import Petition, PetitionState, Postcode, Signature, SignatureState
 from carefund.petitions.postcodes import areas_for_postcode
+
+logger = logging.getLogger(__name__)
 
 # A petition takes signatures while it collects sponsors and while it is open (creators and sponsors sign first).
 SIGNABLE_STATES = (PetitionState.PENDING, PetitionState.VALIDATED, PetitionState.SPONSORED, PetitionState.OPEN)
@@ -309,11 +312,17 @@ def _send_confirmations_soon() -> None:
     from carefund.petitions.schedule import enqueue_once_per_interval
     from carefund.petitions.tasks import signature_confirmations_send
 
-    interval = conf.email_interval_seconds()
-    transaction.on_commit(
-        lambda: enqueue_once_per_interval(signature_confirmations_send, key="confirmations", interval=interval),
-        robust=True,
-    )
+    def schedule() -> None:
+        interval = conf.email_interval_seconds()
+        enqueue_once_per_interval(signature_confirmations_send, key="confirmations", interval=interval)
+
+    if connection.in_atomic_block:
+        transaction.on_commit(schedule, robust=True)
+    else:  # the signature is committed already (autocommit: the API's and the form's case)
+        try:
+            schedule()
+        except Exception:  # as on_commit(robust=True): the signature stands; the next signature's batch sends it
+            logger.exception("Could not queue the confirmation emails")
 
 
 def _enqueue_with_commit(enqueue: Callable[[], object]) -> None:
