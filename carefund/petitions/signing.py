@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -96,9 +97,10 @@ def _execute_hot(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     prepared once per connection: planning it cost twice as much as running it (docs/benchmarks.md)."""
     if connection.vendor == "postgresql":
         connection.ensure_connection()
-        with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        # psycopg.Cursor, not the connection's own (Django's client-side binding cursor, which cannot prepare)
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone()  # type: ignore[no-any-return]
+            return cursor.fetchone()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()  # type: ignore[no-any-return]
