@@ -16,13 +16,3 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 worker_class = "gthread"
 keepalive = 5
-
-
-def post_fork(server: object, worker: object) -> None:
-    """GUNICORN_SWITCH_INTERVAL (seconds, e.g. 0.001): how long a worker thread may hold the GIL while others wait
-    (Python's default is 0.005). Shorter makes a quick read wait less behind busy threads under load."""
-    import sys
-
-    interval = os.environ.get("GUNICORN_SWITCH_INTERVAL", "")
-    if interval:
-        sys.setswitchinterval(float(interval))
