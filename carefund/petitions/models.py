@@ -195,7 +195,12 @@ class Signature(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["petition", "state", "counted"], name="signature_to_count"),
+            # Partial: only the signatures waiting for the counter (or for a moderator) are in these two, so the
+            # writes of every other signature skip them, and they stay small however big a petition grows.
+            models.Index(
+                fields=["petition", "id"], condition=Q(state="validated", counted=False), name="signature_to_count"
+            ),
+            models.Index(fields=["petition", "created_at"], condition=Q(state="held"), name="signature_held"),
             models.Index(fields=["petition", "ip_address", "created_at"], name="signature_by_ip"),
             models.Index(fields=["petition", "email_domain", "created_at"], name="signature_by_domain"),
             models.Index(fields=["id"], condition=Q(confirmation_due=True), name="signature_confirmation_due"),
