@@ -297,3 +297,22 @@ def test_confirmation_emails_go_out_in_batches_one_task_per_interval(settings, d
     assert all(Signature.objects.get(pk=i).token in m.body for i, m in zip(sorted(ids[1:]), mail.outbox, strict=True))
     assert signature_confirmations_send.call() == 0  # each email once
     assert len(mail.outbox) == 4
+
+
+def test_send_confirmations_command_sends_what_a_lost_batch_left(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # the batch never runs
+    petition = make_petition()
+    signature_sign(petition=petition, data=signer(1), ip=None)
+    assert not mail.outbox
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    out = StringIO()
+    call_command("petitions", "send-confirmations", stdout=out)
+    assert "1 signatures wait" in out.getvalue()
+    assert [m.to for m in mail.outbox] == [["signer1@example.org"]]
+    out = StringIO()
+    call_command("petitions", "send-confirmations", stdout=out)
+    assert "0 signatures wait" in out.getvalue() and len(mail.outbox) == 1
