@@ -92,7 +92,7 @@ def _sql(text: str) -> str:
 
 
 def _execute_hot(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-    """Run one of the busiest statements (signing's INSERT, confirming's UPDATE) and return its one row, if any.
+    """Run one of the busiest statements (signing's INSERT and rate-limit read, confirming's UPDATE); its one row.
     On PostgreSQL it goes through psycopg's own cursor with the values bound on the server, so the statement is
     prepared once per connection: planning it cost twice as much as running it (docs/benchmarks.md)."""
     if connection.vendor == "postgresql":
@@ -129,9 +129,7 @@ def _recent(*, petition_id: int, ip: str | None, domain: str, now: dt.datetime) 
                 params += [petition_id, key, adapt(now - dt.timedelta(seconds=seconds))]
             else:
                 parts.append("0")
-        with connection.cursor() as cursor:
-            cursor.execute(_sql("SELECT " + ", ".join(parts)), params)
-            counts = list(cursor.fetchone())
+        counts = list(_execute_hot(_sql("SELECT " + ", ".join(parts)), params) or (0, 0, 0))
     sustained, burst, domain_recent = (n + 1 for n in counts)  # and this signature
     return rules.RecentSigning(
         ip_burst=burst, ip_sustained=sustained, domain_recent=domain_recent, domain_allowed=allowed
