@@ -48,11 +48,17 @@ def db_queue(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():  # type: ignore[no-untyped-def]
-    """Every test starts and ends with an empty Django cache (the campaign page's cached parts, for one)."""
-    from django.core.cache import cache
+def _clear_cache(request):  # type: ignore[no-untyped-def]
+    """Every test starts and ends with an empty Django cache (the campaign page's cached parts, for one). The rate
+    limits' counts are in a table of the database ("ratelimit" cache): a test's rows roll back with it, but a
+    transactional test's stay, so such a test starts with none."""
+    from django.core.cache import cache, caches
 
     cache.clear()
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+        caches["ratelimit"].clear()
     yield
     cache.clear()
 

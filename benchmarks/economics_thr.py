@@ -1,7 +1,7 @@
 """hesim's total hip replacement model as a carefund model file, checked against hesim's PSA means and timed as
 hesim's benchmark times it; and the whole `carefund economics run` command beside Python's own start-up.
 
-    .venv/bin/python -m benchmarks.economics_thr [--check-draws 205000] [--repeat 5] [--seed 1]
+    .venv/bin/python -m benchmarks.economics_thr [--check-draws 205000] [--repeat 5] [--seed 1] [--command-only]
 
 1. The model (`benchmarks/models/thr.toml`, docs/sources.md "hesim THR") is hesim's `sim_markov_hesim_cohort`:
    its states, the Weibull revision hazard in the time since surgery with its five correlated regression
@@ -13,9 +13,11 @@ hesim's benchmark times it; and the whole `carefund economics run` command besid
    summarising): here loading the file, compiling, drawing and running every strategy and the summary of means,
    for 10, 100 and 1,000 draws (median of --repeat), beside hesim's and heemod's times for the same model: the
    figures hesim publishes (vignettes/benchmarks, 2021) and those measured on this machine for issue 21.
-3. The whole command in a fresh process (wall and CPU, median of --repeat): `carefund economics run sdr --json`
-   (deterministic) and `--psa 10000`, beside `python -c pass` (Python's start-up, the floor) and `python -c "import
-   numpy"` (the engine's one unavoidable import).
+3. The whole command in a fresh process (median wall, user and system time and minor page faults of --repeat runs,
+   and the least CPU of them): `carefund economics run sdr --json` (deterministic) and `--psa 10000` (also with
+   OPENBLAS_NUM_THREADS=1, to show BLAS threads are not the cost), beside `python -c pass` (Python's start-up, the
+   floor), `python -c "import numpy"` (the engine's one unavoidable import) and numpy plus pydantic and the model
+   file's schema (what reading a file adds, ADR 0064).
 """
 
 from __future__ import annotations
@@ -89,39 +91,52 @@ def timings(repeat: int, seed: int) -> None:
     )
 
 
-def timed(argv: list[str], repeat: int) -> tuple[float, float]:
-    """Median wall and CPU (user + system of the child) seconds of running argv."""
-    walls, cpus = [], []
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": ""}  # as installed: byte code cached
+def timed(argv: list[str], repeat: int, env: dict[str, str] | None = None) -> tuple[float, float, float, float, float]:
+    """Medians of wall, user, system seconds and minor page faults of running argv, and the least CPU (user + system)
+    of the runs (on a shared machine the least is the nearest to the work itself)."""
+    walls, users, systems, faults = [], [], [], []
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "", **(env or {})}  # as installed: byte code cached
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
+        users.append(after.ru_utime - before.ru_utime)
+        systems.append(after.ru_stime - before.ru_stime)
+        faults.append(after.ru_minflt - before.ru_minflt)
+    least = min(u + s for u, s in zip(users, systems, strict=True))
+    median = statistics.median
+    return median(walls), median(users), median(systems), median(faults), least
 
 
 def command(repeat: int) -> None:
     python = sys.executable
     carefund = str(Path(python).with_name("carefund"))
     subprocess.run([python, "-m", "compileall", "-q", "carefund"], check=True)
-    rows = [
-        ("python -c pass (Python's start-up: the floor)", [python, "-c", "pass"]),
-        ('python -c "import numpy" (the engine\'s one import)', [python, "-c", "import numpy"]),
-        ("carefund economics run sdr --json", [carefund, "economics", "run", "sdr", "--json"]),
+    psa = [carefund, "economics", "run", "sdr", "--psa", "10000", "--json"]
+    rows: list[tuple[str, list[str], dict[str, str]]] = [
+        ("python -c pass (Python's start-up: the floor)", [python, "-c", "pass"], {}),
+        ('python -c "import numpy" (the engine\'s one import)', [python, "-c", "import numpy"], {}),
         (
-            "carefund economics run sdr --psa 10000 --json",
-            [carefund, "economics", "run", "sdr", "--psa", "10000", "--json"],
+            "python: numpy, then pydantic and the file schema",
+            [python, "-c", "import numpy; import carefund.economics.modelfile.schema"],
+            {},
         ),
+        ("carefund economics run sdr --json", [carefund, "economics", "run", "sdr", "--json"], {}),
+        ("carefund economics run sdr --psa 10000 --json", psa, {}),
+        ("  the same, OPENBLAS_NUM_THREADS=1", psa, {"OPENBLAS_NUM_THREADS": "1"}),
     ]
     print(f"3. The whole command in a fresh process, median of {repeat} (load average {os.getloadavg()[0]:.1f})")
+    print(f"   {'':<52} {'wall':>7} {'user':>6} {'sys':>6} {'least CPU':>9} {'faults':>7}  wall / floor")
     floor = None
-    for label, argv in rows:
-        wall, cpu = timed(argv, repeat)
+    for label, argv, env in rows:
+        wall, user, system, faults, least = timed(argv, repeat, env)
         floor = floor or wall
-        print(f"   {label:<52} {wall:>6.3f} s wall {cpu:>6.3f} s CPU  ({wall / floor:.1f}x the floor's wall)")
+        print(
+            f"   {label:<52} {wall:>6.3f}s {user:>5.3f}s {system:>5.3f}s {least:>8.3f}s {faults:>7,.0f}  "
+            f"{wall / floor:.1f}x"
+        )
 
 
 def main() -> None:
@@ -129,9 +144,11 @@ def main() -> None:
     parser.add_argument("--check-draws", type=int, default=HESIM_DRAWS)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--command-only", action="store_true", help="only part 3, the whole command")
     args = parser.parse_args()
-    check(args.check_draws, args.seed)
-    timings(args.repeat, args.seed)
+    if not args.command_only:
+        check(args.check_draws, args.seed)
+        timings(args.repeat, args.seed)
     command(args.repeat)
 
 

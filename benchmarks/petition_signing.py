@@ -12,12 +12,15 @@ What it does, on loopback, bounded in count and time:
    runs the batch counter (with --worker-after, only once the bursts are over: the cost of the emails);
 4. baseline: GETs of `/health/` from a pool of client threads;
 5. accept: one `POST /api/petitions/<slug>/signatures` per signer (distinct emails, postcodes from the extract),
-   each answered 202 once the signature is written pending and its email queued;
+   each answered 202 once the signature is written pending with its email due (the task worker sends the due
+   emails in batches, one task a second and server process);
 6. confirm: one `POST /petitions/confirm/<token>/` per signature (tokens read from the database, as the email would
    carry them), each answered 302; then waits until the petition's public count equals the confirmed signatures
    and prints how long after the last confirmation it got there (the counter runs every 5 s);
 7. during steps 4-6 one more client reads the petition page and its JSON `--read-rate` times a second each and
-   reports their latency percentiles.
+   reports their latency percentiles;
+8. for steps 4-6 it reports the CPU milliseconds per request used by the server, the task worker, the PostgreSQL
+   backends of the benchmark's database and this client (from /proc): on a shared machine the comparable figure.
 Signing from one address trips the per-IP rate limits (every signature would be held for a moderator), so the
 server runs with PETITION_RATE_LIMITS=0 unless --rate-limits is given (then the count check releases the held
 signatures first, as a moderator would).
@@ -41,6 +44,48 @@ from typing import Any
 from benchmarks.giving_webhook import ROOT, VENV_BIN, Client, fire, free_port, ms, percentile, wait_until_up
 
 TIME_LIMIT_SECONDS = 300
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()
+    except OSError:  # the process ended meanwhile
+        return None
+
+
+def cpu_snapshot(*, groups: dict[str, int], pg_name: str) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process group (the server, the task worker), by the
+    PostgreSQL backends connected to the benchmark's database, and by this client process. On a shared machine
+    the CPU per operation is the comparable figure, not the wall-clock rate (docs/benchmarks.md)."""
+    found = dict.fromkeys(groups, 0.0) | {"postgres": 0.0}
+    by_group = {pgid: name for name, pgid in groups.items()}
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        fields = _proc_stat(pid)
+        if fields is None:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / _TICK
+        name = by_group.get(int(fields[2]))
+        if name is not None:
+            found[name] += seconds
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                title = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {pg_name} " in title:
+            found["postgres"] += seconds
+    found["client"] = time.process_time()
+    return found
+
+
+def cpu_per_operation(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    """Milliseconds of CPU per operation, by process, and in all."""
+    per = {name: round(1000 * (after[name] - before[name]) / max(n, 1), 2) for name in before}
+    per["total"] = round(sum(per.values()), 2)
+    return per
 
 
 def environment(*, postgres: bool, pg_name: str, workdir: Path, rate_limits: bool) -> dict[str, str]:
@@ -183,10 +228,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         reading = threading.Thread(target=read, daemon=True)
         reading.start()
+        groups = {"server": server.pid, "worker": workers[0].pid} if workers else {"server": server.pid}
+        pg = args.pg_name if postgres else "-"
+        cpu: dict[str, dict[str, float]] = {}
 
+        cpu_before = cpu_snapshot(groups=groups, pg_name=pg)
         trivial_s, trivial_statuses = fire(
             [lambda: client.request("GET", "/health/") for _ in range(n)], clients=args.clients
         )
+        cpu_after = cpu_snapshot(groups=groups, pg_name=pg)
+        cpu["trivial"] = cpu_per_operation(cpu_before, cpu_after, n)
 
         def sign(i: int) -> int:
             body = {
@@ -205,13 +256,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
 
         phase[0] = "accept"
+        cpu_before = cpu_snapshot(groups=groups, pg_name=pg)
         accept_s, accept_statuses = fire([partial(sign, i) for i in range(n)], clients=args.clients)
+        cpu_after = cpu_snapshot(groups=groups, pg_name=pg)
+        cpu["accept"] = cpu_per_operation(cpu_before, cpu_after, n)
         tokens = list(Signature.objects.filter(petition=petition).values_list("token", flat=True))
         connections.close_all()
         phase[0] = "confirm"
+        cpu_before = cpu_snapshot(groups=groups, pg_name=pg)
         confirm_s, confirm_statuses = fire(
             [partial(client.request, "POST", f"/petitions/confirm/{t}/") for t in tokens], clients=args.clients
         )
+        cpu_after = cpu_snapshot(groups=groups, pg_name=pg)
+        cpu["confirm"] = cpu_per_operation(cpu_before, cpu_after, len(tokens))
         confirmed_at = time.perf_counter()
         if args.worker_after:  # the emails and the counter start only now
             workers.append(start_worker())
@@ -259,6 +316,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "count_shown": final.signature_count,
             "counted_rows": counted,
             "count_lag_s": None if count_lag is None else round(count_lag, 1),
+            # CPU milliseconds per request by process during each burst (the reader's page and JSON reads included)
+            "cpu_ms_per_request": cpu,
             "read_latency_ms": {
                 p: {
                     kind: {
@@ -300,7 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{result['database']}: trivial {result['trivial_per_s']}/s; accepted {result['accepted_per_s']}/s "
         f"(x{result['accept_ratio']}); confirmed {result['confirmed_per_s']}/s (x{result['confirm_ratio']}); "
-        f"count exact: {result['count_shown'] == result['signatures_written']} after {result['count_lag_s']} s"
+        f"count exact: {result['count_shown'] == result['signatures_written']} after {result['count_lag_s']} s; "
+        f"CPU ms per request (all processes): trivial {result['cpu_ms_per_request']['trivial']['total']}, "
+        f"accept {result['cpu_ms_per_request']['accept']['total']}, "
+        f"confirm {result['cpu_ms_per_request']['confirm']['total']}"
     )
     return 0 if result["statuses_ok"] and result["count_shown"] == result["signatures_written"] else 1
 

@@ -103,6 +103,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CAREFUND_SQLITE_TEST_NAME") or None}
 else:
     DATABASES["default"]["TEST"] = {"NAME": "test_" + str(DATABASES["default"]["NAME"])}
+    # Django's queries bind their values on the client and are never prepared; this lets the few statements that
+    # ask for it (petition signing's INSERT and confirming's UPDATE, `petitions.signing._execute_hot`) be prepared
+    # once per connection. A number this large never prepares anything on its own. (Not behind a pooler in
+    # transaction mode, where prepared statements do not follow the session.)
+    DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 1_000_000}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -115,8 +120,18 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "carefund",
         "OPTIONS": {"MAX_ENTRIES": 5000},
-    }
+    },
+    # The counts of the rate limits (django-ratelimit: gifts started, anonymous model runs) in a table of the
+    # database, shared by every server process, so a limit holds across gunicorn workers (a per-process cache would
+    # let an address start N times as many with N workers). Its table is made by `carefund createcachetable` (make
+    # setup and make run do it; the test runner makes it in each test database). docs/adr/0031-shared-rate-limits.md.
+    "ratelimit": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "carefund_ratelimit_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100000},
+    },
 }
+RATELIMIT_USE_CACHE = "ratelimit"
 CAMPAIGN_PAGE_CACHE_SECONDS = int(os.environ.get("CAMPAIGN_PAGE_CACHE_SECONDS", "5"))
 
 AUTHENTICATION_BACKENDS = [
@@ -180,7 +195,7 @@ TASKS = {
 
 # Cost-effectiveness runs started from the economics page or the API go through the task queue (never the request):
 # at most ECONOMICS_MAX_DRAWS PSA draws a run, ECONOMICS_RUNS_PER_ADDRESS runs per address (django-ratelimit's rate:
-# "20/h"; counted in the cache, so per server process with the default cache), and no new run while
+# "20/h"; counted in the shared "ratelimit" cache, so across server processes), and no new run while
 # ECONOMICS_QUEUE_CAP runs wait or run (docs/economics.md, "Runs for visitors").
 ECONOMICS_MAX_DRAWS = int(os.environ.get("ECONOMICS_MAX_DRAWS", "100000"))
 ECONOMICS_RUNS_PER_ADDRESS = os.environ.get("ECONOMICS_RUNS_PER_ADDRESS", "20/h")
@@ -234,8 +249,8 @@ PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 if PROXY_COUNT:
     AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
     AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-# Gifts started from one address (django-ratelimit, counted in each server process's cache: with N processes an
-# address may start up to N times as many): enough for a family giving from one home, not for card testing.
+# Gifts started from one address (django-ratelimit, counted in the shared "ratelimit" cache, so across server
+# processes): enough for a family giving from one home, not for card testing.
 GIVE_RATE_LIMIT = os.environ.get("GIVE_RATE_LIMIT", "20/h")
 
 # Content-Security-Policy (django-csp): scripts only from the site's own static files; no inline script, no eval, no
@@ -298,6 +313,9 @@ PETITION_RETENTION_DAYS = int(os.environ.get("PETITION_RETENTION_DAYS", "182"))
 # JSON are cached as long again, so the count shown is at most about twice this old (docs/adr/0050).
 PETITION_COUNT_INTERVAL_SECONDS = float(os.environ.get("PETITION_COUNT_INTERVAL_SECONDS", "5"))
 PETITION_PAGE_CACHE_SECONDS = int(os.environ.get("PETITION_PAGE_CACHE_SECONDS", "5"))
+# Confirmation emails go out in batches, queued at most once per this many seconds per server process (0: one task
+# per signature, at once).
+PETITION_EMAIL_INTERVAL_SECONDS = float(os.environ.get("PETITION_EMAIL_INTERVAL_SECONDS", "1"))
 PETITION_RATE_LIMITS = env_bool("PETITION_RATE_LIMITS", True)
 # Big webmail providers: their domain is not held for volume (GDS: allow-list, limit unknown domains hard).
 PETITION_ALLOWED_EMAIL_DOMAINS = [

@@ -5,7 +5,7 @@ signer gets the same answer as a new one. The public reads are `/petitions.json`
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 
 from carefund.core.errors import DomainError, NotFoundError
@@ -33,8 +33,13 @@ class ErrorOut(Schema):
     field: str | None = None
 
 
+_ACCEPTED = AcceptedOut(
+    status="pending", message="Check your email: the signature counts once the link in it is confirmed."
+).model_dump_json()
+
+
 @router.post("/{slug}/signatures", response={202: AcceptedOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut})
-def signature_create(request: HttpRequest, slug: str, payload: SignatureIn) -> Status[dict[str, object]]:
+def signature_create(request: HttpRequest, slug: str, payload: SignatureIn) -> Status[dict[str, object]] | HttpResponse:
     try:
         petition = signable_petition(slug=slug)
     except NotFoundError as exc:
@@ -53,10 +58,5 @@ def signature_create(request: HttpRequest, slug: str, payload: SignatureIn) -> S
         signature_sign(petition=petition, data=data, ip=request.META.get("REMOTE_ADDR") or None)
     except DomainError as exc:
         return Status(400, {"detail": exc.message, "field": exc.field})
-    return Status(
-        202,
-        {
-            "status": "pending",
-            "message": "Check your email: the signature counts once the link in it is confirmed.",
-        },
-    )
+    # The answer is always the same: made once, and returned as it is (not validated against AcceptedOut again).
+    return HttpResponse(_ACCEPTED, status=202, content_type="application/json")

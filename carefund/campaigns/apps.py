@@ -18,3 +18,5 @@ class CampaignsConfig(AppConfig):
 
         core_privacy.subject_export.connect(privacy.donor_gifts_export, dispatch_uid="campaigns.privacy.export")
         core_privacy.subject_erase.connect(privacy.donor_gifts_erase, dispatch_uid="campaigns.privacy.erase")
+        core_privacy.child_export.connect(privacy.child_campaigns_export, dispatch_uid="campaigns.privacy.child_export")
+        core_privacy.child_erase.connect(privacy.child_campaigns_erase, dispatch_uid="campaigns.privacy.child_erase")

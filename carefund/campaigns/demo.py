@@ -15,9 +15,9 @@ from carefund.campaigns.models import Campaign, CampaignState, Donation, Webhook
 from carefund.care.models import Child
 from carefund.core import clock
 
-# An all-in family target for SDR abroad was about £50,000 (sdr.md row 4.4, "~£50,000 incl. flights, 4 weeks'
-# accommodation, surgery, post-op physio (Grace, 2011)", http://gracesfund.org/sdr.html). The funding waterfall
-# replaces this starting target with the plan's unfunded amount through `campaign_set_target`.
+# An all-in family target for SDR abroad was about £50,000 including flights, four weeks' accommodation, surgery and
+# physiotherapy (sources.md: Family fundraising targets; Grace, 2011, http://gracesfund.org/sdr.html). The funding
+# waterfall replaces this starting target with the plan's unfunded amount through `campaign_set_target`.
 DEMO_TARGET_PENCE = 5_000_000
 
 STORY = (

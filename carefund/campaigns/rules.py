@@ -36,8 +36,8 @@ def photo_size_problem(size_bytes: int) -> str | None:
     return f"image: at most {PHOTO_MAX_UPLOAD_BYTES // 1048576} MB; this file is {size_bytes / 1048576:.1f} MB."
 
 
-# The built-in test gateway charges a pretend fee so the demo shows fees as an expense. UNCONFIRMED: modelled on
-# a typical UK card rate (1.5% + 20p); no source in /work/shared/domain gives a provider's fee. Demo only.
+# The built-in test gateway charges a pretend fee so the demo shows fees as an expense, at Stripe's standard rate
+# for UK cards (1.5% + 20p, https://stripe.com/gb/pricing). Demo only: a real provider's fees come with its payouts.
 TEST_GATEWAY_FEE_PERCENT_TENTHS = 15  # 1.5%
 TEST_GATEWAY_FEE_FIXED_PENCE = 20
 
@@ -54,7 +54,7 @@ GIVING_STATES = frozenset({PUBLISHED, TARGET_REACHED})
 _TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 
 # Code of Fundraising Practice 2.7.5 requires a statement of what happens to money above (or short of) the target.
-# Source: /work/shared/domain/sdr.md row 5.8,
+# Source (sources.md: Code of Fundraising Practice 2.7.5):
 # https://fundraisingregulator.org.uk/more-from-us/news/what-do-if-you-raise-more-donations-you-need-dont-raise-enough-or-cannot-achieve
 DEFAULT_SURPLUS_STATEMENT = (
     "Every gift goes into this child's restricted fund and pays only for their treatment and aftercare. If more is "

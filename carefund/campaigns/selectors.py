@@ -279,10 +279,6 @@ def reconciliation(*, user: Any) -> list[ReconciliationLine]:
     return out
 
 
-def has_pending_message(donation: Donation) -> bool:
-    return donation.message_status == MessageStatus.PENDING
-
-
 @dataclass(frozen=True)
 class WebhookQueueStatus:
     """What a finance officer watches on the reconciliation page: payment events stored and not yet applied, those

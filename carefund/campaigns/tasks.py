@@ -54,26 +54,35 @@ def receipt_body(donation: Donation) -> str:
 
 
 @task()
-def receipt_send(*, donation_id: int) -> bool:
-    """Email the receipt (with the link to the donor's "what my gift paid for" page). Returns whether it was sent."""
-    donation = Donation.objects.select_related("campaign").filter(pk=donation_id).first()
-    if donation is None or not donation.donor_email:
-        return False
-    EmailMessage(
-        subject=f"Thank you for your gift to {donation.campaign.title}",
-        body=receipt_body(donation),
-        to=[donation.donor_email],
-        reply_to=[settings.CHARITY_EMAIL],  # the sender is a no-reply address; replies reach people
-    ).send()
-    return True
+def receipts_send(*, donation_ids: list[int]) -> int:
+    """Email each gift's receipt (with the link to the donor's "what my gift paid for" page); one task for the gifts
+    a batch of payment events confirmed. A failure to send one does not stop the others: the task then fails,
+    naming them, as the queue shows. Returns how many were sent."""
+    sent, failed = 0, []
+    for donation in Donation.objects.select_related("campaign").filter(pk__in=donation_ids).exclude(donor_email=""):
+        try:
+            EmailMessage(
+                subject=f"Thank you for your gift to {donation.campaign.title}",
+                body=receipt_body(donation),
+                to=[donation.donor_email],
+                reply_to=[settings.CHARITY_EMAIL],  # the sender is a no-reply address; replies reach people
+            ).send()
+            sent += 1
+        except Exception:
+            logger.exception("receipt of gift #%s not sent", donation.pk)
+            failed.append(donation.pk)
+    if failed:
+        raise RuntimeError(f"the receipts of gifts {failed} could not be sent ({sent} sent)")
+    return sent
 
 
-@task()
-def webhook_event_apply(*, event_pk: int) -> str:
-    """Apply one stored payment event (the webhook put this task on the queue in the event's own transaction)."""
+@task(priority=10)  # before the other tasks (receipts, recomputations): the donors' pages wait for these
+def webhook_event_apply(*, event_pk: int, attempts: int = 0) -> str:
+    """Apply a stored payment event (the webhook put this task on the queue in the event's own transaction), and
+    with it the others waiting (`services.webhook_event_process`)."""
     from carefund.campaigns.services import webhook_event_process
 
-    return webhook_event_process(event_pk=event_pk)
+    return webhook_event_process(event_pk=event_pk, attempts=attempts)
 
 
 @task()

@@ -1,8 +1,8 @@
 """Demo data for the care domain: the SDR centres, the SDR pathway template, James and four other children,
 their SDR assessments and care plans, and one account per role. Idempotent: running it again changes nothing.
 
-Real facts come from /work/shared/domain/sdr.md (row numbers cited next to each); the children, their
-postcodes and NHS numbers (from the 999 test range) and the demo staff are fictional."""
+Real facts name their primary source (docs/sources.md, "Care pathways, NHS programmes and providers"); the
+children, their postcodes and NHS numbers (from the 999 test range) and the demo staff are fictional."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from carefund.care.models import CarePlan, Child, PathwayTemplate, Provider, Pro
 from carefund.core import clock
 from carefund.core.roles import Role
 
-SDR_CENTRES_SOURCE = "sdr.md 1.2, https://www.england.nhs.uk/2014/07/cte-specialist-surgery/"
+SDR_CENTRES_SOURCE = "NHS England, 17 July 2014, https://www.england.nhs.uk/2014/07/cte-specialist-surgery/"
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class DemoCare:
 
 # (slug, name, kind, city, is_sdr_centre, parent slug, source)
 PROVIDERS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
-    # The five CtE / 2018 SDR centres (trusts), sdr.md 1.2 and 2.1.
+    # The five CtE / 2018 SDR centres (trusts): sources.md: CtE 2014 and Leeds SDR service.
     (
         "alder-hey",
         "Alder Hey Children's NHS Foundation Trust",
@@ -77,7 +77,7 @@ PROVIDERS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
         "Nottingham",
         True,
         "",
-        SDR_CENTRES_SOURCE + " (hospital name Queen's Medical Centre UNCONFIRMED, so not seeded)",
+        SDR_CENTRES_SOURCE + " (its hospital's name, Queen's Medical Centre, is not confirmed, so not seeded)",
     ),
     (
         "bristol-university",
@@ -88,7 +88,7 @@ PROVIDERS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
         "",
         SDR_CENTRES_SOURCE,
     ),
-    # Their hospitals, sdr.md section 6.
+    # Their hospitals (sources.md: SDR hospitals).
     (
         "alder-hey-hospital",
         "Alder Hey Children's Hospital",
@@ -96,7 +96,7 @@ PROVIDERS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
         "Liverpool",
         False,
         "alder-hey",
-        "sdr.md 6, https://alderhey.nhs.uk/services/selective-dorsal-rhizotomy",
+        "https://alderhey.nhs.uk/services/selective-dorsal-rhizotomy",
     ),
     (
         "gosh-hospital",
@@ -105,7 +105,7 @@ PROVIDERS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
         "London",
         False,
         "gosh",
-        "sdr.md 6, http://jss.amegroups.com/article/view/3610/html",
+        "http://jss.amegroups.com/article/view/3610/html",
     ),
     (
         "leeds-childrens",
@@ -114,7 +114,7 @@ PROVIDERS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
         "Leeds",
         False,
         "leeds-teaching",
-        "sdr.md 6, http://leedsneurosurgery.com/patients/dorsal_rhizotomy/",
+        "http://leedsneurosurgery.com/patients/dorsal_rhizotomy/",
     ),
     (
         "bristol-childrens",
@@ -123,7 +123,7 @@ PROVIDERS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
         "Bristol",
         False,
         "bristol-university",
-        "sdr.md 6, https://uhbristol.nhs.uk/patients-and-visitors/your-hospitals/bristol-royal-hospital-for-children/",
+        "https://uhbristol.nhs.uk/patients-and-visitors/your-hospitals/bristol-royal-hospital-for-children/",
     ),
     (
         "glasgow-rhc",
@@ -132,7 +132,7 @@ PROVIDERS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
         "Glasgow",
         True,
         "",
-        "sdr.md 2.10, https://www.rightdecisions.scot.nhs.uk/selective-dorsal-rhizotomy-sdr/",
+        "https://www.rightdecisions.scot.nhs.uk/selective-dorsal-rhizotomy-sdr/",
     ),
     (
         "portland",
@@ -141,7 +141,7 @@ PROVIDERS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
         "London",
         False,
         "",
-        "sdr.md 4.6, http://www.theportlandhospital.com/children/specialties/selective-dorsal-rhizotomy-sdr/",
+        "http://www.theportlandhospital.com/children/specialties/selective-dorsal-rhizotomy-sdr/",
     ),
     # Fictional local services for the demo.
     (
@@ -209,7 +209,7 @@ CHILDREN: tuple[_DemoChild, ...] = (
         21,
         {**_TYPICAL, "gmfcs_level": 3, "reimers_index_percent": 18},
     ),
-    # Close to the NHS England 2018 age limit (3-9 inclusive, sdr.md 2.4): 9 years and 11 months.
+    # Close to the NHS England 2018 age limit (3-9 inclusive; sources.md: Bristol SDR funding page): 9 y 11 m.
     _DemoChild(
         "oliver",
         "Oliver",
@@ -224,7 +224,7 @@ CHILDREN: tuple[_DemoChild, ...] = (
         30,
         {**_TYPICAL, "gmfcs_level": 2, "reimers_index_percent": 12},
     ),
-    # Hip migration too far for the policy (Reimers index >= 40%, sdr.md 2.4).
+    # Hip migration too far for the policy (Reimers index >= 40%; sources.md: Bristol SDR funding page).
     _DemoChild(
         "amelia",
         "Amelia",
@@ -239,7 +239,7 @@ CHILDREN: tuple[_DemoChild, ...] = (
         45,
         {**_TYPICAL, "gmfcs_level": 3, "reimers_index_percent": 44},
     ),
-    # GMFCS IV: outside the 2018 policy (II or III, sdr.md 2.4); SDR at GMFCS IV-V is studied in sdr.md 3.3.
+    # GMFCS IV: outside the 2018 policy (II or III); SDR at GMFCS IV-V is studied (sources.md: SDR at GMFCS IV and V).
     _DemoChild(
         "sophie",
         "Sophie",
@@ -323,7 +323,7 @@ def seed_care(*, allow_accounts: bool) -> DemoCare:
         name=pathways.SDR_TEMPLATE_NAME,
         duration_days=pathways.SDR_DURATION_DAYS,
         items=pathways.sdr_template_items(),
-        description="The SDR pathway with default costs; every cost names its source (sdr.md rows) or says it "
+        description="The SDR pathway with default costs; every cost names its source or says it "
         "is a configurable assumption.",
         actor=None,
     )

@@ -58,6 +58,9 @@ class Child(models.Model):
     guardians = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="children")
     publicity_consent = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the child's personal data was erased on request (care.privacy): the row stays, pseudonymous, for the
+    # books and the restricted fund's history; the audit log then names the child "erased child #<id>".
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["last_name", "first_name", "pk"]
@@ -66,7 +69,11 @@ class Child(models.Model):
             models.CheckConstraint(condition=Q(gmfcs_level__gte=1, gmfcs_level__lte=5), name="care_child_gmfcs_1_5"),
             models.CheckConstraint(condition=~Q(first_name=""), name="care_child_first_name_present"),
         ]
-        permissions = [("view_nhs_number", "Can see a child's full NHS number")]
+        permissions = [
+            ("view_nhs_number", "Can see a child's full NHS number"),
+            ("export_child_data", "Can export everything held about a child they may see (subject access)"),
+            ("erase_child_data", "Can erase the personal data of a child they may see, on request"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name

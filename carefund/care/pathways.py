@@ -1,7 +1,7 @@
 """The SDR pathway template: its items, dates and default costs, each with the fact it rests on.
 
-Row numbers refer to /work/shared/domain/sdr.md, whose rows carry the source URLs. Where sdr.md marks a figure
-UNCONFIRMED the cost here is a configurable assumption (edit the template in the back office, or re-cost an item
+Each cost names its primary source (docs/sources.md, "Care pathways, NHS programmes and providers"). Where no source
+gives a price the cost here is a configurable assumption (edit the template in the back office, or re-cost an item
 of a plan with `care_plan_item_set_cost`), chosen so that James's plan totals about £50,000, the sum his
 campaign raised in the story."""
 
@@ -15,23 +15,23 @@ SDR_DURATION_DAYS = 800  # about 26 months: a month of assessment and pre-operat
 
 SURGERY_DAY = 42  # surgery six weeks after the plan starts
 
-# Private physiotherapy price per session: £48-£70 (London) and "up to £90 per hour" (sdr.md 4.8,
-# https://kilburntimes.co.uk/news/22001970.kilburn-mother-facing-15k-funding-hurdle-baileys-wish ;
+# Private physiotherapy price per session: £48-£70 (London) and "up to £90 per hour" (sources.md: Private
+# physiotherapy prices; https://kilburntimes.co.uk/news/22001970.kilburn-mother-facing-15k-funding-hurdle-baileys-wish ;
 # https://justgiving.com/fundraising/HelpRowanRun). We take £70, the top of the London session range.
 PHYSIO_SESSION_PENCE = 7_000
 
-# Tapering dose after SDR (sdr.md 4.9, https://rehabknowledge.com/forums/reply/470705/ : 4-5x/week months 0-6,
-# 2-3x/week months 6-12, 1-2x/week months 12-36; sdr.md 4.10, https://heelandtoe.org.uk/?p=14104 : "at least 3
-# times per week for the first 6 months"). We plan 4, 3 and 2 sessions a week, in quarterly blocks of 13 weeks.
+# Tapering dose after SDR (sources.md: Physiotherapy dose after SDR; https://rehabknowledge.com/forums/reply/470705/ :
+# 4-5x/week months 0-6, 2-3x/week months 6-12, 1-2x/week months 12-36; https://heelandtoe.org.uk/?p=14104 : "at
+# least 3 times per week for the first 6 months"). We plan 4, 3 and 2 sessions a week, in quarterly blocks of 13 weeks.
 PHYSIO_SESSIONS_PER_WEEK_BY_QUARTER = (4, 4, 3, 3, 2, 2, 2, 2)
 WEEKS_PER_QUARTER = 13
 
 _PHYSIO_SOURCE = (
-    "sdr.md 4.8 (£48-£70 a session, https://kilburntimes.co.uk/news/22001970.kilburn-mother-facing-15k-funding-"
-    "hurdle-baileys-wish) x dose sdr.md 4.9/4.10 (https://rehabknowledge.com/forums/reply/470705/ ; "
+    "£48-£70 a session (https://kilburntimes.co.uk/news/22001970.kilburn-mother-facing-15k-funding-"
+    "hurdle-baileys-wish) x the dose after SDR (https://rehabknowledge.com/forums/reply/470705/ ; "
     "https://heelandtoe.org.uk/?p=14104)"
 )
-_UNCONFIRMED = "UNCONFIRMED in sdr.md {row}: configurable assumption"
+_ASSUMPTION = "no published price: a configurable assumption"
 
 
 def sdr_template_items() -> tuple[TemplateItemSpec, ...]:
@@ -42,8 +42,8 @@ def sdr_template_items() -> tuple[TemplateItemSpec, ...]:
             "SDR assessment: multidisciplinary clinic, gait analysis, MRI review and hip X-ray",
             0,
             250_000,
-            _UNCONFIRMED.format(row="4.1/4.13 (no assessment price)")
-            + "; the assessment content follows sdr.md 2.10 (GMFM-66, gait analysis, hip X-ray, MRI)",
+            _ASSUMPTION + "; the assessment's content (GMFM-66, gait analysis, hip X-ray, MRI) follows the Scottish "
+            "SDR service's referral (https://www.rightdecisions.scot.nhs.uk/selective-dorsal-rhizotomy-sdr/)",
         ),
         TemplateItemSpec(
             2,
@@ -51,7 +51,7 @@ def sdr_template_items() -> tuple[TemplateItemSpec, ...]:
             "Pre-operative physiotherapy: 12 sessions to build strength",
             7,
             12 * PHYSIO_SESSION_PENCE,
-            "12 sessions x £70, price sdr.md 4.8 (https://kilburntimes.co.uk/news/22001970.kilburn-mother-facing-15k-"
+            "12 sessions x £70, the price of a private session (https://kilburntimes.co.uk/news/22001970.kilburn-mother-facing-15k-"
             "funding-hurdle-baileys-wish)",
         ),
         TemplateItemSpec(
@@ -60,8 +60,9 @@ def sdr_template_items() -> tuple[TemplateItemSpec, ...]:
             "Selective dorsal rhizotomy (surgery)",
             SURGERY_DAY,
             1_000_000,
-            "NHS price UNCONFIRMED (sdr.md 4.1); £10,000 is a configurable assumption consistent with the story. "
-            "UK self-funded prices quoted £21,000-£35,000 (sdr.md 4.5)",
+            "NHS price not published: £10,000 is a configurable assumption consistent with the story. UK "
+            "self-funded prices quoted £21,000-£35,000 (https://posabilitymagazine.co.uk/abbeys-road-to-bristol/ ; "
+            "38 Degrees petition)",
         ),
         TemplateItemSpec(
             4,
@@ -69,9 +70,9 @@ def sdr_template_items() -> tuple[TemplateItemSpec, ...]:
             "Inpatient aftercare and intensive rehabilitation: 3 weeks on the ward",
             SURGERY_DAY + 1,
             21 * 35_000,
-            "3 weeks as in Leeds' self-funded package (sdr.md 2.6, http://leedsneurosurgery.com/patients/"
-            "dorsal_rhizotomy/) and 2-3 weeks inpatient rehab (sdr.md 4.9); £350 a day is "
-            + _UNCONFIRMED.format(row="4.1"),
+            "3 weeks as in Leeds' self-funded package (http://leedsneurosurgery.com/patients/dorsal_rhizotomy/) "
+            "and 2-3 weeks inpatient rehab (https://rehabknowledge.com/forums/reply/470705/); £350 a day: "
+            + _ASSUMPTION,
         ),
     ]
     position = 5
@@ -97,7 +98,7 @@ def sdr_template_items() -> tuple[TemplateItemSpec, ...]:
             "Orthotics: ankle-foot orthoses, refitted as the child grows",
             SURGERY_DAY + 28,
             150_000,
-            _UNCONFIRMED.format(row="4.12"),
+            _ASSUMPTION + " (no costed UK source)",
         ),
         TemplateItemSpec(
             position + 1,
@@ -105,7 +106,8 @@ def sdr_template_items() -> tuple[TemplateItemSpec, ...]:
             "Equipment: walking frame, standing frame and adapted trike",
             SURGERY_DAY + 28,
             250_000,
-            _UNCONFIRMED.format(row="4.12") + "; a trike is part of family budgets in sdr.md 4.4",
+            _ASSUMPTION + "; a trike is part of families' budgets (http://unfortunatelyoh.blogspot.com/2013/08/"
+            "footsteps-4-oliver.html)",
         ),
         TemplateItemSpec(
             position + 2,
@@ -113,7 +115,7 @@ def sdr_template_items() -> tuple[TemplateItemSpec, ...]:
             "Travel to the centre and four weeks' family accommodation around surgery",
             SURGERY_DAY - 1,
             300_000,
-            _UNCONFIRMED.format(row="4.12") + "; four weeks' accommodation as in family budgets, sdr.md 4.4",
+            _ASSUMPTION + "; four weeks' accommodation as in families' budgets (http://gracesfund.org/sdr.html)",
         ),
     ]
     position += 3
@@ -125,7 +127,9 @@ def sdr_template_items() -> tuple[TemplateItemSpec, ...]:
                 f"Follow-up assessment at {months} months (GMFM-66, GMFCS, CP-QoL)",
                 day,
                 80_000,
-                _UNCONFIRMED.format(row="1.13") + "; outcome measures at 24 months per sdr.md 1.9",
+                _ASSUMPTION + "; outcome measures to 24 months as in NHS England's evaluation (Summers 2019, "
+                "https://kclpure.kcl.ac.uk/portal/en/publications/selective-dorsal-rhizotomy-in-ambulant-children-"
+                "with-cerebral-pal)",
             )
         )
         position += 1

@@ -10,12 +10,13 @@ from carefund.core.roles import Role
 _READ = ["care.view_child", "care.view_careplan", "care.view_careplanitem", "care.view_provider"]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.GUARDIAN: [*_READ, "care.view_sdrassessment"],
+    Role.GUARDIAN: [*_READ, "care.view_sdrassessment", "care.export_child_data"],
     Role.CASEWORKER: [
         *_READ,
         "care.add_child",
         "care.change_child",
         "care.view_nhs_number",
+        "care.export_child_data",
         "care.add_careplan",
         "care.change_careplan",
         "care.add_careplanitem",

@@ -1,6 +1,7 @@
 """Pure decisions of the care domain (no database): identifiers, dates, costs, item states, SDR eligibility.
 
-Facts are quoted from /work/shared/domain/sdr.md with the row number; the row carries the source URL."""
+Each fact names its primary source under a heading of docs/sources.md ("Care pathways, NHS programmes and
+providers")."""
 
 from __future__ import annotations
 
@@ -285,25 +286,27 @@ class EligibilityPolicy:
     source: str = ""
 
 
-# NHS England routine commissioning, 2018 (sdr.md 2.4: age 3-9 inclusive, GMFCS II or III, Reimers < 40%;
-# https://uhbristol.nhs.uk/.../selective-dorsal-rhizotomy-(sdr)/funding-of-sdr, policy at sdr.md 2.3).
+# NHS England routine commissioning, 2018: age 3-9 inclusive, GMFCS II or III, Reimers < 40% (sources.md: NHS England
+# SDR policy 2018; the criteria as University Hospitals Bristol summarises them, sources.md: Bristol SDR funding page).
 POLICY_NHSE_2018 = EligibilityPolicy(
     name="NHS England 2018",
     min_age=3,
     max_age=9,
     gmfcs_levels=frozenset({2, 3}),
-    source="sdr.md 2.3-2.4; https://www.england.nhs.uk/wp-content/uploads/2018/07/1769-selective-dorsal-rhizotomy.pdf",
+    source="NHS England clinical commissioning policy 1769 (2018), "
+    "https://www.england.nhs.uk/wp-content/uploads/2018/07/1769-selective-dorsal-rhizotomy.pdf",
 )
 
-# NHS England Commissioning through Evaluation, 2014 (sdr.md 1.3: "children aged 3 to 10" as announced,
-# https://www.england.nhs.uk/2014/07/cte-specialist-surgery/; GMFCS II or III per sdr.md 1.8). The clinical
-# criteria are taken to be those later written into the 2018 policy (sdr.md 2.4).
+# NHS England Commissioning through Evaluation, 2014: "children aged 3 to 10" as announced (sources.md: CtE 2014);
+# GMFCS II or III, as the 137 children treated (sources.md: Summers 2019). The clinical criteria are taken to be those
+# later written into the 2018 policy (sources.md: Bristol SDR funding page).
 POLICY_CTE_2014 = EligibilityPolicy(
     name="CtE 2014",
     min_age=3,
     max_age=10,
     gmfcs_levels=frozenset({2, 3}),
-    source="sdr.md 1.3, 1.8; https://www.england.nhs.uk/2014/07/cte-specialist-surgery/",
+    source="NHS England Commissioning through Evaluation, 17 July 2014, "
+    "https://www.england.nhs.uk/2014/07/cte-specialist-surgery/",
 )
 
 POLICIES: Mapping[str, EligibilityPolicy] = {"nhse-2018": POLICY_NHSE_2018, "cte-2014": POLICY_CTE_2014}
@@ -358,7 +361,8 @@ def _flag(code: str, label: str, value: bool | None, *, want: bool, yes: str, no
 
 
 def sdr_eligibility(inp: EligibilityInput, policy: EligibilityPolicy = POLICY_NHSE_2018) -> EligibilityVerdict:
-    """Check each criterion of `policy` (sdr.md 2.4) and give one reason in words per criterion."""
+    """Check each criterion of `policy` (sources.md: Bristol SDR funding page) and give one reason in words per
+    criterion."""
     levels = " or ".join(_ROMAN[level] for level in sorted(policy.gmfcs_levels))
     results: list[CriterionResult] = []
 

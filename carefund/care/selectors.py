@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet
 from carefund.care.models import CarePlan, CarePlanItem, Child, SdrAssessment
 from carefund.care.rules import EligibilityInput
 from carefund.core.errors import NotFoundError
+from carefund.core.people import person_ref
 from carefund.core.permissions import restrict_children
 from carefund.core.services import audit_record
 
@@ -31,7 +32,7 @@ def child_get_for_user(*, user: Any, pk: int, audit: bool = True) -> Child:
     if child is None:
         raise NotFoundError("No such child.")
     if audit:
-        audit_record(actor=user, action="child.viewed", target=child, summary=child.public_name)
+        audit_record(actor=user, action="child.viewed", target=child, summary=person_ref("child", child.pk))
     return child
 
 
@@ -47,7 +48,7 @@ def care_plan_get_for_user(*, user: Any, pk: int, audit: bool = True) -> CarePla
     if plan is None:
         raise NotFoundError("No such care plan.")
     if audit:
-        audit_record(actor=user, action="care_plan.viewed", target=plan, summary=plan.child.public_name)
+        audit_record(actor=user, action="care_plan.viewed", target=plan, summary=person_ref("child", plan.child_id))
     return plan
 
 
@@ -63,7 +64,10 @@ def sdr_assessment_get_for_user(*, user: Any, pk: int, audit: bool = True) -> Sd
         raise NotFoundError("No such SDR assessment.")
     if audit:
         audit_record(
-            actor=user, action="sdr_assessment.viewed", target=assessment, summary=assessment.child.public_name
+            actor=user,
+            action="sdr_assessment.viewed",
+            target=assessment,
+            summary=person_ref("child", assessment.child_id),
         )
     return assessment
 

@@ -27,6 +27,7 @@ from carefund.care.models import (
 from carefund.core import clock
 from carefund.core.crypto import decrypt_identifier, encrypt_identifier, identifier_hash
 from carefund.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from carefund.core.people import person_ref
 from carefund.core.permissions import restrict_children
 from carefund.core.services import audit_record
 
@@ -44,6 +45,13 @@ def _require_child_access(actor: Any, child: Child) -> None:
     if not restrict_children(Child.objects.filter(pk=child.pk), actor).exists():
         # Same answer as for a child that does not exist: never confirm a record the actor may not see.
         raise NotFoundError("No such child.")
+
+
+def _refuse_if_erased(child: Child) -> None:
+    if child.erased_at is not None:
+        raise ConflictError(
+            "This child's personal data was erased on request; if the family comes back, register the child again."
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -208,7 +216,7 @@ def child_register(
         actor=actor,
         action="child.registered",
         target=child,
-        summary=f"Registered {child.public_name}",
+        summary=f"Registered {person_ref('child', child.pk)}",
         details={"guardians": [g.pk for g in guardian_list], "publicity_consent": publicity_consent},
     )
     return child
@@ -234,6 +242,7 @@ def child_update(
     _require_perm(actor, "care.change_child", "change a child's details")
     locked = Child.objects.select_for_update().get(pk=child.pk)
     _require_child_access(actor, locked)
+    _refuse_if_erased(locked)
     new = _child_details(
         first_name=first_name,
         last_name=last_name,
@@ -265,7 +274,7 @@ def child_update(
         actor=actor,
         action="child.updated",
         target=locked,
-        summary=f"Changed {', '.join(changed)} of {locked.public_name}",
+        summary=f"Changed {', '.join(changed)} of {person_ref('child', locked.pk)}",
         details={"fields": changed},
     )
     return changed
@@ -285,7 +294,7 @@ def child_reveal_nhs_number(*, child: Child, actor: Any) -> str:
     _require_child_access(actor, child)
     _require_perm(actor, "care.view_nhs_number", "see full NHS numbers")
     digits = decrypt_identifier(child.nhs_number_encrypted)
-    audit_record(actor=actor, action="child.nhs_number_revealed", target=child, summary=child.public_name)
+    audit_record(actor=actor, action="child.nhs_number_revealed", target=child, summary=person_ref("child", child.pk))
     return rules.format_nhs_number(digits)
 
 
@@ -294,13 +303,15 @@ def child_set_publicity_consent(*, child: Child, consent: bool, actor: Any) -> C
     _require_child_access(actor, child)
     if actor is not None and not (child.guardians.filter(pk=actor.pk).exists() or actor.has_perm("care.change_child")):
         raise PermissionDeniedError("publicity_consent: only the child's guardian or a caseworker may change it.")
+    if consent:
+        _refuse_if_erased(child)
     child.publicity_consent = consent
     child.save(update_fields=["publicity_consent"])
     audit_record(
         actor=actor,
         action="child.publicity_consent_given" if consent else "child.publicity_consent_withdrawn",
         target=child,
-        summary=child.public_name,
+        summary=person_ref("child", child.pk),
     )
     return child
 
@@ -322,6 +333,7 @@ def care_plan_create_from_template(
     """A care plan for one child at one provider, with dated, costed items copied from the template."""
     _require_perm(actor, "care.add_careplan", "create care plans")
     _require_child_access(actor, child)
+    _refuse_if_erased(child)
     rules.check_plan_start(start_date, date_of_birth=child.date_of_birth, today=clock.today())
     template_items = tuple(
         rules.TemplateItemSpec(i.position, i.category, i.description, i.offset_days, i.cost_pence, i.cost_source)
@@ -359,7 +371,7 @@ def care_plan_create_from_template(
         actor=actor,
         action="care_plan.created",
         target=plan,
-        summary=f"{plan.title} for {child.public_name}",
+        summary=f"care plan for {person_ref('child', child.pk)}",  # not its title: typed, it may name the child
         details={"template": template.slug, "items": len(specs), "total_pence": sum(s.cost_pence for s in specs)},
     )
     return plan
@@ -521,5 +533,7 @@ def sdr_assessment_record(
         significant_scoliosis=significant_scoliosis,
         notes=notes,
     )
-    audit_record(actor=actor, action="sdr_assessment.recorded", target=assessment, summary=child.public_name)
+    audit_record(
+        actor=actor, action="sdr_assessment.recorded", target=assessment, summary=person_ref("child", child.pk)
+    )
     return assessment

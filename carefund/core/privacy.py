@@ -1,6 +1,6 @@
 """Data protection (UK GDPR articles 15 and 17): a subject-access export of what carefund holds about a donor, found by
-email, and erasure on request (docs/security.md, "Data protection"; the retention schedule: docs/operations.md,
-"Retention").
+email, or about a child (care.privacy), and erasure on request (docs/security.md, "Data protection"; the retention
+schedule: docs/operations.md, "Retention").
 
 Core cannot know the apps above it, so each app answers for its own records through signals, as the ledger's checks
 are collected: `subject_export(email=...)` returns `(section, [record, ...])`; `subject_erase(email=..., today=...)`
@@ -10,6 +10,7 @@ dates and the restricted-fund history stay: the ledger never holds a donor's nam
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +24,21 @@ from carefund.core.services import audit_record
 
 subject_export = Signal()
 subject_erase = Signal()
+# The same for a child, found by id (`child_id=`): `child_export` -> (section, [record, ...]); `child_erase` (with
+# `now=` and `names=`, the child's names longest first, to take out of free text) -> (section, erased_count, [what was
+# kept, and why]). The care app sends them (care.privacy), after deciding
+# who may ask; every app holding something about children answers for its part.
+child_export = Signal()
+child_erase = Signal()
 # sent by `retention_apply` with `today=`; each receiver erases what has passed its retention, returning (section, n)
 retention_due = Signal()
+
+
+# What the books need is kept after an erasure: a charity keeps its accounting records six years from the end of the
+# financial year they are made in (Charities Act 2011, s.131: https://www.legislation.gov.uk/ukpga/2011/25/section/131).
+ACCOUNTS_KEPT = (
+    "kept for the charity's accounts (six years after the end of the financial year, Charities Act 2011 s.131)"
+)
 
 
 @dataclass(frozen=True)
@@ -47,15 +61,39 @@ def _allowed(actor: Any) -> None:
         raise PermissionDeniedError("subject-access requests and erasure are for the charity's data protection lead.")
 
 
+def collect_export(signal: Signal, **kwargs: Any) -> dict[str, list[dict[str, Any]]]:
+    """Each app's answer to an export signal, by section."""
+    sections: dict[str, list[dict[str, Any]]] = {}
+    answers: list[tuple[Any, Any]] = signal.send(sender=None, **kwargs)
+    for _receiver, (section, records) in answers:
+        sections[str(section)] = list(records)
+    return sections
+
+
+def collect_erasure(signal: Signal, **kwargs: Any) -> ErasureReport:
+    """Each app's answer to an erasure signal: what it erased, by section, and what it kept (and until when)."""
+    erased: dict[str, int] = {}
+    kept: list[str] = []
+    answers: list[tuple[Any, Any]] = signal.send(sender=None, **kwargs)
+    for _receiver, (section, count, still_kept) in answers:
+        erased[str(section)] = int(count)
+        kept += list(still_kept)
+    return ErasureReport(erased=erased, kept=kept)
+
+
+def scrub_names(text: str, names: list[str], replacement: str) -> str:
+    """`text` with each of `names` (longest first) replaced, ignoring case."""
+    for name in names:
+        text = re.sub(re.escape(name), replacement, text, flags=re.IGNORECASE)
+    return text
+
+
 def donor_data_export(*, email: str, actor: Any = None) -> dict[str, Any]:
     """Everything held about the donor with this email, by app; audited (by a keyed hash of the email, never the
     email itself)."""
     _allowed(actor)
     key = _subject_key(email)
-    sections: dict[str, list[dict[str, Any]]] = {}
-    answers: list[tuple[Any, Any]] = subject_export.send(sender=None, email=key)
-    for _receiver, (section, records) in answers:
-        sections[str(section)] = list(records)
+    sections = collect_export(subject_export, email=key)
     audit_record(
         actor=actor,
         action="privacy.export",
@@ -72,20 +110,16 @@ def donor_data_erase(*, email: str, actor: Any = None, today: dt.date | None = N
     HMRC may audit) is kept until its retention ends, then erased by `retention_sweep`. Audited by a keyed hash."""
     _allowed(actor)
     key = _subject_key(email)
-    erased: dict[str, int] = {}
-    kept: list[str] = []
-    answers: list[tuple[Any, Any]] = subject_erase.send(sender=None, email=key, today=today or clock.today())
-    for _receiver, (section, count, still_kept) in answers:
-        erased[str(section)] = int(count)
-        kept += list(still_kept)
+    report = collect_erasure(subject_erase, email=key, today=today or clock.today())
     audit_record(
         actor=actor,
         action="privacy.erase",
         target=None,
-        summary=f"erasure of a donor's data: {sum(erased.values())} records erased, {len(kept)} kept for now",
-        details={"subject": identifier_hash(key), "erased": erased, "kept": kept},
+        summary=f"erasure of a donor's data: {sum(report.erased.values())} records erased, {len(report.kept)} kept "
+        "for now",
+        details={"subject": identifier_hash(key), "erased": report.erased, "kept": report.kept},
     )
-    return ErasureReport(erased=erased, kept=kept)
+    return report
 
 
 @transaction.atomic

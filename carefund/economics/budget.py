@@ -2,7 +2,7 @@
 
 Each year a new cohort of eligible children is operated on; a cohort in its k-th year after SDR adds the model's
 undiscounted incremental cost of that cycle (SDR minus usual care; the operation in year 1), taken from the engine's
-per-cycle costs (`engine.StrategyResult.cost_by_cycle`) of the model file run through `to_engine_model`.
+per-cycle costs (`StrategyResult.cost_by_cycle`) of the model file run through `to_engine_model`.
 Budget impact is reported undiscounted, as budget holders see it (ISPOR budget-impact good practice, Sullivan et al.,
 Value Health 2014;17:5-14, doi:10.1016/j.jval.2013.08.2291). Pure: no Django.
 """
@@ -16,6 +16,7 @@ import numpy as np
 from carefund.economics import engine
 from carefund.economics.model import ModelError
 from carefund.economics.modelfile import ModelFileError, ModelSpec, to_engine_model
+from carefund.economics.results import ModelResult
 
 # Eligible children a year in England: 155 to 258 (PQ answer, June 2017: CP incidence 150-250 per 100,000 live births,
 # ~15% spastic diplegia at GMFCS II/III); sources.md: Parliamentary answer 2017, https://www.parallelparliament.co.uk/question/932/cerebral-palsy-medical-treatments
@@ -74,7 +75,7 @@ class BudgetImpact:
 
 
 def incremental_cost_by_year(
-    spec: ModelSpec, *, intervention: str, comparator: str, base: engine.ModelResult | None = None
+    spec: ModelSpec, *, intervention: str, comparator: str, base: ModelResult | None = None
 ) -> list[float]:
     """Undiscounted incremental cost per child per year after treatment (year 1 includes one-off costs), from the
     engine's base-case run of `spec` (`base`, when the caller has it already)."""
@@ -103,7 +104,7 @@ def budget_impact(
     eligible_low: int = ELIGIBLE_PER_YEAR_LOW,
     eligible_base: int = ELIGIBLE_PER_YEAR_BASE,
     eligible_high: int = ELIGIBLE_PER_YEAR_HIGH,
-    base: engine.ModelResult | None = None,
+    base: ModelResult | None = None,
 ) -> BudgetImpact:
     """Treat `eligible_*` children every year for `years` years; net NHS/PSS cost per year and in total."""
     if not 1 <= years <= spec.cycles:

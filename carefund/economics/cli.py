@@ -26,8 +26,13 @@ if TYPE_CHECKING:
 
 EXIT_BAD_INPUT = 2
 MAX_PSA_DRAWS = 1_000_000  # the most PSA draws a run may ask for (report.py checks it too)
-M_TOP_PAD = -2  # glibc's mallopt parameter (malloc.h)
+# glibc's mallopt parameters (malloc.h) and the values the command sets for a large PSA (`keep_heap_for_psa`)
+M_TRIM_THRESHOLD = -1
+M_TOP_PAD = -2
+M_MMAP_THRESHOLD = -3
 HEAP_TOP_PAD = 64 * 2**20
+HEAP_TRIM_THRESHOLD = 256 * 2**20
+MMAP_THRESHOLD = 32 * 2**20  # glibc's largest allowed value on 64-bit (HEAP_MAX_SIZE / 2)
 DJANGO_OPTIONS = ("--evidence",)
 """Options of `economics run` that need the database: given one, the Django command runs instead."""
 
@@ -48,15 +53,27 @@ def needs_django(argv: Sequence[str]) -> bool:
 
 
 def keep_heap_for_psa() -> bool:
-    """Ask glibc to grow and trim the heap in steps of 64 MiB for this (short-lived) command process.
+    """Ask glibc to keep the memory of a large PSA's temporaries in this (short-lived) command process.
 
-    With glibc's defaults the first large PSA in a process spends about half its time growing, trimming and
-    re-faulting the heap for each chunk's temporaries (4.5 s of CPU for 100,000 SDR draws against 2.1 s for a second
-    run; docs/benchmarks.md); with this setting the first run is as fast as later ones, and peak RSS did not change.
-    Only the command does this: it is process-wide, and the web and task processes reach the fast state after their
-    first large run anyway. Returns whether the setting was applied (False on a C library without mallopt)."""
+    A PSA chunk allocates arrays of a few hundred KiB to a few MiB and frees them again, thousands of times. Once any
+    mallopt setting is made glibc stops raising its mmap threshold by itself, so with only a top pad (the setting
+    before 2026-12-07) each such array could be a fresh `mmap`, faulted in again. Measured 2026-12-07 for 10,000 SDR
+    draws (docs/benchmarks.md): at 04:28, with only the top pad, 151,000 page faults and 0.5 s of system time (the
+    lead saw 0.41 to 0.53 s of system time at 04:23); with these settings 10,000 faults and 0.05 s in every run; at
+    05:00 the top pad alone gave 14,000 faults and 0.06 to 0.09 s, glibc's defaults 80,000 and 0.28 s. The cost of
+    the old setting depended on the machine's state; with these it did not in any run. Same results, same peak RSS
+    (61 to 63 MiB): arrays up to 32 MiB come from the heap (M_MMAP_THRESHOLD), the heap grows in 64 MiB steps
+    (M_TOP_PAD) and is given back only when 256 MiB are free at its top (M_TRIM_THRESHOLD). Only the command does
+    this: it is process-wide, and the web and task processes are long-lived. Returns whether every setting was
+    applied (False on a C library without mallopt)."""
     try:
-        return bool(ctypes.CDLL(None).mallopt(M_TOP_PAD, HEAP_TOP_PAD))
+        mallopt = ctypes.CDLL(None).mallopt
+        settings = (
+            (M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+            (M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD),
+            (M_TOP_PAD, HEAP_TOP_PAD),
+        )
+        return all([bool(mallopt(param, value)) for param, value in settings])
     except (OSError, AttributeError):
         return False
 

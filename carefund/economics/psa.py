@@ -18,6 +18,7 @@ Pure numpy/scipy: no Django.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -214,8 +215,8 @@ class PSAResult:
                 **{
                     key: Interval(
                         float(values[:, k].mean()),
-                        float(np.percentile(values[:, k], 2.5)),
-                        float(np.percentile(values[:, k], 97.5)),
+                        percentile(values[:, k], 2.5),
+                        percentile(values[:, k], 97.5),
                     )
                     for key, values in outcomes.items()
                 },
@@ -259,6 +260,26 @@ class PSASummary:
 
     strategies: tuple[StrategySummary, ...]
     incremental: IncrementalAnalysis
+
+
+def percentile(values: FloatArray, q: float) -> float:
+    """The q-th percentile of a 1-D array, linear between order statistics: numpy's default method, to the bit.
+
+    `np.percentile` reaches `np.unique`, which imports `numpy.ma` (30 to 60 ms, a twentieth of the whole command's
+    budget for 10,000 draws); this takes the two order statistics with `np.partition` and interpolates as numpy's
+    `_lerp` does. NaN in, NaN out."""
+    n = int(values.shape[0])
+    if np.isnan(values).any():
+        return math.nan
+    position = (n - 1) * (q / 100)  # numpy's virtual index for its default method, the same operations
+    below = min(max(math.floor(position), 0), n - 1)
+    above = min(below + 1, n - 1)
+    t = position - below
+    ordered = np.partition(values, (below, above))
+    a, b = float(ordered[below]), float(ordered[above])
+    if t >= 0.5:
+        return b - (b - a) * (1 - t)
+    return a + (b - a) * t
 
 
 def evpi_from_nmb(nmb: FloatArray) -> float:

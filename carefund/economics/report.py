@@ -14,17 +14,20 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from carefund.economics import dsa, engine, plots, voi
-from carefund.economics import psa as psa_engine
+from carefund.economics import engine
 from carefund.economics.cli import MAX_PSA_DRAWS
 from carefund.economics.incremental import IncrementalRow
 from carefund.economics.model import Model, ModelError
 from carefund.economics.modelfile import ModelFileError, ModelSpec, to_engine_model
-from carefund.economics.psa import PSAResult
+from carefund.economics.results import ModelResult, StrategyResult
+
+if TYPE_CHECKING:  # imported where used: a deterministic run needs none of them (start-up, ADR 0062)
+    from carefund.economics import dsa
+    from carefund.economics.psa import PSAResult
 
 Progress = Callable[[int, int], None]
 STATUS_CODES = {"reference": "ref", "frontier": "ND", "dominated": "D", "extendedly dominated": "ED"}
@@ -37,14 +40,14 @@ class RunResult:
 
     spec: ModelSpec
     model: Model
-    base: engine.ModelResult
+    base: ModelResult
     psa: PSAResult | None = None
     tornado: dsa.Tornado | None = None
     evppi: dict[str, dict[str, float]] = field(default_factory=dict)  # group label -> {threshold: EVPPI per person}
     evppi_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group label -> parameter names
 
     @property
-    def strategies(self) -> tuple[engine.StrategyResult, ...]:
+    def strategies(self) -> tuple[StrategyResult, ...]:
         return self.base.strategies
 
     @property
@@ -237,6 +240,8 @@ def run_model(
                 file=spec.file,
                 key="parameters",
             ) from None
+        from carefund.economics import voi
+
         for label, names in groups.items():
             try:
                 result.evppi[label] = {
@@ -246,6 +251,8 @@ def run_model(
                 raise _engine_error(spec, exc, "evppi") from None
         result.evppi_groups = groups
     if tornado and len(base.strategies) >= 2:
+        from carefund.economics import dsa
+
         names = model.strategy_names
         result.tornado = dsa.one_way(
             model, strategy=names[-1], comparator=names[0], threshold=spec.conventions.thresholds[0]
@@ -257,6 +264,8 @@ def run_psa(
     compiled: engine.CompiledModel, draws: int, seed: int, *, keep_parameters: bool, progress: Progress | None
 ) -> PSAResult:
     """`psa.run_psa` with the model file's defaults (parameters kept only when EVPPI needs them)."""
+    from carefund.economics import psa as psa_engine
+
     return psa_engine.run_psa(compiled, draws=draws, seed=seed, keep_parameters=keep_parameters, progress=progress)
 
 
@@ -273,6 +282,8 @@ def tornado_rows(result: RunResult) -> list[tuple[str, float, float, float, floa
 # --------------------------------------------------------------------------------------------------- HTML report
 def plot_svgs(result: RunResult) -> dict[str, str]:
     """The report's figures as SVG documents, keyed by file stem."""
+    from carefund.economics import plots
+
     spec = result.spec
     out: dict[str, str] = {}
     labels = {s.name: s.label for s in spec.strategies}

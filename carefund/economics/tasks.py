@@ -2,7 +2,7 @@
 never inside the request (the request only checks the input and queues it).
 
 `model_run_enqueue` refuses, before anything is queued: more draws than `ECONOMICS_MAX_DRAWS`; a person (an
-address) who has started `ECONOMICS_RUNS_PER_ADDRESS` runs recently (django-ratelimit on the cache); and any new run
+address) who has started `ECONOMICS_RUNS_PER_ADDRESS` runs recently (django-ratelimit, in the database); and any new run
 while `ECONOMICS_QUEUE_CAP` runs wait or run (counted in the database backend's table). The task rebuilds the
 overrides from JSON-safe arguments and calls `report.run_with_overrides`; its return value (the command's JSON, the
 verdict on the claim and the plots as SVG) is stored by the task backend.

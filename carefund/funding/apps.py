@@ -9,6 +9,12 @@ class FundingConfig(AppConfig):
         from carefund.campaigns.signals import gift_fund_changed
 
         gift_fund_changed.connect(_recompute_after_gift, dispatch_uid="funding.recompute_after_gift")
+        # a child's fund, grants, invoices and transfers in subject-access exports and erasure (core.privacy asks)
+        from carefund.core import privacy as core_privacy
+        from carefund.funding import privacy
+
+        core_privacy.child_export.connect(privacy.child_funding_export, dispatch_uid="funding.privacy.child_export")
+        core_privacy.child_erase.connect(privacy.child_funding_erase, dispatch_uid="funding.privacy.child_erase")
 
 
 def _recompute_after_gift(*, child_id: int, change: str, **_: object) -> None:

@@ -262,7 +262,7 @@ class Grant(models.Model):
 
 
 class SurplusPolicy(models.Model):
-    """The published surplus statement (Code of Fundraising Practice 2.7.5, sdr.md 5.8). Versions are kept."""
+    """The published surplus statement (sources.md: Code of Fundraising Practice 2.7.5). Versions are kept."""
 
     version = models.PositiveIntegerField(unique=True)
     wording = models.TextField()

@@ -28,7 +28,7 @@ from carefund.funding.models import (
 )
 
 # Shown until a trustee publishes a policy: it says what happens either way, as Code of Fundraising Practice
-# 2.7.5 requires (sdr.md 5.8, https://fundraisingregulator.org.uk/more-from-us/news/what-do-if-you-raise-more-donations-you-need-dont-raise-enough-or-cannot-achieve).
+# 2.7.5 requires (sources.md: Code of Fundraising Practice 2.7.5, https://fundraisingregulator.org.uk/more-from-us/news/what-do-if-you-raise-more-donations-you-need-dont-raise-enough-or-cannot-achieve).
 DEFAULT_SURPLUS_WORDING = (
     "Every gift for a child is held in that child's restricted fund and spent only on their care plan. If more is "
     "raised than the plan needs (for example because the NHS pays for the surgery), or the child cannot use it, the "

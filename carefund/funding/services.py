@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
@@ -23,6 +22,7 @@ from carefund.core.errors import (
     ValidationError,
 )
 from carefund.core.money import format_pence, require_pence
+from carefund.core.people import person_ref
 from carefund.core.services import audit_record
 from carefund.funding import rules
 from carefund.funding.models import (
@@ -34,17 +34,12 @@ from carefund.funding.models import (
     InvoiceApproval,
     InvoiceLine,
     Programme,
-    SurplusPolicy,
-    SurplusTransfer,
-    SurplusTransferApproval,
-    SurplusTransferLine,
     WaterfallRun,
 )
 from carefund.funding.selectors import (
     allocation_state,
     funding_input_for_child,
     item_charity_amounts,
-    urgency_candidates,
     waiting_list_for,
 )
 
@@ -61,14 +56,6 @@ class AllocationExhaustedError(ConflictError):
     """An NHS approval was asked for when the centre's allocation has nothing left."""
 
 
-class NoSurplusError(ValidationError):
-    """A transfer was proposed from a fund with no (or not enough) surplus."""
-
-
-class IneligibleRecipientError(ValidationError):
-    """A transfer named a child who is not eligible under the surplus policy."""
-
-
 class OverpaymentError(ValidationError):
     """An invoice asked for more than an item's approved amount."""
 
@@ -77,7 +64,7 @@ class InsufficientFundError(ValidationError):
     """A payment would take the child's restricted fund below zero."""
 
 
-def _require_perm(actor: Any, perm: str, what: str) -> None:
+def require_perm(actor: Any, perm: str, what: str) -> None:
     if actor is None:
         return
     if not getattr(actor, "is_authenticated", False) or not actor.has_perm(perm):
@@ -135,7 +122,7 @@ def allocation_set(
     actor: Any,
 ) -> Allocation:
     """Create a centre's allocation (or return it unchanged if it already exists with these limits)."""
-    _require_perm(actor, "funding.manage_allocation", "change allocations")
+    require_perm(actor, "funding.manage_allocation", "change allocations")
     reason = _check_reason(reason)
     if procedures is None and budget_pence is None:
         raise ValidationError("procedures: give a number of procedures, a budget, or both.", field="procedures")
@@ -218,7 +205,7 @@ def _check_amounts(procedures: int, budget_pence: int) -> None:
 def allocation_add(
     *, allocation: Allocation, procedures: int = 0, budget_pence: int = 0, reason: str, actor: Any
 ) -> Allocation:
-    _require_perm(actor, "funding.manage_allocation", "change allocations")
+    require_perm(actor, "funding.manage_allocation", "change allocations")
     reason = _check_reason(reason)
     _check_amounts(procedures, budget_pence)
     locked = _lock(allocation)
@@ -231,7 +218,7 @@ def allocation_add(
 def allocation_cut(
     *, allocation: Allocation, procedures: int = 0, budget_pence: int = 0, reason: str, actor: Any
 ) -> Allocation:
-    _require_perm(actor, "funding.manage_allocation", "change allocations")
+    require_perm(actor, "funding.manage_allocation", "change allocations")
     reason = _check_reason(reason)
     _check_amounts(procedures, budget_pence)
     locked = _lock(allocation)
@@ -251,7 +238,7 @@ def allocation_move(
     actor: Any,
 ) -> tuple[Allocation, Allocation]:
     """Move procedures and/or budget from one centre to another within the same programme."""
-    _require_perm(actor, "funding.manage_allocation", "change allocations")
+    require_perm(actor, "funding.manage_allocation", "change allocations")
     reason = _check_reason(reason)
     _check_amounts(procedures, budget_pence)
     if source.pk == target.pk:
@@ -287,7 +274,7 @@ def funding_request_create(*, programme: Programme, care_plan: CarePlan, actor: 
     from carefund.care.rules import POLICIES, sdr_eligibility
     from carefund.care.selectors import eligibility_input_for
 
-    _require_perm(actor, "funding.add_fundingrequest", "ask for NHS funding")
+    require_perm(actor, "funding.add_fundingrequest", "ask for NHS funding")
     today = clock.today()
     if today < programme.starts_on or (programme.ends_on is not None and today > programme.ends_on):
         raise ValidationError(
@@ -352,7 +339,7 @@ def funding_request_decide(*, request: FundingRequest, approve: bool, reason: st
 
     Refused, with nothing written: approving an ineligible request, approving when the allocation has
     nothing left, approving a request that is not at the head of the waiting list, deciding twice."""
-    _require_perm(actor, "funding.decide_fundingrequest", "decide NHS funding requests")
+    require_perm(actor, "funding.decide_fundingrequest", "decide NHS funding requests")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("reason: every decision is recorded with its reason; please give one.", field="reason")
@@ -405,7 +392,7 @@ def funding_request_decide(*, request: FundingRequest, approve: bool, reason: st
 @transaction.atomic
 def funding_request_wait(*, request: FundingRequest, actor: Any) -> FundingRequest:
     """Put an eligible pending request on the waiting list of its programme and centre."""
-    _require_perm(actor, "funding.decide_fundingrequest", "decide NHS funding requests")
+    require_perm(actor, "funding.decide_fundingrequest", "decide NHS funding requests")
     locked = FundingRequest.objects.select_for_update().get(pk=request.pk)
     if locked.status != FundingRequest.Status.PENDING:
         raise StateTransitionError(
@@ -525,7 +512,7 @@ def _set_campaign_targets(*, child: Child, result: rules.WaterfallResult, actor:
 def waterfall_recompute_requested(*, child: Child, actor: Any) -> WaterfallRun:
     """A caseworker or finance officer asks for a fresh computation (after a price changed on a care page or a
     gift arrived online: care and campaigns cannot call funding themselves)."""
-    _require_perm(actor, "funding.add_waterfallrun", "recompute the funding waterfall")
+    require_perm(actor, "funding.add_waterfallrun", "recompute the funding waterfall")
     run = waterfall_recompute_for_child(
         child=child, reason="recomputed on request (a price or a gift changed)", actor=actor
     )
@@ -553,7 +540,7 @@ def invoice_enter(
     """Record a provider's invoice against delivered items of a plan (each item moves to 'invoiced')."""
     from carefund.care.services import care_plan_item_set_cost, care_plan_item_transition
 
-    _require_perm(actor, "funding.add_invoice", "enter invoices")
+    require_perm(actor, "funding.add_invoice", "enter invoices")
     if actor is None:
         raise PermissionDeniedError("entered_by: an invoice must be entered by a named person (four eyes).")
     number = (number or "").strip()
@@ -627,7 +614,7 @@ def invoice_enter(
 @transaction.atomic
 def invoice_approve(*, invoice: Invoice, actor: Any) -> Invoice:
     """A finance officer who did not enter the invoice approves it; above the threshold two must."""
-    _require_perm(actor, "funding.approve_invoice", "approve invoices")
+    require_perm(actor, "funding.approve_invoice", "approve invoices")
     if actor is None:
         raise PermissionDeniedError("approver: an approval must be given by a named person.")
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -655,7 +642,7 @@ def invoice_pay(*, invoice: Invoice, actor: Any) -> Invoice:
     from carefund.ledger.selectors import fund_balance_pence
     from carefund.ledger.services import account_open, ledger_post
 
-    _require_perm(actor, "funding.pay_invoice", "pay invoices")
+    require_perm(actor, "funding.pay_invoice", "pay invoices")
     locked = Invoice.objects.select_for_update().select_related("care_plan__child", "provider").get(pk=invoice.pk)
     if locked.state != Invoice.State.APPROVED:
         raise StateTransitionError(
@@ -690,14 +677,14 @@ def invoice_pay(*, invoice: Invoice, actor: Any) -> Invoice:
     if total > balance:
         _grant_draw(grants=grants, child=child, amount_pence=total - balance, invoice=locked, actor=actor)
     payable = chart.provider_payable(locked.provider_id)
-    account_open(name=fund, description=f"Restricted fund of {child.public_name}", child_id=child.pk)
+    account_open(name=fund, description=f"Restricted fund of child #{child.pk}", child_id=child.pk)
     account_open(name=payable, description=f"Payable to {locked.provider.name}")
     today = clock.today()
     meta = {"invoice_id": locked.pk, "child_id": child.pk, "provider_id": locked.provider_id}
     bill = ledger_post(
         kind="invoice",
         postings=[PostingSpec(account=fund, amount_pence=total), PostingSpec(account=payable, amount_pence=-total)],
-        memo=f"Invoice {locked.number} from {locked.provider.name} for {child.public_name}",
+        memo=f"Invoice {locked.number} from {locked.provider.name} for child #{child.pk}",
         on_date=today,
         idempotency_key=f"funding-invoice-{locked.pk}",
         group_id=f"invoice-{locked.pk}",
@@ -729,7 +716,7 @@ def invoice_pay(*, invoice: Invoice, actor: Any) -> Invoice:
         actor=actor,
         action="invoice.paid",
         target=locked,
-        summary=f"Paid {format_pence(total)} to {locked.provider.name} from {child.public_name}'s fund",
+        summary=f"Paid {format_pence(total)} to {locked.provider.name} from {person_ref('child', child.pk)}'s fund",
         details={"amount_pence": total, "invoice_transaction_id": bill.pk, "payment_transaction_id": payment.pk},
     )
     waterfall_recompute(care_plan=locked.care_plan, reason=f"invoice {locked.number} paid", actor=actor)
@@ -753,7 +740,7 @@ def _grant_draw(*, grants: list[Grant], child: Child, amount_pence: int, invoice
                 PostingSpec(account=chart.GENERAL_FUND, amount_pence=take),
                 PostingSpec(account=chart.child_fund(child.pk), amount_pence=-take),
             ],
-            memo=f"Grant #{grant.pk} from general funds for {child.public_name} (invoice {invoice.number})",
+            memo=f"Grant #{grant.pk} from general funds for child #{child.pk} (invoice {invoice.number})",
             on_date=clock.today(),
             idempotency_key=f"funding-grant-{grant.pk}-invoice-{invoice.pk}",
             group_id=f"invoice-{invoice.pk}",
@@ -775,7 +762,7 @@ def grant_approve(*, child: Child, amount_pence: int, reason: str, actor: Any) -
     from carefund.ledger import chart
     from carefund.ledger.selectors import account_balance_pence
 
-    _require_perm(actor, "funding.approve_grant", "approve grants from general funds")
+    require_perm(actor, "funding.approve_grant", "approve grants from general funds")
     if actor is None:
         raise PermissionDeniedError("approver: a grant must be approved by a named person.")
     require_pence(amount_pence, field="amount_pence")
@@ -814,304 +801,3 @@ def _paid_for_item(item_id: int) -> int:
         s=Sum("amount_pence")
     )
     return int(total["s"] or 0)
-
-
-# --------------------------------------------------------------------------------------------- surplus
-@transaction.atomic
-def surplus_policy_publish(
-    *, wording: str, contingency_basis_points: int, actor: Any, eligibility_policy: str = "nhse-2018"
-) -> SurplusPolicy:
-    """Publish a new version of the surplus statement; campaign pages show the current one."""
-    _require_perm(actor, "funding.add_surpluspolicy", "publish the surplus policy")
-    wording = (wording or "").strip()
-    if len(wording) < 40:
-        raise ValidationError(
-            "wording: say what happens to money over the target or when the target is not reached "
-            "(Code of Fundraising Practice 2.7.5), in at least 40 characters.",
-            field="wording",
-        )
-    if not 0 <= contingency_basis_points <= 5000:
-        raise ValidationError(
-            "contingency_basis_points: must be between 0 and 5000 (0% to 50%).", field="contingency_basis_points"
-        )
-    from carefund.care.rules import POLICIES
-
-    if eligibility_policy not in POLICIES:
-        raise ValidationError(
-            f"eligibility_policy: '{eligibility_policy}' is not one of {', '.join(POLICIES)}.",
-            field="eligibility_policy",
-        )
-    current = SurplusPolicy.objects.order_by("-version").first()
-    if (
-        current is not None
-        and current.wording == wording
-        and current.contingency_basis_points == contingency_basis_points
-        and current.eligibility_policy == eligibility_policy
-    ):
-        return current
-    policy = SurplusPolicy.objects.create(
-        version=(current.version + 1) if current else 1,
-        wording=wording,
-        contingency_basis_points=contingency_basis_points,
-        eligibility_policy=eligibility_policy,
-        published_at=clock.now(),
-        published_by=actor,
-    )
-    audit_record(actor=actor, action="surplus_policy.published", target=policy, summary=f"version {policy.version}")
-    return policy
-
-
-def _current_policy() -> SurplusPolicy:
-    policy = SurplusPolicy.objects.order_by("-version").first()
-    if policy is None:
-        raise ValidationError(
-            "policy: no surplus policy is published; a trustee must publish one first.", field="policy"
-        )
-    return policy
-
-
-def _source_surplus(child: Child) -> tuple[int, int]:
-    inp = funding_input_for_child(child)
-    return inp.fund_balance_pence, rules.waterfall(inp).surplus_pence
-
-
-@transaction.atomic
-def surplus_transfer_propose(
-    *,
-    source_child: Child,
-    actor: Any,
-    amounts: Sequence[tuple[Child, int]] | None = None,
-    reason: str = "",
-) -> SurplusTransfer:
-    """Propose moving a fund's surplus to children in urgent need, snapshotting the ranking with its reasons.
-
-    Without `amounts`, the surplus goes down the ranking, filling each child's gap in turn."""
-    _require_perm(actor, "funding.add_surplustransfer", "propose surplus transfers")
-    if actor is None:
-        raise PermissionDeniedError("proposer: a transfer must be proposed by a named person (four eyes).")
-    policy = _current_policy()
-    balance, available = _source_surplus(source_child)
-    if available <= 0:
-        raise NoSurplusError(
-            f"source_child: {source_child.public_name}'s fund has no surplus (balance {format_pence(balance)}, "
-            "all of it needed by the remaining plan and its contingency).",
-            field="source_child",
-        )
-    ranking = rules.rank_urgency(
-        [c for c in urgency_candidates(policy=policy) if c.child_id != source_child.pk], today=clock.today()
-    )
-    by_id = {r.child_id: r for r in ranking.ranked}
-    excluded = {cid: why for cid, _, why in ranking.excluded}
-    chosen: list[tuple[int, int]]
-    if amounts is None:
-        chosen = rules.fill_down_ranking(ranking.ranked, available_pence=available)
-        if not chosen:
-            raise IneligibleRecipientError(
-                "recipients: no child is eligible under the surplus policy now.", field="recipients"
-            )
-    else:
-        chosen = []
-        for child, amount in amounts:
-            require_pence(amount, field="amount_pence")
-            if child.pk == source_child.pk:
-                raise IneligibleRecipientError("recipients: a fund cannot transfer to itself.", field="recipients")
-            if child.pk not in by_id:
-                why = excluded.get(child.pk, "not a candidate")
-                raise IneligibleRecipientError(
-                    f"recipients: {child.public_name} is not eligible under the surplus policy: {why}.",
-                    field="recipients",
-                )
-            if amount > by_id[child.pk].gap_pence:
-                raise ValidationError(
-                    f"amount_pence: {format_pence(amount)} is more than {child.public_name}'s gap "
-                    f"{format_pence(by_id[child.pk].gap_pence)}.",
-                    field="amount_pence",
-                )
-            chosen.append((child.pk, amount))
-        if len({cid for cid, _ in chosen}) != len(chosen):
-            raise ValidationError("recipients: name each child once.", field="recipients")
-    total = sum(a for _, a in chosen)
-    if total > available:
-        raise NoSurplusError(
-            f"amount_pence: {format_pence(total)} is more than the surplus {format_pence(available)} of "
-            f"{source_child.public_name}'s fund.",
-            field="amount_pence",
-        )
-    snapshot = [
-        {
-            "child_id": r.child_id,
-            "name": r.name,
-            "rank": r.rank,
-            "points": r.points,
-            "gap_pence": r.gap_pence,
-            "reasons": list(r.reasons),
-        }
-        for r in ranking.ranked
-    ]
-    transfer = SurplusTransfer.objects.create(
-        source_child=source_child,
-        policy=policy,
-        proposed_by=actor,
-        proposed_at=clock.now(),
-        source_balance_pence=balance,
-        source_surplus_pence=available,
-        ranking={"ranked": snapshot, "excluded": [list(e) for e in ranking.excluded], "on": clock.today().isoformat()},
-        reason=reason.strip()
-        or f"Surplus of {source_child.public_name}'s fund under surplus policy v{policy.version}.",
-    )
-    for cid, amount in chosen:
-        r = by_id[cid]
-        SurplusTransferLine.objects.create(
-            transfer=transfer, recipient_id=cid, amount_pence=amount, rank=r.rank, reasons=list(r.reasons)
-        )
-    audit_record(
-        actor=actor,
-        action="surplus_transfer.proposed",
-        target=transfer,
-        summary=f"{format_pence(total)} from {source_child.public_name} to {len(chosen)} child(ren)",
-        details={"amounts": {str(c): a for c, a in chosen}},
-    )
-    return transfer
-
-
-@transaction.atomic
-def surplus_transfer_approve(*, transfer: SurplusTransfer, actor: Any) -> SurplusTransfer:
-    """Approve a proposal; the second approval by a different person (neither the proposer) posts it to the
-    ledger, recomputes the waterfalls and, after commit, emails the source fund's donors what happened and why."""
-    from carefund.ledger import chart
-    from carefund.ledger.rules import PostingSpec
-    from carefund.ledger.services import account_open, ledger_post
-
-    _require_perm(actor, "funding.approve_surplustransfer", "approve surplus transfers")
-    if actor is None:
-        raise PermissionDeniedError("approver: an approval must be given by a named person.")
-    locked = SurplusTransfer.objects.select_for_update().select_related("source_child", "policy").get(pk=transfer.pk)
-    if locked.state != SurplusTransfer.State.PROPOSED:
-        raise StateTransitionError("state: this transfer is already approved and posted.", field="state")
-    if locked.proposed_by_id == actor.pk:
-        raise FourEyesError("approver: you proposed this transfer; two other people must approve it.")
-    if locked.approvals.filter(approver=actor).exists():
-        raise FourEyesError("approver: you have already approved this transfer; a second, different person must.")
-    source = locked.source_child
-    lines = list(locked.lines.select_related("recipient"))
-    total = sum(line.amount_pence for line in lines)
-    if locked.approvals.count() + 1 >= 2:
-        # Lock the source and every recipient (in one order: no deadlock), so two transfers cannot both fill the
-        # same gap, then check again what was true when it was proposed: the source still has the surplus, and
-        # each recipient is still eligible with a gap at least the amount (a gift or another transfer may have
-        # closed it since).
-        locked_ids = sorted({source.pk, *(line.recipient_id for line in lines)})
-        list(Child.objects.select_for_update().filter(pk__in=locked_ids).order_by("pk").values_list("pk", flat=True))
-        _, available = _source_surplus(source)
-        if total > available:
-            raise NoSurplusError(
-                f"amount_pence: the surplus of {source.public_name}'s fund is now {format_pence(available)}, less than "
-                f"the {format_pence(total)} proposed; propose again.",
-                field="amount_pence",
-            )
-        _check_recipients_still_eligible(locked, lines)
-    SurplusTransferApproval.objects.create(transfer=locked, approver=actor, approved_at=clock.now())
-    audit_record(
-        actor=actor, action="surplus_transfer.approved", target=locked, summary=f"approval {locked.approvals.count()}"
-    )
-    if locked.approvals.count() < 2:
-        return locked
-    src_account = chart.child_fund(source.pk)
-    account_open(name=src_account, description=f"Restricted fund of {source.public_name}", child_id=source.pk)
-    postings = [PostingSpec(account=src_account, amount_pence=total)]
-    for line in lines:
-        name = chart.child_fund(line.recipient_id)
-        account_open(
-            name=name, description=f"Restricted fund of {line.recipient.public_name}", child_id=line.recipient_id
-        )
-        postings.append(PostingSpec(account=name, amount_pence=-line.amount_pence))
-    txn = ledger_post(
-        kind="surplus_transfer",
-        postings=postings,
-        memo=f"Surplus transfer #{locked.pk} from {source.public_name} under surplus policy v{locked.policy.version}",
-        on_date=clock.today(),
-        idempotency_key=f"funding-surplus-transfer-{locked.pk}",
-        group_id=f"surplus-transfer-{locked.pk}",
-        actor=actor,
-        metadata={"surplus_transfer_id": locked.pk, "source_child_id": source.pk},
-    )
-    locked.state = SurplusTransfer.State.POSTED
-    locked.ledger_transaction_id = txn.pk
-    locked.posted_at = clock.now()
-    locked.save(update_fields=["state", "ledger_transaction_id", "posted_at"])
-    audit_record(
-        actor=actor,
-        action="surplus_transfer.posted",
-        target=locked,
-        summary=f"{format_pence(total)} moved from {source.public_name}'s fund",
-        details={"ledger_transaction_id": txn.pk},
-    )
-    waterfall_recompute_for_child(child=source, reason=f"surplus transfer #{locked.pk} out", actor=actor)
-    for line in lines:
-        waterfall_recompute_for_child(child=line.recipient, reason=f"surplus transfer #{locked.pk} in", actor=actor)
-    transfer_id = locked.pk
-    transaction.on_commit(lambda: surplus_transfer_notify_donors(transfer_id=transfer_id))
-    return locked
-
-
-def _check_recipients_still_eligible(transfer: SurplusTransfer, lines: Sequence[SurplusTransferLine]) -> None:
-    """Refuse (IneligibleRecipientError) if a recipient is no longer eligible or their gap is now smaller."""
-    ids = [line.recipient_id for line in lines]
-    ranking = rules.rank_urgency(urgency_candidates(policy=transfer.policy, child_ids=ids), today=clock.today())
-    gaps = {r.child_id: r.gap_pence for r in ranking.ranked}
-    excluded = {cid: why for cid, _, why in ranking.excluded}
-    for line in lines:
-        name = line.recipient.public_name
-        if line.recipient_id not in gaps:
-            why = excluded.get(line.recipient_id, "not a candidate")
-            raise IneligibleRecipientError(
-                f"recipients: {name} is no longer eligible under the surplus policy ({why}); propose again.",
-                field="recipients",
-            )
-        if line.amount_pence > gaps[line.recipient_id]:
-            raise IneligibleRecipientError(
-                f"amount_pence: {name}'s gap is now {format_pence(gaps[line.recipient_id])}, less than the "
-                f"{format_pence(line.amount_pence)} proposed; propose again.",
-                field="amount_pence",
-            )
-
-
-def surplus_transfer_letter(*, transfer: SurplusTransfer) -> str:
-    """The letter to the source fund's donors: what happened and why.
-
-    It goes to members of the public, so a recipient is named only if their guardians consented to publicity, and
-    the ranking's reasons (which carry a child's age-limit date, derived from their birthday, and their surgery
-    date) stay with the staff who approved it; the policy wording says what the ranking weighs."""
-    source = transfer.source_child
-    recipients = ", ".join(
-        f"{line.recipient.public_name if line.recipient.publicity_consent else 'another child'} "
-        f"({format_pence(line.amount_pence)}, ranked {line.rank} in urgency)"
-        for line in transfer.lines.select_related("recipient").order_by("rank", "pk")
-    )
-    return (
-        f"Thank you for giving to {source.public_name}'s fund.\n\n"
-        f"{source.public_name}'s care plan is funded and {format_pence(transfer.amount_pence)} was not needed. "
-        f"Under our published surplus policy (version {transfer.policy.version}) it has gone to children in urgent "
-        f"need, chosen by an open ranking and approved by two people: {recipients}.\n\n"
-        f"Our surplus policy: {transfer.policy.wording}\n"
-    )
-
-
-def surplus_transfer_notify_donors(*, transfer_id: int) -> int:
-    """Email each donor of the source fund what happened and why (runs after commit). Returns emails sent."""
-    from carefund.campaigns.selectors import donors_for_child
-
-    transfer = SurplusTransfer.objects.select_related("source_child", "policy").get(pk=transfer_id)
-    source = transfer.source_child
-    body = surplus_transfer_letter(transfer=transfer)
-    sent = 0
-    for donor in donors_for_child(child_id=source.pk):
-        greeting = f"Dear {donor['name']},\n\n" if donor.get("name") else ""
-        send_mail(
-            subject=f"What happened to the money left over in {source.public_name}'s fund",
-            message=greeting + body,
-            from_email=None,
-            recipient_list=[donor["email"]],
-        )
-        sent += 1
-    return sent

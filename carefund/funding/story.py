@@ -6,9 +6,9 @@ run (James is three when it starts; the children's ages, the eligibility windows
 today). NHS England's request goes to the programme open on the request day: the CtE when played from 2015, the
 2018 routine commissioning when played from today.
 
-In April 2015, in the NHS England Commissioning through Evaluation era (sdr.md 1.1-1.8), James (3, GMFCS III,
+In April 2015, in the NHS England Commissioning through Evaluation era (sources.md: CtE 2014), James (3, GMFCS III,
 Hythe) is recommended SDR at the Nottingham centre. The Daily Echo backs his campaign for £50,000: the plan's
-£50,110 including surgery of £10,000 (care.pathways: the NHS price is UNCONFIRMED, sdr.md 4.1, so £10,000 is an
+£50,110 including surgery of £10,000 (care.pathways: the NHS price is not published, so £10,000 is an
 assumption). Readers give £50,000. Nottingham's CtE allocation is not used up, so NHS England pays the surgery;
 the waterfall is recomputed and the campaign's target drops to what the charity must pay. The surgery is done in
 June 2015, the rehabilitation runs for two years, each invoice is entered, approved by a second finance officer
@@ -33,14 +33,14 @@ from carefund.core.models import AuditEvent
 from carefund.core.money import format_pence
 from carefund.core.roles import Role
 from carefund.core.services import audit_record
-from carefund.funding import selectors, services
+from carefund.funding import selectors, services, surplus
 from carefund.funding.demo import seed_programmes
 from carefund.funding.models import Allocation
 
 STORY_ACTION = "story.played"
 # The story as written: its dates are moved together to the start it is played from (`play_story(start=...)`).
 STORY_START = dt.datetime(2015, 4, 1, 9, 0)
-# The appeal raises £50,000: the all-in family target for SDR of about £50,000 (sdr.md 4.4, http://gracesfund.org/sdr.html).
+# The appeal raises £50,000: the all-in family target for SDR of about £50,000 (sources.md: Family fundraising targets, http://gracesfund.org/sdr.html).
 RAISED_PENCE = 5_000_000
 NHS_REQUEST_DAY = dt.date(2015, 4, 20)
 NHS_DECISION_DAY = dt.date(2015, 4, 24)
@@ -188,7 +188,7 @@ def play_story(*, allow_accounts: bool = False, start: dt.datetime | None = None
             funding = seed_programmes()
             staff = _staff(care.users)
             programme = _programme_open_on(moved(NHS_REQUEST_DAY), candidates=(funding.cte, funding.nhse_2018))
-            services.surplus_policy_publish(
+            surplus.surplus_policy_publish(
                 wording=SURPLUS_WORDING,
                 contingency_basis_points=SURPLUS_CONTINGENCY_BASIS_POINTS,
                 eligibility_policy=programme.eligibility_policy,
@@ -313,14 +313,14 @@ def play_story(*, allow_accounts: bool = False, start: dt.datetime | None = None
                     else ""
                 ),
             )
-            transfer = services.surplus_transfer_propose(
+            transfer = surplus.surplus_transfer_propose(
                 source_child=james,
                 actor=staff["caseworker"],
                 reason="James's plan is complete and paid; NHS England paid his surgery, so the money raised for it "
                 "was not needed.",
             )
-            services.surplus_transfer_approve(transfer=transfer, actor=staff["finance2"])
-            services.surplus_transfer_approve(transfer=transfer, actor=staff["trustee"])
+            surplus.surplus_transfer_approve(transfer=transfer, actor=staff["finance2"])
+            surplus.surplus_transfer_approve(transfer=transfer, actor=staff["trustee"])
             names = ", ".join(
                 f"{line.recipient.public_name} {format_pence(line.amount_pence)}" for line in transfer.lines.all()
             )

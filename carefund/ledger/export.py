@@ -24,7 +24,7 @@ def export_beancount(*, title: str = "carefund") -> Iterator[str]:
     yield f"option {_quote('title')} {_quote(title)}\n"
     yield f"option {_quote('operating_currency')} {_quote('GBP')}\n"
     # every amount has exactly two decimals; a tiny multiplier makes beancount's tolerance strict as well
-    # (../shared/domain/fundraising.md §5, beancount 3.2.3)
+    # (sources.md: Beancount)
     yield f"option {_quote('tolerance_multiplier')} {_quote('0.0001')}\n\n"
     first_use: dict[int, dt.date] = {}
     last_use: dict[int, dt.date] = {}

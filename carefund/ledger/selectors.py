@@ -288,3 +288,14 @@ def journal_entries_to_decide_for_user(*, user: Any) -> list[Any]:
         return []
     entries = JournalEntry.objects.filter(state=JournalEntryState.PROPOSED).exclude(proposed_by=user)
     return list(entries.order_by("proposed_at", "pk"))
+
+
+def memos_naming(texts: list[str]) -> int:
+    """How many transactions' memos hold any of `texts`, ignoring case (for a subject-access erasure: memos are
+    append-only, so they are counted and reported as kept, never changed)."""
+    if not texts:
+        return 0
+    match = Q()
+    for text in texts:
+        match |= Q(memo__icontains=text)
+    return Transaction.objects.filter(match).count()

@@ -16,6 +16,7 @@ from django.db.models.functions import Cast
 from carefund.care.models import Child, Provider
 from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
+from carefund.core.people import person_ref
 from carefund.core.permissions import restrict_children
 from carefund.core.services import audit_record
 from carefund.outcomes import evaluation, rules
@@ -103,7 +104,7 @@ def child_outcomes_for_user(*, user: Any, child_pk: int, with_history: bool = Fa
         adverse_events=list(AdverseEvent.objects.filter(enrolment__child=child)) if with_history else [],
         synthetic=any(e.programme.is_synthetic for e in enrolments),
     )
-    audit_record(actor=user, action="outcomes.viewed", target=child, summary=child.public_name)
+    audit_record(actor=user, action="outcomes.viewed", target=child, summary=person_ref("child", child.pk))
     return result
 
 

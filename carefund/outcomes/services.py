@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from carefund.care.models import Child, Provider
 from carefund.core import clock
 from carefund.core.errors import ConflictError, PermissionDeniedError, ValidationError
+from carefund.core.people import person_ref
 from carefund.core.permissions import require_child_visible, require_perm
 from carefund.core.services import audit_record
 from carefund.outcomes import rules
@@ -156,7 +157,9 @@ def enrolment_create(
     if Enrolment.objects.filter(programme=programme, child=child).exists():
         raise ConflictError(f"{child.public_name} is already on the {programme.name} registry.")
     enrolment = Enrolment.objects.create(programme=programme, child=child, centre=centre, surgery_date=surgery_date)
-    audit_record(actor=actor, action="outcome_enrolment.created", target=enrolment, summary=child.public_name)
+    audit_record(
+        actor=actor, action="outcome_enrolment.created", target=enrolment, summary=person_ref("child", child.pk)
+    )
     return enrolment
 
 
@@ -177,7 +180,9 @@ def consent_give(*, enrolment: Enrolment, actor: Any) -> Enrolment:
     enrolment.consent_given_at = clock.now()
     enrolment.consent_withdrawn_at = None
     enrolment.save(update_fields=["consent_given_at", "consent_withdrawn_at"])
-    audit_record(actor=actor, action="outcome_consent.given", target=enrolment, summary=enrolment.child.public_name)
+    audit_record(
+        actor=actor, action="outcome_consent.given", target=enrolment, summary=person_ref("child", enrolment.child_id)
+    )
     return enrolment
 
 
@@ -191,7 +196,12 @@ def consent_withdraw(*, enrolment: Enrolment, actor: Any) -> Enrolment:
         raise ConflictError("There is no consent to withdraw: the child is not in the registry's analyses.")
     enrolment.consent_withdrawn_at = clock.now()
     enrolment.save(update_fields=["consent_withdrawn_at"])
-    audit_record(actor=actor, action="outcome_consent.withdrawn", target=enrolment, summary=enrolment.child.public_name)
+    audit_record(
+        actor=actor,
+        action="outcome_consent.withdrawn",
+        target=enrolment,
+        summary=person_ref("child", enrolment.child_id),
+    )
     return enrolment
 
 
@@ -270,7 +280,7 @@ def observation_record(
         actor=actor,
         action="outcome_observation.recorded",
         target=observation,
-        summary=f"{measure.slug} at {time_point.months} months for {enrolment.child.public_name}",
+        summary=f"{measure.slug} at {time_point.months} months for {person_ref('child', enrolment.child_id)}",
     )
     return observation
 
@@ -357,6 +367,9 @@ def adverse_event_record(
         recorded_at=clock.now(),
     )
     audit_record(
-        actor=actor, action="outcome_adverse_event.recorded", target=event, summary=enrolment.child.public_name
+        actor=actor,
+        action="outcome_adverse_event.recorded",
+        target=event,
+        summary=person_ref("child", enrolment.child_id),
     )
     return event

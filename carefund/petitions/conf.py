@@ -25,6 +25,14 @@ def count_interval_seconds() -> float:
     return float(getattr(settings, "PETITION_COUNT_INTERVAL_SECONDS", 5))
 
 
+def email_interval_seconds() -> float:
+    return float(getattr(settings, "PETITION_EMAIL_INTERVAL_SECONDS", 1))
+
+
+def page_cache_seconds() -> int:
+    return int(getattr(settings, "PETITION_PAGE_CACHE_SECONDS", 5))
+
+
 def retention_days() -> int:
     return int(getattr(settings, "PETITION_RETENTION_DAYS", 182))
 

@@ -18,7 +18,6 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count
 
@@ -173,18 +172,13 @@ def petition_count_refresh_soon(*, petition_id: int) -> None:
 
 def _schedule(petition_id: int) -> None:
     from carefund.petitions import conf
+    from carefund.petitions.schedule import enqueue_once_per_interval
     from carefund.petitions.tasks import petition_count_refresh_task
 
     interval = conf.count_interval_seconds()
-    now = clock.now()
     if interval <= 0:
         petition_count_refresh(petition_id=petition_id)
         return
-    task = petition_count_refresh_task
-    if not task.get_backend().supports_defer:  # a backend that runs tasks at once: one refresh per confirmation
-        task.enqueue(petition_id=petition_id)
-        return
-    window = int(now.timestamp() // interval)
-    if not cache.add(f"carefund:petition-count:{petition_id}:{window}", 1, timeout=int(interval) + 5):
-        return  # this process already scheduled the refresh that follows this confirmation
-    task.using(run_after=dt.datetime.fromtimestamp((window + 1) * interval, tz=dt.UTC)).enqueue(petition_id=petition_id)
+    enqueue_once_per_interval(
+        petition_count_refresh_task, key=f"count:{petition_id}", interval=interval, petition_id=petition_id
+    )

@@ -135,7 +135,9 @@ class SignatureState(models.TextChoices):
 
 
 class Signature(models.Model):
-    petition = models.ForeignKey(Petition, on_delete=models.PROTECT, related_name="signatures")
+    # Signing is the busiest write, and each index costs it: the petition's own index is left out (every index
+    # below starts with the petition), as are a pattern index on the token and an index of empty invalidations.
+    petition = models.ForeignKey(Petition, on_delete=models.PROTECT, related_name="signatures", db_index=False)
     name = models.CharField(max_length=255)
     email = models.CharField(max_length=254)
     # The address with aliases removed (rules.canonical_email): one signature per canonical email and name.
@@ -154,7 +156,7 @@ class Signature(models.Model):
     state = models.CharField(max_length=12, choices=SignatureState.choices, default=SignatureState.PENDING)
     # Set when signing tripped a rate limit: confirming then holds the signature instead of counting it.
     suspect = models.BooleanField(default=False)
-    token = models.CharField(max_length=64, unique=True)
+    token = models.CharField(max_length=64)
     created_at = models.DateTimeField()
     validated_at = models.DateTimeField(null=True, blank=True)
     # True once the batch counter has added this confirmed signature to the petition's counts.
@@ -163,8 +165,10 @@ class Signature(models.Model):
     icb_code = models.CharField(max_length=9, blank=True)
     region_code = models.CharField(max_length=9, blank=True)
     email_count = models.PositiveSmallIntegerField(default=1)
+    # True from signing until the batch sender (`tasks.signature_confirmations_send`) has emailed the link.
+    confirmation_due = models.BooleanField(default=False)
     invalidation = models.ForeignKey(
-        "Invalidation", null=True, blank=True, on_delete=models.PROTECT, related_name="signatures"
+        "Invalidation", null=True, blank=True, on_delete=models.PROTECT, related_name="signatures", db_index=False
     )
     response_emailed_at = models.DateTimeField(null=True, blank=True)
     anonymised_at = models.DateTimeField(null=True, blank=True)
@@ -184,15 +188,25 @@ class Signature(models.Model):
                 condition=Q(anonymised_at__isnull=True),
                 name="signature_two_per_email",
             ),
+            models.UniqueConstraint(fields=["token"], name="signature_token_unique"),
             models.CheckConstraint(condition=Q(household_slot__in=[1, 2]), name="signature_household_slot"),
             models.CheckConstraint(
                 condition=Q(counted=False) | Q(state="validated"), name="signature_counted_only_if_validated"
             ),
         ]
         indexes = [
-            models.Index(fields=["petition", "state", "counted"], name="signature_to_count"),
+            # Partial: only the signatures waiting for the counter (or for a moderator) are in these two, so the
+            # writes of every other signature skip them, and they stay small however big a petition grows.
+            models.Index(
+                fields=["petition", "id"], condition=Q(state="validated", counted=False), name="signature_to_count"
+            ),
+            models.Index(fields=["petition", "created_at"], condition=Q(state="held"), name="signature_held"),
             models.Index(fields=["petition", "ip_address", "created_at"], name="signature_by_ip"),
             models.Index(fields=["petition", "email_domain", "created_at"], name="signature_by_domain"),
+            models.Index(fields=["id"], condition=Q(confirmation_due=True), name="signature_confirmation_due"),
+            models.Index(
+                fields=["invalidation"], condition=Q(invalidation__isnull=False), name="signature_invalidation"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -222,7 +222,8 @@ def is_suspect(*, recent: RecentSigning, limits: RateLimits) -> bool:
 
 
 def creator_over_limit(*, created_recently: int, limits: RateLimits) -> bool:
-    """Whether one more petition from this IP would exceed e-petitions' creator rate (2 per IP per 5 minutes)."""
+    """Whether one more petition from this IP (or email domain) would exceed e-petitions' creator rate (2 per IP
+    per 5 minutes; carefund applies it per email domain too, except the allowed webmail domains)."""
     return limits.enabled and created_recently >= limits.creator_rate
 
 

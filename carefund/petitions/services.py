@@ -57,7 +57,8 @@ def petition_create(
     *, data: PetitionInput, actor: Any, ip: str | None, campaign: Any = None, now: dt.datetime | None = None
 ) -> Petition:
     """Start a petition (pending until the creator confirms their email) with the creator's own signature, and
-    email the creator the confirmation link. A creator over the rate limit (2 per IP per 5 minutes) is refused."""
+    email the creator the confirmation link. A creator over the rate limit (2 per IP, and 2 per email domain not
+    on the allowed list, per 5 minutes) is refused."""
     try:
         text = rules.clean_petition_text(
             action=data.action, background=data.background, additional_details=data.additional_details
@@ -71,13 +72,17 @@ def petition_create(
     creator = signature_clean(data.creator)
     now = now or clock.now()
     limits = conf.rate_limits()
-    if ip and rules.creator_over_limit(
-        created_recently=Petition.objects.filter(
-            creator_ip=ip, created_at__gt=now - dt.timedelta(seconds=limits.creator_seconds)
-        ).count(),
-        limits=limits,
-    ):
+    recent = Petition.objects.filter(created_at__gt=now - dt.timedelta(seconds=limits.creator_seconds))
+    if ip and rules.creator_over_limit(created_recently=recent.filter(creator_ip=ip).count(), limits=limits):
         raise ConflictError("Too many petitions have been started from your connection just now: wait 5 minutes.")
+    # The same rate per email domain, except the big webmail providers (GDS after 2016: limit unknown domains).
+    if creator.email_domain not in conf.allowed_domains() and rules.creator_over_limit(
+        created_recently=recent.filter(creator_email__iendswith=f"@{creator.email_domain}").count(), limits=limits
+    ):
+        raise ConflictError(
+            f"Too many petitions have been started from email addresses at {creator.email_domain} just now: "
+            "wait 5 minutes."
+        )
     staff = bool(roles_of(actor) & _NO_SPONSOR_ROLES) and campaign is not None
     response, debate = conf.thresholds_for(data.target)
     petition = Petition.objects.create(

@@ -17,6 +17,7 @@ from carefund.petitions.counting import petition_count_refresh
 from carefund.petitions.models import Petition, Signature, SignatureState
 
 RESPONSE_BATCH = 500
+CONFIRMATION_BATCH = 500
 
 
 def _url(name: str, **kwargs: str) -> str:
@@ -61,12 +62,44 @@ def signature_confirmation_send(*, signature_id: int) -> bool:
     if signature is None or signature.state != SignatureState.PENDING or not signature.email:
         return False
     send_mail(
-        subject=f"Please confirm your signature: {signature.petition.action}",
+        subject=_confirmation_subject(signature),
         message=confirmation_body(signature),
         from_email=None,
         recipient_list=[signature.email],
     )
     return True
+
+
+def _confirmation_subject(signature: Signature) -> str:
+    return f"Please confirm your signature: {signature.petition.action}"
+
+
+@task()
+def signature_confirmations_send() -> int:
+    """Email the confirmation link of every signature taken since the last batch (`confirmation_due`), up to 500 at
+    a time over one mail connection, marking each as sent in the same transaction; queue the next batch if there
+    may be more. Signing queues this at most once per second and server process (`signing`), so a burst of
+    signers costs one task a second, not one each. A signature confirmed or invalidated meanwhile gets no email."""
+    with transaction.atomic():
+        batch = list(
+            Signature.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("petition")
+            .filter(confirmation_due=True)
+            .order_by("id")[:CONFIRMATION_BATCH]
+        )
+        if not batch:
+            return 0
+        messages = [
+            EmailMessage(subject=_confirmation_subject(s), body=confirmation_body(s), to=[s.email])
+            for s in batch
+            if s.state == SignatureState.PENDING and s.email
+        ]
+        if messages:
+            get_connection().send_messages(messages)
+        Signature.objects.filter(id__in=[s.pk for s in batch]).update(confirmation_due=False)
+    if len(batch) == CONFIRMATION_BATCH:
+        transaction.on_commit(lambda: signature_confirmations_send.enqueue(), robust=True)
+    return len(messages)
 
 
 @task()

@@ -4,6 +4,10 @@ queue in the transaction that makes it due."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -58,5 +62,67 @@ def enqueue_in_transaction(task: Task[Any, Any], **kwargs: Any) -> None:
 
 
 def note_fund_changed(child_id: int, change: str) -> None:
-    """A gift moved a child's fund: tell the apps above (funding recomputes the child's waterfall after commit)."""
-    gift_fund_changed.send(sender=Donation, child_id=child_id, change=change)
+    """A gift moved a child's fund: tell the apps above (funding recomputes the child's waterfall after commit);
+    in a batch, once per child at its end."""
+    batch = _batch.get()
+    if batch is None:
+        gift_fund_changed.send(sender=Donation, child_id=child_id, change=change)
+    else:
+        batch.funds.setdefault(child_id, change)
+
+
+def receipt_due(donation_id: int) -> None:
+    """Put a confirmed gift's receipt on the queue, in the confirming transaction; in a batch, one task for all of
+    its gifts at its end."""
+    batch = _batch.get()
+    if batch is None:
+        _receipts_enqueue([donation_id])
+    else:
+        batch.receipts.append(donation_id)
+
+
+def _receipts_enqueue(donation_ids: list[int]) -> None:
+    from carefund.campaigns.tasks import receipts_send
+
+    enqueue_in_transaction(receipts_send, donation_ids=donation_ids)
+
+
+@dataclass
+class _Batch:
+    receipts: list[int] = field(default_factory=list)
+    funds: dict[int, str] = field(default_factory=dict)
+
+
+# The batch of payment events being applied in one transaction (`batched`), if any.
+_batch: ContextVar[_Batch | None] = ContextVar("carefund_campaigns_batch", default=None)
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Within (one transaction applying many events), what each gift leaves to do is gathered and done once on
+    leaving, still in the transaction: one receipt task for all the gifts confirmed (so a receipt is never lost,
+    nor sent for a gift whose confirmation rolled back), one fund change per child."""
+    batch = _Batch()
+    token = _batch.set(batch)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if batch.receipts:
+        _receipts_enqueue(batch.receipts)
+    for child_id, change in batch.funds.items():
+        note_fund_changed(child_id, change)
+
+
+@contextmanager
+def batched_part() -> Iterator[None]:
+    """Around one event of a batch (in its savepoint): if it fails, the receipts it gathered are dropped with it (a
+    fund change is kept: recomputing a waterfall that did not change is harmless)."""
+    batch = _batch.get()
+    kept = len(batch.receipts) if batch is not None else 0
+    try:
+        yield
+    except BaseException:
+        if batch is not None:
+            del batch.receipts[kept:]
+        raise

@@ -16,6 +16,7 @@ from carefund.campaigns.services._base import require_perm as _require_perm
 from carefund.care.models import Child
 from carefund.core import clock
 from carefund.core.errors import NotFoundError, PermissionDeniedError, StateTransitionError, ValidationError
+from carefund.core.people import person_ref
 from carefund.core.permissions import has_role
 from carefund.core.roles import Role
 from carefund.core.services import audit_record
@@ -47,7 +48,9 @@ def campaign_create(
         media_partner=media_partner,
         created_at=clock.now(),
     )
-    audit_record(actor=actor, action="campaign.create", target=campaign, summary=campaign.title)
+    audit_record(
+        actor=actor, action="campaign.create", target=campaign, summary=f"campaign for {person_ref('child', child.pk)}"
+    )
     return campaign
 
 

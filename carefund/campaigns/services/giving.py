@@ -15,10 +15,10 @@ from carefund.campaigns.gateways import active_gateway
 from carefund.campaigns.gateways.base import CheckoutRequest, PaymentGateway
 from carefund.campaigns.models import Campaign, CampaignState, Donation, DonationKind, DonationStatus, MessageStatus
 from carefund.campaigns.services._base import (
-    enqueue_in_transaction,
     gift_postings,
     new_token,
     note_fund_changed,
+    receipt_due,
     require_perm,
 )
 from carefund.campaigns.services.campaigns import sync_target_state
@@ -169,7 +169,7 @@ def donation_record_succeeded(
     donation.ledger_transaction = ledger_post(
         kind=TransactionKind.DONATION,
         postings=gift_postings(donation, chart.clearing_account(donation.gateway), fee_pence or 0),
-        memo=f"Gift #{donation.pk} to {donation.campaign.title}",
+        memo=f"Gift #{donation.pk} to campaign #{donation.campaign_id}",
         on_date=today,
         idempotency_key=f"donation-{donation.pk}",
         group_id=f"donation-{donation.pk}",
@@ -205,9 +205,7 @@ def after_success(donation: Donation, actor: Any, *, sync_target: bool = True) -
         locked = Campaign.objects.select_for_update().select_related("child").get(pk=campaign.pk)
         sync_target_state(locked, actor=actor)
     if donation.donor_email:
-        from carefund.campaigns.tasks import receipt_send
-
-        enqueue_in_transaction(receipt_send, donation_id=donation.pk)
+        receipt_due(donation.pk)
 
 
 @transaction.atomic

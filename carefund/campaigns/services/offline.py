@@ -65,7 +65,7 @@ def _post_offline(
     txn = ledger_post(
         kind=TransactionKind.DONATION,
         postings=gift_postings(donation, chart.BANK),
-        memo=f"Offline gift #{donation.pk} ({line.kind}) to {campaign.title}",
+        memo=f"Offline gift #{donation.pk} ({line.kind}) to campaign #{campaign.pk}",
         on_date=received_on,
         idempotency_key=f"donation-{donation.pk}",
         group_id=f"offline-batch-{batch.pk}" if batch else f"donation-{donation.pk}",

@@ -1,4 +1,5 @@
-"""SDR eligibility (sdr.md 2.4 and 1.3): every criterion, met and failed, under both policies."""
+"""SDR eligibility (docs/sources.md: Bristol SDR funding page, CtE 2014): every criterion, met and failed, under
+both policies."""
 
 from __future__ import annotations
 

@@ -143,11 +143,13 @@ def test_the_command_starts_without_django(tmp_path: Path):
     path.write_text(VALID)
     probe = (
         "import sys; from carefund.manage import main; main(['economics', 'run', sys.argv[1], '--json']); "
-        "print('django' in sys.modules, 'scipy' in sys.modules, file=sys.stderr)"
+        "print('django' in sys.modules, 'scipy' in sys.modules, 'carefund.economics.psa' in sys.modules, "
+        "'carefund.economics.plots' in sys.modules, file=sys.stderr)"
     )
     done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout)["strategies"][0]["cost"] == 2710.0
-    assert done.stderr.split() == ["False", "False"]  # no web framework, and no scipy for a deterministic run
+    # no web framework, no scipy, and neither the PSA nor the plots for a deterministic run
+    assert done.stderr.split() == ["False", "False", "False", "False"]
 
 
 def test_an_option_that_needs_the_database_goes_through_django():

@@ -408,3 +408,97 @@ def test_expressions_that_fail_at_the_base_values_name_their_key(old, new, key, 
     err = refusal(VALID.replace(old, new, 1))
     assert err.key == key
     assert err.message.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message", "line_of"),
+    [
+        ("dead = true", 'dead = "yes"', "states.dead.dead", "must be true or false, not 'yes'", 'dead = "yes"'),
+        (
+            "dead = true",
+            "dead = true\ncolour = 1",
+            "states.dead.colour",
+            "is not a state field; allowed: costs, dead, initial, label, name, tunnel, utility",
+            "colour = 1",
+        ),
+        ('name = "dead"\n', "", "states[1].name", "is missing; it must be a string", None),
+        ("cycles = 3", "cycles = 2.5", "model.cycles", "is 2.5; allowed: a whole number from 1 to 1000", "cycles"),
+        (
+            "discount_costs = 0",
+            'discount_costs = "x"',
+            "conventions.discount_costs",
+            "must be a finite number, not 'x'",
+            "discount_costs",
+        ),
+        (
+            "discount_costs = 0",
+            "discount_costs = 0\nthresholds = [20000, -1]",
+            "conventions.thresholds",
+            "entry 2 is -1; allowed: an amount per QALY, 0 or more",
+            "thresholds",
+        ),
+        ("value = 0.1", 'value = "0.1"', "parameters.p_die.value", "must be a finite number, not '0.1'", "value = "),
+        ("value = 0.1", "value = inf", "parameters.p_die.value", "must be a finite number, not inf", "value = inf"),
+        ("value = 0.1", "value = true", "parameters.p_die.value", "must be a finite number, not true", "value = true"),
+        (
+            'costs = { care = "c_well" }',
+            "costs = 3",
+            "states.well.costs",
+            "must be a table of cost name = expression, not 3",
+            "costs = 3",
+        ),
+        (
+            'costs = { care = "c_well" }',
+            "costs = { care = true }",
+            "states.well.costs.care",
+            "must be a number or an expression in quotes, not true/false",
+            "costs = {",
+        ),
+        (
+            "[transitions.dead]\ndead = 1",
+            "[transitions]\ndead = 1",
+            "transitions.dead",
+            "must be a table of destination state = probability, not 1",
+            None,
+        ),
+        ("[model]", "[modelx]", "model", "is missing; it must be a [model] table with name and cycles", None),
+        ('name = "a"', 'name = "a"\nlabel = 3', "strategies.a.label", "must be a string, not 3", "label = 3"),
+    ],
+)
+def test_structure_refusals_name_key_line_and_what_is_allowed(old, new, key, message, line_of):
+    """The file's structure (sections, keys, types, required fields) is checked by a schema (pydantic) whose errors
+    read like every other refusal: the dotted key, the line, what is wrong and what is allowed."""
+    text = VALID.replace(old, new, 1)
+    err = refusal(text)
+    assert (err.key, err.message) == (key, message)
+    if line_of is not None:
+        assert err.line == line_no(text, line_of)
+
+
+def test_an_unknown_key_inside_a_dict_section_is_refused_with_its_owner():
+    text = VALID + "\n[dirichlet.g]\nparameters = ['a1', 'a2']\nalphas = [1, 2]\nsource = 's'\nweights = 1\n"
+    err = refusal(text)
+    assert err.key == "dirichlet.g.weights"
+    assert err.message == (
+        "is not a field of a Dirichlet group; allowed: alphas, assumption, description, parameters, source"
+    )
+    matrix = (
+        VALID + "\n[[correlations]]\nparameters = ['p_die', 'c_well']\nmatrix = [[1, 0.1], [0.1, 'y']]\nsource = 's'\n"
+    )
+    err = refusal(matrix)
+    assert (err.key, err.message) == ("correlations[0].matrix", "row 2, entry 2 must be a finite number, not 'y'")
+
+
+def test_pydantic_is_imported_only_when_a_file_is_read():
+    """Models built in Python, and the command before it has a file, do not pay for the schema library."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from carefund.economics import cli, report; from carefund.economics.examples import hiv_model; "
+        "from carefund.economics.engine import run_model; run_model(hiv_model()); before = 'pydantic' in sys.modules; "
+        "from carefund.economics.modelfile import load_model; load_model('sdr'); "
+        "print(before, 'pydantic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

@@ -388,6 +388,7 @@ def test_report_lists_dirichlet_groups_and_correlations(tmp_path: Path):
     assert "<h2>Correlated parameters (Gaussian copula)</h2><ul><li>p_die, c_well: correlation matrix" in html
 
 
+@pytest.mark.django_db  # the API counts runs per address in the shared rate-limit cache, a database table
 def test_api_evppi(client):
     response = client.post(
         "/api/economics/models/sdr/run",

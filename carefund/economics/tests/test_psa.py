@@ -15,7 +15,7 @@ from carefund.economics.dsa import one_way
 from carefund.economics.engine import run_model
 from carefund.economics.examples import benchmark_model, hiv_model, sick_sicker_model
 from carefund.economics.model import Correlation, ModelError, Parameter
-from carefund.economics.psa import PSAError, PSAResult, draw_parameters, evpi_from_nmb, run_psa
+from carefund.economics.psa import PSAError, PSAResult, draw_parameters, evpi_from_nmb, percentile, run_psa
 from carefund.economics.voi import evppi, evppi_from_arrays, evppi_table
 
 
@@ -308,3 +308,15 @@ def test_psa_json_has_the_summary_table(capsys):
             assert low <= r[key]["mean"] <= high
     assert {r["status"] for r in psa["summary"]["incremental"]} <= {"ref", "ND", "D", "ED"}
     assert set(psa["evpi_per_person"]) == {"20000", "25000", "30000", "35000"}
+
+
+def test_summary_percentiles_are_numpys_to_the_bit():
+    """The summary's intervals use psa.percentile (numpy's default linear method without importing numpy.ma)."""
+    rng = np.random.default_rng(7)
+    for n in [*range(1, 40), 999, 1000, 10_001]:
+        x = rng.normal(size=n) * 1000
+        if n % 3 == 0:
+            x = np.round(x)  # ties
+        for q in (0, 0.1, 2.5, 33.3, 50, 97.5, 99.9, 100):
+            assert percentile(x, q) == float(np.percentile(x, q)), (n, q)
+    assert np.isnan(percentile(np.array([1.0, np.nan, 3.0]), 2.5))

@@ -16,7 +16,7 @@ from carefund.care.models import Child
 from carefund.core import clock
 from carefund.core.clock import frozen_at
 from carefund.core.roles import Role
-from carefund.funding import services
+from carefund.funding import surplus
 from carefund.funding.demo import DemoFunding, seed_programmes
 
 START = dt.datetime(2015, 4, 1, 10, 0)
@@ -48,7 +48,7 @@ def give(child: Child, amount_pence: int, key: str, on_date: dt.date | None = No
             PostingSpec(account=chart.BANK, amount_pence=amount_pence),
             PostingSpec(account=chart.child_fund(child.pk), amount_pence=-amount_pence),
         ],
-        memo=f"Gift for {child.public_name}",
+        memo=f"Gift for child #{child.pk}",
         on_date=on_date or clock.today(),
         idempotency_key=key,
     )
@@ -73,7 +73,7 @@ def world(db: Any, clock_2015: None) -> World:
     care = seed_care(allow_accounts=False)
     funding = seed_programmes()
     trustee = make_user("policy-trustee", Role.TRUSTEE)
-    services.surplus_policy_publish(
+    surplus.surplus_policy_publish(
         wording="Money over what the plan needs goes to other children in urgent need, by a published ranking.",
         contingency_basis_points=1000,
         actor=trustee,

@@ -10,7 +10,7 @@ from django.db import connection
 
 from carefund.core.errors import DomainError
 from carefund.core.roles import Role
-from carefund.funding import services
+from carefund.funding import services, surplus
 from carefund.funding.models import Allocation, FundingRequest
 from carefund.funding.tests.conftest import World
 
@@ -112,12 +112,12 @@ def test_two_transfers_cannot_both_fill_one_childs_gap(world: World) -> None:
     give(oliver, 6_100_000, "gift-oliver")  # £50,110 plan + 10% contingency leaves £5,879 surplus
     transfers = []
     for source, amount in ((james, 500_000), (oliver, 500_000)):
-        transfers.append(services.surplus_transfer_propose(source_child=source, actor=cw, amounts=[(noah, amount)]))
+        transfers.append(surplus.surplus_transfer_propose(source_child=source, actor=cw, amounts=[(noah, amount)]))
     # Close Noah's gap to less than both transfers together (it is the plan's £50,110 less what he holds).
     give(noah, 5_011_000 - 700_000, "gift-noah")
     for transfer in transfers:
-        services.surplus_transfer_approve(transfer=transfer, actor=f2)
-    outcomes = _race([(lambda t=t: services.surplus_transfer_approve(transfer=t, actor=trustee)) for t in transfers])
+        surplus.surplus_transfer_approve(transfer=transfer, actor=f2)
+    outcomes = _race([(lambda t=t: surplus.surplus_transfer_approve(transfer=t, actor=trustee)) for t in transfers])
     assert outcomes == ["IneligibleRecipientError", "ok"]
     assert SurplusTransfer.objects.filter(state="posted").count() == 1
     assert fund_balance_pence(child_id=noah.pk) == 5_011_000 - 700_000 + 500_000

@@ -11,7 +11,7 @@ from django.test import Client
 
 from carefund.core.models import AuditEvent
 from carefund.core.roles import Role
-from carefund.funding import services
+from carefund.funding import services, surplus
 from carefund.funding.models import FundingRequest, Invoice, WaterfallRun
 from carefund.funding.tests.conftest import World, give
 
@@ -213,9 +213,9 @@ def test_a_family_sees_another_childs_name_only_with_that_childs_consent(world: 
     james, noah = world.care.children["james"], world.care.children["noah"]
     approve_james(world)
     give(james, 5_000_000, "gift-big")
-    transfer = services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
-    services.surplus_transfer_approve(transfer=transfer, actor=f2)
-    services.surplus_transfer_approve(transfer=transfer, actor=trustee)
+    transfer = surplus.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
+    surplus.surplus_transfer_approve(transfer=transfer, actor=f2)
+    surplus.surplus_transfer_approve(transfer=transfer, actor=trustee)
     guardian = world.user("noah-dad", Role.GUARDIAN)
     noah.guardians.add(guardian)
     james.publicity_consent = False
@@ -242,7 +242,7 @@ def test_approvers_can_reach_the_proposals_on_the_surplus_page_and_approve(world
     james, noah = world.care.children["james"], world.care.children["noah"]
     approve_james(world)
     give(james, 5_000_000, "gift-big")
-    transfer = services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
+    transfer = surplus.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
     for approver in (f2, trustee):
         c = client_for(approver)
         page = c.get("/funding/surplus/")

@@ -12,7 +12,7 @@ from carefund.care.models import CarePlanItem
 from carefund.core.errors import FourEyesError, StateTransitionError, ValidationError
 from carefund.core.models import AuditEvent
 from carefund.core.roles import Role
-from carefund.funding import services
+from carefund.funding import services, surplus
 from carefund.funding.models import (
     Allocation,
     AllocationChange,
@@ -326,37 +326,37 @@ def test_surplus_transfer_refusals_and_posting(world: World, mailoutbox: list[An
     trustee = world.user("t", Role.TRUSTEE)
     james, noah, amelia = (world.care.children[k] for k in ("james", "noah", "amelia"))
     before = counts()
-    with pytest.raises(services.NoSurplusError, match="has no surplus"):
-        services.surplus_transfer_propose(source_child=james, actor=cw)
+    with pytest.raises(surplus.NoSurplusError, match="has no surplus"):
+        surplus.surplus_transfer_propose(source_child=james, actor=cw)
     assert counts() == before
 
     approve_james(world)  # the NHS pays the surgery: £10,000 of the gifts become surplus
     give(james, 5_000_000, "gift-big")
     result_surplus = 5_000_000 - (5_011_000 - 1_000_000) - 401_100  # balance - remaining need - 10% contingency
     before = counts()
-    with pytest.raises(services.IneligibleRecipientError, match=re.escape("Amelia P. is not eligible")):
-        services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(amelia, 100_000)])
-    with pytest.raises(services.NoSurplusError, match=re.escape("more than the surplus £5,879.00")):
-        services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, result_surplus + 1)])
+    with pytest.raises(surplus.IneligibleRecipientError, match=re.escape("Amelia P. is not eligible")):
+        surplus.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(amelia, 100_000)])
+    with pytest.raises(surplus.NoSurplusError, match=re.escape("more than the surplus £5,879.00")):
+        surplus.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, result_surplus + 1)])
     assert counts() == before
 
     # The proposer holds both roles, so only four eyes (not a missing permission) stops them approving.
     proposer = world.user("cw-fo", Role.CASEWORKER, Role.FINANCE_OFFICER)
-    transfer = services.surplus_transfer_propose(source_child=james, actor=proposer, amounts=[(noah, 500_000)])
+    transfer = surplus.surplus_transfer_propose(source_child=james, actor=proposer, amounts=[(noah, 500_000)])
     assert transfer.source_surplus_pence == result_surplus == 587_900
     ranked_names = [r["name"] for r in transfer.ranking["ranked"]]
     assert "Noah B." in ranked_names and "Amelia P." not in ranked_names
     before = counts()
     with pytest.raises(FourEyesError, match="you proposed this transfer"):
-        services.surplus_transfer_approve(transfer=transfer, actor=proposer)
+        surplus.surplus_transfer_approve(transfer=transfer, actor=proposer)
     assert counts() == before
-    services.surplus_transfer_approve(transfer=transfer, actor=f2)
+    surplus.surplus_transfer_approve(transfer=transfer, actor=f2)
     before = counts()
     with pytest.raises(FourEyesError, match="already approved"):
-        services.surplus_transfer_approve(transfer=transfer, actor=f2)
+        surplus.surplus_transfer_approve(transfer=transfer, actor=f2)
     assert counts() == before
     assert fund_balance_pence(child_id=noah.pk) == 0
-    transfer = services.surplus_transfer_approve(transfer=transfer, actor=trustee)
+    transfer = surplus.surplus_transfer_approve(transfer=transfer, actor=trustee)
     assert transfer.state == "posted"
     assert fund_balance_pence(child_id=noah.pk) == 500_000
     assert fund_balance_pence(child_id=james.pk) == 4_500_000
@@ -420,7 +420,7 @@ def test_2018_programme_pays_surgery_and_capped_rehabilitation(world: World) -> 
             programme=world.funding.nhse_2018, care_plan=world.care.plans["noah"], actor=cw
         )
         assert req.eligible is True
-        # The surgery (£10,000) plus the GMFCS II rehabilitation amount (£6,000, an assumption: sdr.md 2.5).
+        # The surgery (£10,000) plus the GMFCS II rehabilitation amount (£6,000, an assumption: not published).
         assert req.cost_pence == 1_600_000
         services.funding_request_decide(request=req, approve=True, reason="2018 policy", actor=nhs)
     run = WaterfallRun.objects.filter(care_plan__child=noah).first()
@@ -448,15 +448,15 @@ def test_surplus_transfer_refused_at_posting_when_the_recipients_gap_closed(
     james, noah = world.care.children["james"], world.care.children["noah"]
     approve_james(world)
     give(james, 5_000_000, "gift-big")
-    transfer = services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
-    services.surplus_transfer_approve(transfer=transfer, actor=f2)
+    transfer = surplus.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
+    surplus.surplus_transfer_approve(transfer=transfer, actor=f2)
     from carefund.ledger import chart
 
     account_open(name=chart.child_fund(noah.pk), description="Noah's fund", child_id=noah.pk)
     give(noah, noah_gift, "gift-noah")
     before = counts()
-    with pytest.raises(services.IneligibleRecipientError, match=re.escape(message)):
-        services.surplus_transfer_approve(transfer=transfer, actor=trustee)
+    with pytest.raises(surplus.IneligibleRecipientError, match=re.escape(message)):
+        surplus.surplus_transfer_approve(transfer=transfer, actor=trustee)
     assert counts() == before
     transfer.refresh_from_db()
     assert transfer.state == "proposed"
@@ -471,19 +471,19 @@ def test_the_donors_letter_names_only_consenting_children_and_keeps_their_dates_
     james, noah = world.care.children["james"], world.care.children["noah"]
     approve_james(world)
     give(james, 5_000_000, "gift-big")
-    transfer = services.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
-    services.surplus_transfer_approve(transfer=transfer, actor=f2)
-    services.surplus_transfer_approve(transfer=transfer, actor=trustee)
+    transfer = surplus.surplus_transfer_propose(source_child=james, actor=cw, amounts=[(noah, 500_000)])
+    surplus.surplus_transfer_approve(transfer=transfer, actor=f2)
+    surplus.surplus_transfer_approve(transfer=transfer, actor=trustee)
     reasons = transfer.lines.get().reasons
     assert reasons == ["gap of £50,110.00 (+100)"]  # the snapshot keeps the reasons for staff
 
     noah.publicity_consent = True
     noah.save(update_fields=["publicity_consent"])
     rank = transfer.lines.get().rank
-    assert f"Noah B. (£5,000.00, ranked {rank} in urgency)" in services.surplus_transfer_letter(transfer=transfer)
+    assert f"Noah B. (£5,000.00, ranked {rank} in urgency)" in surplus.surplus_transfer_letter(transfer=transfer)
     noah.publicity_consent = False
     noah.save(update_fields=["publicity_consent"])
-    letter = services.surplus_transfer_letter(transfer=transfer)
+    letter = surplus.surplus_transfer_letter(transfer=transfer)
     assert f"another child (£5,000.00, ranked {rank} in urgency)" in letter
     assert "Noah" not in letter
     assert not any(reason in letter for reason in reasons)

@@ -84,12 +84,12 @@ def test_a_failing_part_leaves_the_receipt_without_it(caplog: pytest.LogCaptureF
 
 
 def test_the_receipt_can_be_replied_to_and_names_the_charitys_number(settings: Any, mailoutbox: list[Any]) -> None:
-    from carefund.campaigns.tasks import receipt_send
+    from carefund.campaigns.tasks import receipts_send
 
     settings.CHARITY_NUMBER = "1234567"
     settings.CHARITY_EMAIL = "donors@charity.example"
     gift = make_donation(amount_pence=2500, on=D(2026, 6, 15))
-    assert receipt_send.call(donation_id=gift.pk) is True
+    assert receipts_send.call(donation_ids=[gift.pk]) == 1
     (mail,) = mailoutbox
     assert mail.reply_to == ["donors@charity.example"]
     assert "registered charity number 1234567" in mail.body

@@ -111,7 +111,7 @@ def realistic_book() -> dict[str, Transaction]:
     d = dt.date(2026, 3, 2)
     t: dict[str, Transaction] = {}
     t["g1"] = gift(1, 5000, d, memo='Gift from "Aunt" Jo')
-    # £1.45 fee on a £50 card gift: the worked example of ../shared/domain/fundraising.md §5 (line 229)
+    # £1.45 fee on a £50 card gift (an illustrative card fee)
     t["f1"] = fee(145, d)
     t["g2"] = gift(1, 120000, d + dt.timedelta(days=1), memo="Fun run")
     t["g3"] = gift(2, 2500, d + dt.timedelta(days=2), memo="Gift for child 2")

@@ -100,6 +100,28 @@ def test_creator_rate_limit_two_per_ip_per_five_minutes():
     assert Petition.objects.count() == 3
 
 
+def test_creator_rate_limit_two_per_email_domain_per_five_minutes(settings):
+    settings.PETITION_ALLOWED_EMAIL_DOMAINS = ["gmail.com"]
+
+    def create(n, email, ip):
+        return services.petition_create(
+            data=_input(action=f"Petition {n}", creator=signer(n, email=email)), actor=None, ip=ip
+        )
+
+    create(1, "a@spam.example", "192.0.2.61")
+    create(2, "b@SPAM.example", "192.0.2.62")
+    with pytest.raises(ConflictError) as info:
+        create(3, "c@spam.example", "192.0.2.63")  # another address, another IP, the same domain
+    assert "spam.example" in info.value.message
+    for n in (4, 5, 6):  # a big webmail provider's users are not limited by their domain
+        create(n, f"person{n}@gmail.com", f"192.0.2.{70 + n}")
+    create(7, "d@other.example", "192.0.2.80")
+    assert Petition.objects.count() == 6
+    with clock.frozen_at(clock.now() + dt.timedelta(minutes=6)):
+        create(3, "c@spam.example", "192.0.2.63")
+    assert Petition.objects.count() == 7
+
+
 def test_only_moderators_moderate():
     from carefund.care.tests.factories import UserFactory
 

@@ -270,3 +270,49 @@ def test_a_burst_of_confirmations_schedules_one_refresh_for_the_end_of_the_inter
             ).token
         )
     assert len([r for r in default_task_backend.results if r.task.name == "petition_count_refresh_task"]) == 2
+
+
+def test_confirmation_emails_go_out_in_batches_one_task_per_interval(settings, django_capture_on_commit_callbacks):
+    from django_tasks import default_task_backend
+
+    from carefund.petitions.tasks import signature_confirmations_send
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # keeps what is queued
+    settings.PETITION_EMAIL_INTERVAL_SECONDS = 1
+    petition = make_petition()
+    moment = dt.datetime(2026, 12, 7, 12, 0, 1, 200_000, tzinfo=dt.UTC)
+    with clock.frozen_at(moment):
+        ids = []
+        for n in range(5):
+            with django_capture_on_commit_callbacks(execute=True):
+                ids.append(signature_sign(petition=petition, data=signer(n), ip=None).signature_id)
+    batches = [r for r in default_task_backend.results if r.task.name == "signature_confirmations_send"]
+    assert len(batches) == 1  # five signers in one second: one task
+    assert batches[0].task.run_after == dt.datetime(2026, 12, 7, 12, 0, 2, tzinfo=dt.UTC)
+    assert not mail.outbox
+    first = Signature.objects.get(pk=ids[0])
+    signature_confirm(token=first.token)  # confirmed before its email went (the benchmark does this): no email
+    assert signature_confirmations_send.call() == 4
+    assert sorted(m.to[0] for m in mail.outbox) == [f"signer{n}@example.org" for n in range(1, 5)]
+    assert all(Signature.objects.get(pk=i).token in m.body for i, m in zip(sorted(ids[1:]), mail.outbox, strict=True))
+    assert signature_confirmations_send.call() == 0  # each email once
+    assert len(mail.outbox) == 4
+
+
+def test_send_confirmations_command_sends_what_a_lost_batch_left(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # the batch never runs
+    petition = make_petition()
+    signature_sign(petition=petition, data=signer(1), ip=None)
+    assert not mail.outbox
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    out = StringIO()
+    call_command("petitions", "send-confirmations", stdout=out)
+    assert "1 signatures wait" in out.getvalue()
+    assert [m.to for m in mail.outbox] == [["signer1@example.org"]]
+    out = StringIO()
+    call_command("petitions", "send-confirmations", stdout=out)
+    assert "0 signatures wait" in out.getvalue() and len(mail.outbox) == 1

@@ -286,3 +286,56 @@ def test_moderators_find_the_queue_in_the_menu_and_their_work_on_the_start_page(
 def test_the_public_menu_shows_petitions_but_not_moderation(client: Client):
     html = client.get("/petitions/").content.decode()
     assert reverse("petitions:staff_queue") not in html
+
+
+def test_public_answers_are_kept_a_few_seconds_and_a_moderators_change_shows_at_once(client: Client, settings):
+    from carefund.web.petitions.data import forget
+
+    settings.PETITION_PAGE_CACHE_SECONDS = 5
+    petition = make_petition()
+    urls = {
+        "json": reverse("petitions:json", kwargs={"slug": petition.slug}),
+        "count": reverse("petitions:count", kwargs={"slug": petition.slug}),
+        "page": reverse("petitions:page", kwargs={"slug": petition.slug}),
+        "widget": reverse("petitions:widget", kwargs={"slug": petition.slug}),
+    }
+    first = {what: client.get(url) for what, url in urls.items()}
+    assert json.loads(first["json"].content)["data"]["attributes"]["signature_count"] == 0
+    Petition.objects.filter(pk=petition.pk).update(signature_count=4321, action="Fund SDR for every child now")
+    again = {what: client.get(url) for what, url in urls.items()}
+    for what in urls:  # the same answer, with its headers, while it is kept
+        assert again[what].status_code == 200
+        assert again[what].content == first[what].content
+        assert again[what]["Content-Type"] == first[what]["Content-Type"]
+    assert again["json"]["Access-Control-Allow-Origin"] == "*"
+    assert again["json"]["Cache-Control"] == again["count"]["Cache-Control"] == "public, max-age=5"
+    forget(petition)  # what a moderator's action does in the process that served it
+    assert json.loads(client.get(urls["json"]).content)["data"]["attributes"]["signature_count"] == 4321
+    assert json.loads(client.get(urls["count"]).content)["signature_count"] == 4321
+    assert "4,321" in client.get(urls["widget"]).content.decode()
+    assert "Fund SDR for every child now" in client.get(urls["page"]).content.decode()
+
+
+def test_a_signed_in_person_never_gets_the_kept_page(client: Client, settings):
+    settings.PETITION_PAGE_CACHE_SECONDS = 5
+    petition = make_petition()
+    url = reverse("petitions:page", kwargs={"slug": petition.slug})
+    assert client.get(url).status_code == 200  # kept for visitors
+    person = moderator("mo-reader")
+    client.force_login(person)
+    page = client.get(url)
+    assert "mo-reader" in page.content.decode()
+    assert "no-store" in page["Cache-Control"]
+
+
+def test_unknown_or_removed_petitions_are_never_kept(client: Client, settings):
+    settings.PETITION_PAGE_CACHE_SECONDS = 5
+    petition = make_petition()
+    url = reverse("petitions:json", kwargs={"slug": petition.slug})
+    assert client.get(url).status_code == 200
+    Petition.objects.filter(pk=petition.pk).update(state=PetitionState.REMOVED)
+    cache.clear()
+    assert client.get(url).status_code == 410
+    Petition.objects.filter(pk=petition.pk).update(state=PetitionState.OPEN)
+    assert client.get(url).status_code == 200  # the 410 was not kept
+    assert client.get(reverse("petitions:json", kwargs={"slug": "no-such-petition"})).status_code == 404

@@ -3,6 +3,7 @@ A record the user may not see is a 404, never the data."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -12,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from carefund.care import privacy as child_privacy
 from carefund.care import rules, selectors, services
 from carefund.care.models import CarePlanItem, ItemState
 from carefund.core import clock
@@ -87,7 +89,9 @@ def child_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_reveal": selectors.can_reveal_nhs_number(user=request.user),
             "can_plan": request.user.has_perm("care.add_careplan"),
             "can_assess": request.user.has_perm("care.add_sdrassessment"),
-            "can_edit": request.user.has_perm("care.change_child"),
+            "can_edit": request.user.has_perm("care.change_child") and child.erased_at is None,
+            "can_export": request.user.has_perm("care.export_child_data"),
+            "can_erase": request.user.has_perm("care.erase_child_data") and child.erased_at is None,
             "can_consent": request.user.has_perm("care.change_child")
             or child.guardians.filter(pk=request.user.pk or 0).exists(),
             "nhs_number": None,
@@ -134,6 +138,53 @@ def child_reveal_nhs_number(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         raise PermissionDenied(exc.message) from None
     return render(request, "web/care/nhs_number.html", {"child": child, "nhs_number": nhs_number})
+
+
+@login_required
+@require_POST
+def child_data_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """Everything held about the child, as a JSON file (a guardian's own child, or a caseworker's): audited, so a
+    POST, as showing an NHS number is."""
+    try:
+        data = child_privacy.child_data_export(child_id=pk, actor=request.user)
+    except NotFoundError:
+        raise Http404("No such child.") from None
+    except PermissionDeniedError as exc:
+        raise PermissionDenied(exc.message) from None
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False) + "\n", content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="carefund-child-{pk}-{clock.today().isoformat()}.json"'
+    return response
+
+
+@login_required
+def child_data_erase(request: HttpRequest, pk: int) -> HttpResponse:
+    """Erase the child's personal data on request (those granted `care.erase_child_data`): a page saying what goes
+    and what stays, and a confirmation typed in full."""
+    try:
+        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=False)
+    except NotFoundError:
+        raise Http404("No such child.") from None
+    if not request.user.has_perm("care.erase_child_data"):
+        raise PermissionDenied("Only the charity's data protection lead may erase a child's data.")
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("confirm", "").strip().lower() != "erase":
+            error = 'Type the word "erase" to confirm.'
+        else:
+            try:
+                report = child_privacy.child_data_erase(child_id=child.pk, actor=request.user)
+            except DomainError as exc:
+                error = exc.message
+            else:
+                messages.success(
+                    request,
+                    f"Erased child #{child.pk}'s personal data ({sum(report.erased.values())} records). Kept: "
+                    + ("; ".join(report.kept) or "nothing"),
+                )
+                return redirect("care:child", pk=child.pk)
+    return render(request, "web/care/child_erase.html", {"child": child, "error": error}, status=400 if error else 200)
 
 
 @login_required

@@ -18,7 +18,7 @@ from carefund.care.models import CarePlan, CarePlanItem, Child
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.core.money import format_pence, parse_pounds
 from carefund.core.permissions import is_staff_reader, restrict_children
-from carefund.funding import selectors, services
+from carefund.funding import selectors, services, surplus
 from carefund.funding.models import Allocation, FundingRequest, Invoice, Programme, SurplusTransfer
 from carefund.giftaid.claim_selectors import gift_aid_claimed_for_child
 from carefund.web.words import in_words
@@ -351,7 +351,7 @@ def surplus_propose(request: HttpRequest) -> HttpResponse:
     return _act(
         request,
         url,
-        lambda: services.surplus_transfer_propose(
+        lambda: surplus.surplus_transfer_propose(
             source_child=child, actor=request.user, reason=request.POST.get("reason", "")
         ),
         "Transfer proposed; two other people must approve it.",
@@ -366,6 +366,6 @@ def surplus_approve(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         url,
-        lambda: services.surplus_transfer_approve(transfer=transfer, actor=request.user),
+        lambda: surplus.surplus_transfer_approve(transfer=transfer, actor=request.user),
         "Approval recorded.",
     )

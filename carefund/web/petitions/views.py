@@ -22,7 +22,7 @@ from carefund.petitions.errors import PetitionRemovedError
 from carefund.petitions.models import AreaKind, Petition, PetitionState
 from carefund.petitions.services import PetitionInput, petition_create
 from carefund.petitions.signing import SignatureInput, signature_confirm, signature_sign
-from carefund.web.petitions.data import list_attributes, petition_public_cached
+from carefund.web.petitions.data import list_attributes, petition_public_cached, response_cached
 from carefund.web.petitions.forms import PetitionForm, SignatureForm
 
 PAGE_SIZE = 20
@@ -78,6 +78,13 @@ def _signature_input(data: dict[str, Any]) -> SignatureInput:
 
 
 def petition_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The petition's page: the same for every visitor who is not signed in, so kept whole for a few seconds."""
+    if request.user.is_authenticated:  # the menus name the person
+        return _petition_page(request, slug)
+    return response_cached("page", slug, lambda: _petition_page(request, slug))
+
+
+def _petition_page(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         petition = _public(slug)
     except Gone:
@@ -107,17 +114,22 @@ def petition_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def petition_count(request: HttpRequest, slug: str) -> HttpResponse:
-    """The small count the page polls every 10 s (cacheable by a CDN for 5 s)."""
-    petition = Petition.objects.filter(slug=slug, state__in=[PetitionState.OPEN, PetitionState.CLOSED]).first()
-    if petition is None:
-        return JsonResponse({"error": "No such petition."}, status=404)
-    response = JsonResponse(
-        {
-            "signature_count": petition.signature_count,
-            "updated_at": petition.count_updated_at.isoformat() if petition.count_updated_at else None,
-        }
-    )
-    response["Cache-Control"] = "public, max-age=5"
+    """The small count the page polls every 10 s (kept a few seconds, and cacheable by a CDN for 5 s)."""
+
+    def build() -> HttpResponse:
+        found = (
+            Petition.objects.filter(slug=slug, state__in=[PetitionState.OPEN, PetitionState.CLOSED])
+            .values_list("signature_count", "count_updated_at")
+            .first()
+        )
+        if found is None:
+            return JsonResponse({"error": "No such petition."}, status=404)
+        count, updated_at = found
+        return JsonResponse({"signature_count": count, "updated_at": updated_at.isoformat() if updated_at else None})
+
+    response = response_cached("count", slug, build)
+    if response.status_code == 200:
+        response["Cache-Control"] = "public, max-age=5"
     return response
 
 
@@ -255,25 +267,33 @@ def _cell(text: str) -> str:
 
 @xframe_options_exempt
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
-    """A small page a newspaper can embed in an iframe: the count and a link to sign."""
-    try:
-        petition = _public(slug)
-    except Gone:
-        return _gone(request)
-    response = render(request, "web/petitions/widget.html", {"petition": petition})
-    response["Cache-Control"] = "public, max-age=5"
-    return response
+    """A small page a newspaper can embed in an iframe: the count and a link to sign (kept a few seconds)."""
 
+    def build() -> HttpResponse:
+        try:
+            petition = _public(slug)
+        except Gone:
+            return _gone(request)
+        return render(request, "web/petitions/widget.html", {"petition": petition})
 
-def _json(payload: dict[str, Any], status: int = 200) -> JsonResponse:
-    response = JsonResponse(payload, status=status)
-    response["Access-Control-Allow-Origin"] = "*"
-    if status == 200:
+    response = build() if request.user.is_authenticated else response_cached("widget", slug, build)
+    if response.status_code == 200:
         response["Cache-Control"] = "public, max-age=5"
     return response
 
 
-def petitions_json(request: HttpRequest) -> JsonResponse:
+def _json(payload: dict[str, Any], status: int = 200) -> HttpResponse:
+    return _json_headers(JsonResponse(payload, status=status))
+
+
+def _json_headers(response: HttpResponse) -> HttpResponse:
+    response["Access-Control-Allow-Origin"] = "*"
+    if response.status_code == 200:
+        response["Cache-Control"] = "public, max-age=5"
+    return response
+
+
+def petitions_json(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "all")
     if state not in selectors.LIST_STATES:
         return _json({"error": f"state must be one of {', '.join(selectors.LIST_STATES)}"}, status=400)
@@ -313,11 +333,16 @@ def petitions_json(request: HttpRequest) -> JsonResponse:
     )
 
 
-def petition_json(request: HttpRequest, slug: str) -> JsonResponse:
-    try:
-        petition = selectors.petition_get_public(slug=slug)
-    except PetitionRemovedError:
-        return _json({"error": "This petition was removed."}, status=410)
-    except NotFoundError:
-        return _json({"error": "No such petition."}, status=404)
-    return _json(petition_public_cached(petition))
+def petition_json(request: HttpRequest, slug: str) -> HttpResponse:
+    """The petition's public JSON, kept whole for a few seconds."""
+
+    def build() -> HttpResponse:
+        try:
+            petition = selectors.petition_get_public(slug=slug)
+        except PetitionRemovedError:
+            return JsonResponse({"error": "This petition was removed."}, status=410)
+        except NotFoundError:
+            return JsonResponse({"error": "No such petition."}, status=404)
+        return JsonResponse(petition_public_cached(petition))
+
+    return _json_headers(response_cached("json", slug, build))

@@ -1,4 +1,4 @@
-"""Research notes kept off people's pages: references to the project's note files are dropped, the rest kept."""
+"""References to documentation files are kept off people's pages: the file names are dropped, the rest kept."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ from carefund.web.templatetags.plain import without_file_notes
         (
             "sdr.md 1.1-1.3, 1.7, 1.13; https://www.england.nhs.uk/x/ ; equal share (assumption, sdr.md 1.13)",
             "https://www.england.nhs.uk/x/; equal share (assumption)",
+        ),
+        (
+            "sources.md: Summers 2019: CtE mean age 6.0 y; https://example.org/b",
+            "Summers 2019: CtE mean age 6.0 y; https://example.org/b",
         ),
         ("no reference at all: 3.6 and 4.1", "no reference at all: 3.6 and 4.1"),
         ("", ""),

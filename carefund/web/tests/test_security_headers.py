@@ -56,6 +56,20 @@ def test_giving_is_limited_per_address(settings) -> None:  # type: ignore[no-unt
     assert donor.get(f"/campaigns/{campaign.slug}/give/").status_code == 200  # reading the page is not limited
 
 
+def test_the_giving_limit_holds_across_server_processes(settings) -> None:  # type: ignore[no-untyped-def]
+    """Under gunicorn each worker is a process with its own memory: the counts must be in the shared database."""
+    from django.core.cache import caches
+
+    settings.GIVE_RATE_LIMIT = "2/h"
+    campaign = make_campaign()
+    gift = {"preset": "other", "custom_amount": "10", "donor_name": "Ann", "donor_email": "ann@example.org"}
+    donor = Client(REMOTE_ADDR="203.0.113.60")
+    assert [donor.post(f"/campaigns/{campaign.slug}/give/", gift).status_code for _ in range(2)] == [302, 302]
+    caches["default"].clear()  # the next request is served by another process: its memory holds none of the counts
+    assert donor.post(f"/campaigns/{campaign.slug}/give/", gift).status_code == 429
+    assert Donation.objects.count() == 2
+
+
 def test_every_page_has_a_csp_and_no_inline_script(django_user_model) -> None:  # type: ignore[no-untyped-def]
     campaign = make_campaign()
     for url in ("/", f"/campaigns/{campaign.slug}/", f"/campaigns/{campaign.slug}/give/", "/login/", "/economics/sdr/"):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from carefund.core.roles import Role
-from carefund.funding import services
+from carefund.funding import services, surplus
 from carefund.funding.models import Invoice
 from carefund.funding.tests.conftest import World, give
 from carefund.funding.tests.test_services import deliver, item
@@ -57,11 +57,11 @@ def test_a_surplus_transfer_waits_for_its_approvers_not_its_proposer(world: Worl
     f2 = world.user("f2", Role.FINANCE_OFFICER)
     james = world.care.children["james"]
     give(james, 9_000_000, "gift-start-2")
-    transfer = services.surplus_transfer_propose(source_child=james, actor=caseworker, reason="plan fully funded")
+    transfer = surplus.surplus_transfer_propose(source_child=james, actor=caseworker, reason="plan fully funded")
     client.force_login(f2)
     page = client.get("/start/").content.decode()
     assert "Approve the surplus transfer of " in page and "from James Hartley" in page
-    services.surplus_transfer_approve(transfer=transfer, actor=f2)
+    surplus.surplus_transfer_approve(transfer=transfer, actor=f2)
     assert "Approve the surplus transfer" not in client.get("/start/").content.decode()
     client.force_login(caseworker)
     assert "Approve the surplus transfer" not in client.get("/start/").content.decode()

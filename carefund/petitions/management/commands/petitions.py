@@ -1,6 +1,8 @@
-"""`carefund petitions load-postcodes FILE [--areas FILE] | load-shipped | recount [SLUG] | close-expired | anonymise`.
+"""`carefund petitions load-postcodes FILE [--areas FILE] | load-shipped | recount [SLUG] | close-expired | anonymise |
+send-confirmations`.
 
-`close-expired`, `anonymise` and `recount` are the daily jobs (run them from cron: docs/petitions.md)."""
+`close-expired`, `anonymise` and `recount` are the daily jobs (run them from cron: docs/petitions.md);
+`send-confirmations` is the backstop of the batched confirmation emails (cron, every few minutes)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 
 from carefund.petitions.counting import petition_recount
-from carefund.petitions.models import Petition, PetitionState
+from carefund.petitions.models import Petition, PetitionState, Signature
 from carefund.petitions.postcodes import PostcodeFileError, areas_load, load_shipped, postcodes_load
 from carefund.petitions.retention import petitions_anonymise_due
 from carefund.petitions.services import petitions_close_expired
+from carefund.petitions.tasks import signature_confirmations_send
 
 
 class Command(BaseCommand):
@@ -30,6 +33,9 @@ class Command(BaseCommand):
         recount.add_argument("slug", nargs="?", default="", help="one petition (default: every open one)")
         sub.add_parser("close-expired", help="close open petitions whose time is up")
         sub.add_parser("anonymise", help="remove signers' personal data once the retention period has passed")
+        sub.add_parser(
+            "send-confirmations", help="queue the confirmation emails of any signature still waiting for one"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         console = Console(file=self.stdout, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
@@ -50,6 +56,13 @@ class Command(BaseCommand):
             console.print(f"Closed {petitions_close_expired()} petitions.")
         elif action == "anonymise":
             console.print(f"Anonymised the signatures of {petitions_anonymise_due()} petitions.")
+        elif action == "send-confirmations":
+            due = Signature.objects.filter(confirmation_due=True).count()
+            if due:
+                signature_confirmations_send.enqueue()
+            console.print(
+                f"{due} signatures wait for their confirmation email" + ("; a batch is queued." if due else ".")
+            )
 
     def _load(self, console: Console, path: Path, areas: str) -> None:
         if not path.is_file():
