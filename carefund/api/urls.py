@@ -9,12 +9,13 @@ from ninja import NinjaAPI
 from carefund.api import campaigns, care, economics, funding, ledger, petitions
 
 api = NinjaAPI(title="carefund API", version="1", urls_namespace="api")
+# The busiest endpoint first: a request's URL is matched against the patterns in this order (docs/benchmarks.md).
+api.add_router("/petitions/", petitions.router)
 api.add_router("/care/", care.router)
 api.add_router("/ledger/", ledger.router)
 api.add_router("/campaigns/", campaigns.router)
 api.add_router("/funding/", funding.router)
 api.add_router("/economics/", economics.router)
-api.add_router("/petitions/", petitions.router)
 
 
 @api.get("/", url_name="index", include_in_schema=False)

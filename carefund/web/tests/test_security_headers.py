@@ -116,3 +116,56 @@ def test_pages_with_personal_data_are_never_stored(django_user_model) -> None:  
         assert "no-store" in staff.get(url)["Cache-Control"], url
     sent = Client().post(f"/campaigns/{campaign.slug}/give/", {"donor_name": "Ann", "donor_email": "ann@example.org"})
     assert sent.status_code == 400 and "no-store" in sent["Cache-Control"]
+
+
+def test_the_csp_built_once_follows_the_settings_and_a_views_own_changes(settings) -> None:  # type: ignore[no-untyped-def]
+    from csp.utils import build_policy
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from carefund.web.middleware import CSPMiddleware
+
+    signing = Client().post(
+        "/api/petitions/no-such-petition/signatures",
+        {"name": "A", "email": "a@example.org", "uk_citizen_or_resident": True},
+        content_type="application/json",
+    )
+    assert signing["Content-Security-Policy"] == build_policy()
+    assert "frame-ancestors 'none'" in signing["Content-Security-Policy"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    assert Client().get("/health/")["Content-Security-Policy"] == "default-src 'none'"
+
+    def view(request):  # type: ignore[no-untyped-def]
+        response = HttpResponse("ok")
+        response._csp_update = {"img-src": ["https://images.example.org"]}  # type: ignore[attr-defined]
+        return response
+
+    updated = CSPMiddleware(view)(RequestFactory().get("/"))
+    assert updated["Content-Security-Policy"] == "default-src 'none'; img-src https://images.example.org"
+
+
+def test_messages_are_kept_when_a_view_uses_them_and_nothing_is_written_when_not() -> None:
+    from django.contrib import messages
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from carefund.web.middleware import MessageMiddleware
+
+    def saying(request):  # type: ignore[no-untyped-def]
+        messages.info(request, "Saved.")
+        return HttpResponse("ok")
+
+    def silent(request):  # type: ignore[no-untyped-def]
+        return HttpResponse("ok")
+
+    said = SessionMiddleware(MessageMiddleware(saying))(RequestFactory().get("/"))
+    assert "messages" in said.cookies
+    request = RequestFactory().get("/")
+    request.COOKIES["messages"] = said.cookies["messages"].value
+
+    def reading(request):  # type: ignore[no-untyped-def]
+        return HttpResponse(" ".join(str(m) for m in messages.get_messages(request)))
+
+    assert SessionMiddleware(MessageMiddleware(reading))(request).content == b"Saved."
+    assert "messages" not in SessionMiddleware(MessageMiddleware(silent))(RequestFactory().get("/")).cookies
