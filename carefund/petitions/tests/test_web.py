@@ -190,9 +190,13 @@ def test_widget_can_be_framed_and_the_page_cannot(client: Client):
     petition = make_petition()
     widget = client.get(reverse("petitions:widget", kwargs={"slug": petition.slug}))
     assert widget.status_code == 200 and "X-Frame-Options" not in widget
+    assert "frame-ancestors 'self' https:" in widget["Content-Security-Policy"]  # a newspaper's page may frame it
     assert "Sign this petition" in widget.content.decode()
+    again = client.get(reverse("petitions:widget", kwargs={"slug": petition.slug}))  # served from the cache
+    assert "frame-ancestors 'self' https:" in again["Content-Security-Policy"]
     page = client.get(reverse("petitions:page", kwargs={"slug": petition.slug}))
     assert page["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page["Content-Security-Policy"]
 
 
 def test_no_inline_script_or_style_on_petition_pages(client: Client):

@@ -8,6 +8,7 @@ import csv
 from typing import Any
 from urllib.parse import urlencode
 
+from csp.decorators import csp_replace
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -266,8 +267,10 @@ def _cell(text: str) -> str:
 
 
 @xframe_options_exempt
+@csp_replace({"frame-ancestors": ["'self'", "https:"]})  # the site-wide policy forbids framing ('none')
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
-    """A small page a newspaper can embed in an iframe: the count and a link to sign (kept a few seconds)."""
+    """A small page a newspaper can embed in an iframe on its own (HTTPS) site: the count and a link to sign (kept a
+    few seconds). It holds nothing personal, so any HTTPS page may frame it; every other page refuses framing."""
 
     def build() -> HttpResponse:
         try:
