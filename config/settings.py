@@ -62,9 +62,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "carefund.web.middleware.MessageMiddleware",  # Django's, with its storage made when first used
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "carefund.web.middleware.CSPMiddleware",  # django-csp's, with the settings' policy built once
+    "csp.middleware.CSPMiddleware",
     "carefund.web.middleware.NoStorePersonalMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
