@@ -11,15 +11,15 @@ from carefund.web.templatetags.plain import without_file_notes
     ("text", "expected"),
     [
         (
-            "assumption: no SDR transition data (economics.md 3.6); lognormal around 0.7",
+            "assumption: no SDR transition data (notes.md 3.6); lognormal around 0.7",
             "assumption: no SDR transition data; lognormal around 0.7",
         ),
         (
-            "12 sessions x £70, price sdr.md 4.8 (https://example.org/a)",
+            "12 sessions x £70, price notes.md 4.8 (https://example.org/a)",
             "12 sessions x £70, price (https://example.org/a)",
         ),
         (
-            "sdr.md 1.1-1.3, 1.7, 1.13; https://www.england.nhs.uk/x/ ; equal share (assumption, sdr.md 1.13)",
+            "notes.md 1.1-1.3, 1.7, 1.13; https://www.england.nhs.uk/x/ ; equal share (assumption, notes.md 1.13)",
             "https://www.england.nhs.uk/x/; equal share (assumption)",
         ),
         (
