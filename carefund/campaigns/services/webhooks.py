@@ -139,9 +139,10 @@ def webhook_event_process(*, event_pk: int, attempts: int | None = None) -> str:
     each in its own savepoint, so a failure affects its event only and a burst commits once per batch rather than
     once per event (docs/adr/0021-webhook-task-queue.md, "Batches"). Rows are locked (the others skipping those
     another worker holds); an event no longer queued (or, with `attempts`, tried since: a retry waiting for its
-    time) is left as it is. The tasks of the other events it applied are marked done. A refusal (DomainError) marks
-    its event REFUSED for a finance officer; any other failure (including an event that cannot apply yet) is
-    retried with backoff, and after MAX_ATTEMPTS marked FAILED with its error."""
+    time) is left as it is. The other events' own tasks, when the worker reaches them, find their event applied
+    and do nothing (one read). A refusal (DomainError) marks its event REFUSED for a finance officer; any other
+    failure (including an event that cannot apply yet) is retried with backoff, and after MAX_ATTEMPTS marked FAILED
+    with its error."""
     queued = WebhookEvent.objects.filter(state=WebhookEventState.QUEUED)
     own = queued.filter(pk=event_pk, **({} if attempts is None else {"attempts": attempts}))
     if not own.exists():  # one read, no write lock, for a second task of an event applied (the sweep's requeue)
@@ -162,25 +163,9 @@ def webhook_event_process(*, event_pk: int, attempts: int | None = None) -> str:
                 if time.monotonic() > deadline:
                     break  # the rest keep their own tasks
         WebhookEvent.objects.bulk_update(done, ["attempts", "state", "outcome"])
-        _tasks_mark_done([row.pk for row in done[1:]], by=event_pk)
     if len(done) == 1:
         return done[0].outcome
     return f"{len(done)} events applied in one batch; this task's: {done[0].outcome}"[:300]
-
-
-def _tasks_mark_done(event_pks: list[int], *, by: int) -> None:
-    """Mark done the waiting tasks of the events a batch applied (not a retry's, which waits for its time): the
-    worker would claim each only to find its event applied (docs/adr/0021-webhook-task-queue.md, "Batches")."""
-    from django_tasks_db.backend import DatabaseBackend
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
-    from carefund.campaigns.tasks import webhook_event_apply
-
-    if not event_pks or not isinstance(webhook_event_apply.get_backend(), DatabaseBackend):
-        return
-    DBTaskResult.objects.ready().filter(
-        task_path=webhook_event_apply.module_path, run_after=get_date_max(), args_kwargs__kwargs__event_pk__in=event_pks
-    ).update(status="SUCCESSFUL", finished_at=clock.now(), return_value=f"applied in the batch of event {by}")
 
 
 def _apply(row: WebhookEvent) -> None:
