@@ -9,8 +9,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from carefund.campaigns import rules, services
-from carefund.campaigns.gateways.test import TestGateway, checkout_completed_object, event_payload
+from carefund.campaigns.gateways.test import TestGateway, charge_refunded_event, checkout_completed_event
 from carefund.campaigns.models import Campaign, CampaignState, Donation, WebhookEvent, WebhookEventState
 from carefund.care.models import Child
 from carefund.core import clock
@@ -50,29 +52,13 @@ class DemoCampaigns:
     offline: list[Donation] = field(default_factory=list)
 
 
-def pay_through_test_gateway(donation: Donation) -> int:
-    """What the test gateway's "Pay" button does: a signed checkout.session.completed through the webhook path."""
-    from django.conf import settings
-
+def _through_webhook(payload: bytes) -> int:
+    """Deliver a signed event to the webhook path (as the test gateway's "Pay" button does), then apply it here and
+    now as the task worker would (the story's next steps spend these gifts, and `make run` starts the worker after
+    the demo). 200 if it was applied."""
     gateway = TestGateway(
         webhook_secret=settings.TEST_GATEWAY_WEBHOOK_SECRET, tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS
     )
-    payload = event_payload(
-        event_type="checkout.session.completed",
-        data_object=checkout_completed_object(
-            session_id=str(donation.checkout_session_id),
-            donation_id=donation.pk,
-            amount_total=donation.total_pence,
-            payment_intent=f"pi_test_{donation.pk}",
-            fee_pence=rules.test_gateway_fee_pence(donation.total_pence),
-        ),
-    )
-    return _through_webhook(gateway, payload)
-
-
-def _through_webhook(gateway: TestGateway, payload: bytes) -> int:
-    """Deliver a signed event to the webhook path, then apply it here and now as the task worker would (the story's
-    next steps spend these gifts, and `make run` starts the worker after the demo). 200 if it was applied."""
     answer = services.webhook_receive(payload=payload, signature_header=gateway.sign(payload), gateway=gateway)
     if answer.status_code != 200:
         return answer.status_code
@@ -81,29 +67,6 @@ def _through_webhook(gateway: TestGateway, payload: bytes) -> int:
         services.webhook_event_process(event_pk=stored.pk)
         stored.refresh_from_db()
     return 200 if stored is None or stored.state == WebhookEventState.APPLIED else 400
-
-
-def refund_through_test_gateway(donation: Donation, *, refunded_total_pence: int) -> int:
-    """A refund as the provider reports it (Stripe's `charge.refunded`, with the charge's running total refunded),
-    signed and sent through the same webhook path."""
-    from django.conf import settings
-
-    gateway = TestGateway(
-        webhook_secret=settings.TEST_GATEWAY_WEBHOOK_SECRET, tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS
-    )
-    payload = event_payload(
-        event_type="charge.refunded",
-        data_object={
-            "id": f"ch_test_{donation.pk}",
-            "object": "charge",
-            "payment_intent": f"pi_test_{donation.pk}",
-            "amount": donation.total_pence,
-            "currency": "gbp",
-            "amount_refunded": refunded_total_pence,
-            "metadata": {"donation_id": str(donation.pk)},
-        },
-    )
-    return _through_webhook(gateway, payload)
 
 
 # One donor gave £20 more than she meant to and asked for it back: a partial refund of her gift (illustrative).
@@ -155,15 +118,17 @@ def seed_campaigns(
             message=message,
             gateway="test",
         )
-        started = services.checkout_start(donation=donation, success_url="/", cancel_url="/", gateway=test_gateway)
-        pay_through_test_gateway(started.donation)
+        services.checkout_start(donation=donation, success_url="/", cancel_url="/", gateway=test_gateway)
+        _through_webhook(
+            checkout_completed_event(donation, fee_pence=rules.test_gateway_fee_pence(donation.total_pence))
+        )
         donation.refresh_from_db()
         if donation.message:
             services.donation_message_moderate(donation=donation, approve=True, actor=caseworker)
         out.online.append(donation)
     email, refunded = DEMO_REFUND
     refund_of = next(d for d in out.online if d.donor_email == email)
-    refund_through_test_gateway(refund_of, refunded_total_pence=refunded)
+    _through_webhook(charge_refunded_event(refund_of, amount_refunded=refunded))
     refund_of.refresh_from_db()
     received = clock.today() - dt.timedelta(days=1)
     batch = services.offline_batch_record(

@@ -295,7 +295,7 @@ class WebhookEvent(models.Model):
 
 class Payout(models.Model):
     """Money the payment provider paid from its clearing balance into the bank (Stripe's payout.paid). Without a
-    ledger transaction it is held: the clearing account did not cover it (`services.payout_record`)."""
+    ledger transaction it is held: the clearing account did not cover it (`services.payouts.payout_record`)."""
 
     payout_id = models.CharField(max_length=255, unique=True)
     gateway = models.CharField(max_length=20)

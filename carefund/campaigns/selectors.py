@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Lower
 
 from carefund.campaigns import rules
 from carefund.campaigns.models import (
@@ -28,6 +29,9 @@ from carefund.core import clock
 from carefund.core.errors import NotFoundError, PermissionDeniedError
 from carefund.core.money import format_pence
 from carefund.ledger import chart
+from carefund.ledger.integrity import clearing_accounts_below_zero
+from carefund.ledger.models import Posting
+from carefund.ledger.selectors import account_balance_pence
 
 
 def _public_campaigns() -> QuerySet[Campaign]:
@@ -218,28 +222,26 @@ class ReconciliationLine:
         return self.difference_pence == 0
 
 
+def _sum(qs: QuerySet[Any], expr: Any) -> int:
+    return int(qs.aggregate(s=Sum(expr))["s"] or 0)
+
+
 def reconciliation(*, user: Any) -> list[ReconciliationLine]:
     """Gifts against the book: each gateway's clearing account must hold what its confirmed gifts took, less fees
     and reversals (until payouts move it to the bank); each offline batch's lines must equal its stated total
     and its postings to the bank."""
-    from carefund.ledger.models import Posting
-    from carefund.ledger.selectors import account_balance_pence
-
     _require(user, "campaigns.view_gifts")
     out: list[ReconciliationLine] = []
     gateways = set(Donation.objects.exclude(gateway="").values_list("gateway", flat=True).distinct().order_by())
     gateways |= set(Payout.objects.values_list("gateway", flat=True).distinct().order_by())
+    in_bank = Posting.objects.filter(account__name=chart.BANK, transaction__is_posted=True)
     for gateway in sorted(gateways):
-        qs = Donation.objects.filter(gateway=gateway)
-        standing = qs.filter(status=DonationStatus.SUCCEEDED)
-        taken = sum(
-            d.total_pence - d.refunded_pence
-            for d in standing.only("amount_pence", "costs_contribution_pence", "refunded_pence")
-        )
-        fees = int(qs.exclude(fee_pence=None).aggregate(s=Sum("fee_pence"))["s"] or 0)
-        fees += int(qs.aggregate(s=Sum("dispute_fees_pence"))["s"] or 0)
+        gifts = Donation.objects.filter(gateway=gateway)
+        standing = gifts.filter(status=DonationStatus.SUCCEEDED)
+        taken = _sum(standing, F("amount_pence") + F("costs_contribution_pence") - F("refunded_pence"))
+        fees = _sum(gifts, Coalesce("fee_pence", 0) + F("dispute_fees_pence"))
         posted_payouts = Payout.objects.filter(gateway=gateway, ledger_transaction__isnull=False)  # not those held
-        paid_out = int(posted_payouts.aggregate(s=Sum("amount_pence"))["s"] or 0)
+        paid_out = _sum(posted_payouts, "amount_pence")
         out.append(
             ReconciliationLine(
                 label=f"{gateway} clearing ({chart.clearing_account(gateway)}): confirmed gifts less refunds, fees "
@@ -249,30 +251,22 @@ def reconciliation(*, user: Any) -> list[ReconciliationLine]:
                 count=standing.count(),
             )
         )
-        payouts_in_bank = Posting.objects.filter(
-            transaction__payout__gateway=gateway, account__name=chart.BANK, transaction__is_posted=True
-        ).aggregate(s=Sum("amount_pence"))["s"]
         out.append(
             ReconciliationLine(
                 label=f"{gateway} payouts to the bank ({chart.BANK})",
                 expected_pence=paid_out,
-                ledger_pence=int(payouts_in_bank or 0),
+                ledger_pence=_sum(in_bank.filter(transaction__payout__gateway=gateway), "amount_pence"),
                 count=posted_payouts.count(),
             )
         )
-    batches = OfflineBatch.objects.annotate(
-        lines_total=Sum("lines__amount_pence"), line_count=Count("lines")
-    ).select_related("campaign")
-    for batch in batches.order_by("received_on", "pk"):
-        posted = Posting.objects.filter(
-            transaction__donation__batch=batch, account__name=chart.BANK, transaction__is_posted=True
-        ).aggregate(s=Sum("amount_pence"))["s"]
+    batches = OfflineBatch.objects.annotate(line_count=Count("lines")).order_by("received_on", "pk")
+    for batch in batches:
         out.append(
             ReconciliationLine(
                 label=f"offline batch #{batch.pk} {batch.description} "
                 f"(stated total {format_pence(batch.stated_total_pence)})",
                 expected_pence=batch.stated_total_pence,
-                ledger_pence=int(posted or 0),
+                ledger_pence=_sum(in_bank.filter(transaction__donation__batch=batch), "amount_pence"),
                 count=int(batch.line_count),
             )
         )
@@ -320,8 +314,6 @@ def fees_overdue_for_finance(*, user: Any, limit: int = 50) -> list[Donation]:
 
 
 def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueStatus:
-    from carefund.ledger.integrity import clearing_accounts_below_zero
-
     _require(user, "campaigns.view_gifts")
     queued = WebhookEvent.objects.filter(state=WebhookEventState.QUEUED)
     oldest = queued.order_by("received_at").values_list("received_at", flat=True).first()
@@ -341,9 +333,6 @@ def webhook_queue_status(*, user: Any, refused_limit: int = 50) -> WebhookQueueS
 def supporters_count(*, campaign_id: int) -> int:
     """How many people gave to the campaign (gifts that stand): each email address once, and each gift given
     without an email (offline takings, cash) as one. One query."""
-    from django.db.models import Count, Q
-    from django.db.models.functions import Lower
-
     no_email = Q(donor_email="")
     counts = Donation.objects.filter(campaign_id=campaign_id, status=DonationStatus.SUCCEEDED).aggregate(
         emails=Count(Lower("donor_email"), distinct=True, filter=~no_email),

@@ -9,7 +9,7 @@ import hmac
 import json
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 
@@ -20,6 +20,9 @@ from carefund.campaigns.gateways.base import (
     GatewayEvent,
     verify_stripe_signed,
 )
+
+if TYPE_CHECKING:
+    from carefund.campaigns.models import Donation
 
 
 def sign_payload(payload: bytes, *, secret: str, timestamp: int | None = None) -> str:
@@ -43,30 +46,39 @@ def event_payload(*, event_type: str, data_object: dict[str, Any], event_id: str
     return json.dumps(event, separators=(",", ":")).encode()
 
 
-def checkout_completed_object(
-    *,
-    session_id: str,
-    donation_id: int,
-    amount_total: int,
-    payment_intent: str,
-    fee_pence: int | None,
-    metadata: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """A paid Checkout Session as Stripe sends it back, with the `metadata` carefund gave the checkout."""
+def checkout_completed_event(
+    donation: Donation, *, fee_pence: int | None, event_id: str | None = None, **changes: Any
+) -> bytes:
+    """A gift's paid Checkout Session as Stripe sends it back (`changes` replace its fields), in a
+    checkout.session.completed event: what the test checkout's "Pay" button sends, and the demo."""
     obj: dict[str, Any] = {
-        "id": session_id,
+        "id": str(donation.checkout_session_id),
         "object": "checkout.session",
-        "amount_total": amount_total,
+        "amount_total": donation.total_pence,
         "currency": "gbp",
         "payment_status": "paid",
-        "payment_intent": payment_intent,
-        "client_reference_id": str(donation_id),
-        "metadata": {"donation_id": str(donation_id), **(metadata or {})},
+        "payment_intent": f"pi_test_{donation.pk}",
+        "client_reference_id": str(donation.pk),
+        "metadata": {"donation_id": str(donation.pk)},
     }
     if fee_pence is not None:
         # the test gateway states its fee in the event; Stripe's comes with its payout (StripeGateway.payout_fees)
         obj["carefund_fee_pence"] = fee_pence
-    return obj
+    return event_payload(event_type="checkout.session.completed", event_id=event_id, data_object={**obj, **changes})
+
+
+def charge_refunded_event(donation: Donation, *, amount_refunded: int, event_id: str | None = None) -> bytes:
+    """The provider's `charge.refunded` of a gift, with the charge's running total refunded."""
+    charge = {
+        "id": f"ch_test_{donation.pk}",
+        "object": "charge",
+        "payment_intent": f"pi_test_{donation.pk}",
+        "amount": donation.total_pence,
+        "currency": "gbp",
+        "amount_refunded": amount_refunded,
+        "metadata": {"donation_id": str(donation.pk)},
+    }
+    return event_payload(event_type="charge.refunded", event_id=event_id, data_object=charge)
 
 
 class TestGateway:

@@ -11,16 +11,8 @@ from carefund.campaigns.services.campaigns import (
     campaign_transition,
     campaign_update_post,
 )
-from carefund.campaigns.services.fees import (
-    FEE_SOURCE_MAX,
-    PayoutFees,
-    donation_fee_record,
-    donation_fee_record_by_hand,
-    payout_fees_record,
-)
+from carefund.campaigns.services.fees import FEE_SOURCE_MAX, donation_fee_record_by_hand, payout_fees_record
 from carefund.campaigns.services.giving import (
-    GIFT_CONFIRMED,
-    CheckoutStarted,
     checkout_start,
     checkouts_expire,
     donation_create_pending,
@@ -28,20 +20,14 @@ from carefund.campaigns.services.giving import (
     donation_record_succeeded,
 )
 from carefund.campaigns.services.offline import OfflineLine, donation_record_offline, offline_batch_record
-from carefund.campaigns.services.payouts import payout_record, payout_release
+from carefund.campaigns.services.payouts import payout_release
 from carefund.campaigns.services.reversals import (
-    PartialRefund,
     donation_dispute_fees_record,
     donation_dispute_won,
     donation_partial_refund,
     donation_reverse,
 )
 from carefund.campaigns.services.webhooks import (
-    WEBHOOK_HANDLERS,
-    SweepReport,
-    WebhookRejectedError,
-    WebhookResult,
-    WebhookRetryError,
     checkouts_sweep,
     webhook_event_process,
     webhook_events_requeue_stale,
@@ -50,16 +36,7 @@ from carefund.campaigns.services.webhooks import (
 
 __all__ = [
     "FEE_SOURCE_MAX",
-    "GIFT_CONFIRMED",
-    "WEBHOOK_HANDLERS",
-    "CheckoutStarted",
     "OfflineLine",
-    "PartialRefund",
-    "PayoutFees",
-    "SweepReport",
-    "WebhookRejectedError",
-    "WebhookResult",
-    "WebhookRetryError",
     "campaign_create",
     "campaign_may_edit_story",
     "campaign_photo_add",
@@ -73,7 +50,6 @@ __all__ = [
     "donation_create_pending",
     "donation_dispute_fees_record",
     "donation_dispute_won",
-    "donation_fee_record",
     "donation_fee_record_by_hand",
     "donation_message_moderate",
     "donation_partial_refund",
@@ -82,7 +58,6 @@ __all__ = [
     "donation_reverse",
     "offline_batch_record",
     "payout_fees_record",
-    "payout_record",
     "payout_release",
     "webhook_event_process",
     "webhook_events_requeue_stale",

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 from carefund.campaigns import photos, rules, selectors
 from carefund.campaigns.cache import campaign_public_cache_invalidate
 from carefund.campaigns.models import Campaign, CampaignPhoto, CampaignState, CampaignUpdate
-from carefund.campaigns.services._base import require_perm as _require_perm
+from carefund.campaigns.services._base import require_perm
 from carefund.care.models import Child
 from carefund.core import clock
 from carefund.core.errors import NotFoundError, PermissionDeniedError, StateTransitionError, ValidationError
@@ -27,7 +27,7 @@ def campaign_create(
     *, child: Child, title: str, story: str = "", media_partner: str = "", slug: str = "", actor: Any
 ) -> Campaign:
     """A draft campaign for a child's need. Refused without the guardians' publicity consent."""
-    _require_perm(actor, "campaigns.add_campaign", "create a campaign")
+    require_perm(actor, "campaigns.add_campaign", "create a campaign")
     if not child.publicity_consent:
         raise ValidationError(
             "child: the guardians have not consented to publicity; record their consent before creating a campaign.",
@@ -57,7 +57,7 @@ def campaign_create(
 @transaction.atomic
 def campaign_transition(*, campaign: Campaign, to_state: str, actor: Any) -> Campaign:
     """Move a campaign along draft -> published -> target_reached -> closed (allowed moves only)."""
-    _require_perm(actor, "campaigns.change_campaign", "change a campaign's state")
+    require_perm(actor, "campaigns.change_campaign", "change a campaign's state")
     locked = Campaign.objects.select_for_update().select_related("child").get(pk=campaign.pk)
     return _transition(locked, to_state, actor)
 
@@ -122,11 +122,15 @@ def campaign_may_edit_story(*, campaign: Campaign, actor: Any) -> bool:
     return is_guardian or has_role(actor, Role.CASEWORKER)
 
 
+def _require_story_editor(campaign: Campaign, actor: Any, what: str) -> None:
+    if not campaign_may_edit_story(campaign=campaign, actor=actor):
+        raise PermissionDeniedError(f"only the child's family or a caseworker may {what}.")
+
+
 @transaction.atomic
 def campaign_update_post(*, campaign: Campaign, body: str, actor: Any) -> CampaignUpdate:
     """An update by the child's guardian or a caseworker."""
-    if not campaign_may_edit_story(campaign=campaign, actor=actor):
-        raise PermissionDeniedError("only the child's family or a caseworker may post an update.")
+    _require_story_editor(campaign, actor, "post an update")
     if not body.strip():
         raise ValidationError("body: write the update.", field="body")
     if len(body) > 5000:
@@ -143,8 +147,7 @@ def campaign_photo_add(
     """A photo for the campaign's page, by the child's guardian or a caseworker: kept re-encoded, upright and
     without metadata (photos.prepare_photo), with a description for people who cannot see it. At most
     rules.PHOTOS_PER_CAMPAIGN a campaign (the campaign row is locked while they are counted)."""
-    if not campaign_may_edit_story(campaign=campaign, actor=actor):
-        raise PermissionDeniedError("only the child's family or a caseworker may add a photo.")
+    _require_story_editor(campaign, actor, "add a photo")
     alt_text, caption = alt_text.strip(), caption.strip()
     if not alt_text:
         raise ValidationError(
@@ -191,8 +194,7 @@ def campaign_photo_add(
 @transaction.atomic
 def campaign_photo_remove(*, campaign: Campaign, token: str, actor: Any) -> None:
     """Take a photo off the campaign's page and delete it (its address answers 404 from then on)."""
-    if not campaign_may_edit_story(campaign=campaign, actor=actor):
-        raise PermissionDeniedError("only the child's family or a caseworker may remove a photo.")
+    _require_story_editor(campaign, actor, "remove a photo")
     photo = CampaignPhoto.objects.filter(campaign=campaign, token=token).only("pk", "alt_text").first()
     if photo is None:
         raise NotFoundError("photo: this campaign has no such photo (already removed?).", field="token")
@@ -206,6 +208,3 @@ def campaign_photo_remove(*, campaign: Campaign, token: str, actor: Any) -> None
         summary=f"photo {token[:6]}: {alt_text[:80]}",
         details={"token": token},
     )
-
-
-# --- Online giving ----------------------------------------------------------------------------------------------

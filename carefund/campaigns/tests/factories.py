@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 
 from carefund.campaigns import services
-from carefund.campaigns.gateways.test import checkout_completed_object, event_payload, sign_payload
+from carefund.campaigns.gateways.test import charge_refunded_event, checkout_completed_event, sign_payload
 from carefund.campaigns.models import Campaign, CampaignState, Donation, WebhookEvent
 from carefund.campaigns.roles import ROLE_PERMISSIONS
 from carefund.care.tests.factories import ChildFactory, user_with_role
@@ -71,36 +71,19 @@ def completed_event(
     donation: Donation,
     *,
     event_id: str | None = None,
-    amount_total: int | None = None,
     fee_pence: int | None = None,
     session_id: str | None = None,
     **changes: Any,
 ) -> bytes:
     """The provider's checkout.session.completed for `donation` (`changes` replace fields of its session)."""
-    obj = checkout_completed_object(
-        session_id=session_id or str(donation.checkout_session_id),
-        donation_id=donation.pk,
-        amount_total=donation.total_pence if amount_total is None else amount_total,
-        payment_intent=f"pi_test_{donation.pk}",
-        fee_pence=fee_pence,
-    )
-    return event_payload(event_type="checkout.session.completed", event_id=event_id, data_object={**obj, **changes})
+    if session_id is not None:
+        changes["id"] = session_id
+    return checkout_completed_event(donation, fee_pence=fee_pence, event_id=event_id, **changes)
 
 
 def refund_event(donation: Donation, *, event_id: str | None = None, amount_refunded: int | None = None) -> bytes:
-    return event_payload(
-        event_type="charge.refunded",
-        event_id=event_id,
-        data_object={
-            "id": f"ch_test_{donation.pk}",
-            "object": "charge",
-            "payment_intent": f"pi_test_{donation.pk}",
-            "amount": donation.total_pence,
-            "currency": "gbp",
-            "amount_refunded": donation.total_pence if amount_refunded is None else amount_refunded,
-            "metadata": {"donation_id": str(donation.pk)},
-        },
-    )
+    refunded = donation.total_pence if amount_refunded is None else amount_refunded
+    return charge_refunded_event(donation, amount_refunded=refunded, event_id=event_id)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from carefund.campaigns import rules, selectors, services
 from carefund.campaigns.cache import campaign_public_cache_get_or_compute
 from carefund.campaigns.gateways import PaymentsUnavailableError, active_gateway, is_test_payments
-from carefund.campaigns.gateways.test import TestGateway, checkout_completed_object, event_payload
+from carefund.campaigns.gateways.test import TestGateway, checkout_completed_event, event_payload
 from carefund.campaigns.models import Campaign, Donation, DonationStatus
 from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
@@ -279,16 +279,7 @@ def test_gateway_checkout(request: HttpRequest, session_id: str) -> HttpResponse
     if request.method == "POST":
         if request.POST.get("action") == "cancel":
             return redirect("campaigns:page", slug=donation.campaign.slug)
-        payload = event_payload(
-            event_type="checkout.session.completed",
-            data_object=checkout_completed_object(
-                session_id=session_id,
-                donation_id=donation.pk,
-                amount_total=donation.total_pence,
-                payment_intent=f"pi_test_{donation.pk}",
-                fee_pence=rules.test_gateway_fee_pence(donation.total_pence),
-            ),
-        )
+        payload = checkout_completed_event(donation, fee_pence=rules.test_gateway_fee_pence(donation.total_pence))
         # the thank-you page says the gift is being confirmed and looks again until the worker has confirmed it
         result = services.webhook_receive(payload=payload, signature_header=gateway.sign(payload), gateway=gateway)
         if result.status_code != 200:
