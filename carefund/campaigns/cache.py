@@ -3,9 +3,9 @@
 The campaign page is read far more often than what it shows changes, and during a burst of gifts its reads compete
 for the same CPU as the webhooks that confirm them. So the parts that may lag a few seconds (the Gift Aid to come,
 the recent gifts, the updates, the surplus policy wording) are computed at most once per
-`settings.CAMPAIGN_PAGE_CACHE_SECONDS` per campaign and server process; the money raised is never cached (the page
-reads it live, `selectors.raised_pence`). The rule is written down in docs/campaigns.md ("The public campaign
-page").
+`settings.CAMPAIGN_PAGE_CACHE_SECONDS` (0: off) per campaign and server process; the money raised is never cached
+(the page reads it live, `selectors.raised_pence`). The rule is written down in docs/campaigns.md ("The public
+campaign page").
 
 A staff action that changes a cached part (a message moderated, an update posted, a Gift Aid declaration made or
 cancelled) calls `campaign_public_cache_invalidate`, which forgets the entry at once and again after the transaction
@@ -44,20 +44,7 @@ def _version_key(campaign_id: int) -> str:
     return f"{KEY_PREFIX}:{campaign_id}:version"
 
 
-def cache_seconds() -> int:
-    """How long (seconds) the page's slow parts may be reused; 0 turns the cache off."""
-    return max(0, int(getattr(settings, "CAMPAIGN_PAGE_CACHE_SECONDS", 0)))
-
-
-def _lock_for(campaign_id: int) -> threading.Lock:
-    with _locks_guard:
-        lock = _locks.get(campaign_id)
-        if lock is None:
-            lock = _locks[campaign_id] = threading.Lock()
-        return lock
-
-
-def _lookup(campaign_id: int, part: str = "page") -> tuple[tuple[int, int], Any]:
+def _lookup(campaign_id: int, part: str) -> tuple[tuple[int, int], Any]:
     """The current (campaign, all-campaigns) versions, and the cached value if it was stored under them (else
     None). One `get_many`: three keys of the in-process cache."""
     entry_key, version_key = _entry_key(campaign_id, part), _version_key(campaign_id)
@@ -70,17 +57,19 @@ def _lookup(campaign_id: int, part: str = "page") -> tuple[tuple[int, int], Any]
 
 
 def campaign_public_cache_get_or_compute(*, campaign_id: int, compute: Callable[[], T], part: str = "page") -> T:
-    """The cached value of a campaign's slow public parts, or `compute()` (stored for `cache_seconds()`) when there
-    is none, it ran out, or the campaign (or every campaign) was invalidated since. `part` names what is kept: the
-    page's parts ("page") or another reader's (the JSON API's Gift Aid figure), each invalidated with the campaign.
-    `compute` must return a picklable value that is not None."""
-    seconds = cache_seconds()
-    if seconds == 0:
+    """The cached value of a campaign's slow public parts, or `compute()` (stored for CAMPAIGN_PAGE_CACHE_SECONDS)
+    when there is none, it ran out, or the campaign (or every campaign) was invalidated since. `part` names what is
+    kept: the page's parts ("page") or another reader's (the JSON API's Gift Aid figure), each invalidated with the
+    campaign. `compute` must return a picklable value that is not None."""
+    seconds = max(0, int(getattr(settings, "CAMPAIGN_PAGE_CACHE_SECONDS", 0)))
+    if seconds == 0:  # the cache is off
         return compute()
     _, value = _lookup(campaign_id, part)
     if value is not None:
         return value  # type: ignore[no-any-return]
-    with _lock_for(campaign_id):
+    with _locks_guard:
+        lock = _locks.setdefault(campaign_id, threading.Lock())
+    with lock:
         versions, value = _lookup(campaign_id, part)  # another thread may have just computed it
         if value is not None:
             return value  # type: ignore[no-any-return]
@@ -91,12 +80,9 @@ def campaign_public_cache_get_or_compute(*, campaign_id: int, compute: Callable[
 
 def campaign_public_cache_invalidate(*, campaign_id: int | None) -> None:
     """Forget the cached page parts of one campaign (`campaign_id`), or of every campaign (None: e.g. a Gift Aid
-    declaration cancelled, which may change the Gift Aid of any campaign its donor gave to), in this process.
-
-    Services call it where they make the change: it forgets now (so later reads in the same transaction, and the
-    test suite, whose tests never commit, see the change) and, inside a transaction, again once it commits
-    (`transaction.on_commit`): an entry another thread recomputed in between, from the data as it was before the
-    commit, is then dropped too."""
+    declaration cancelled, which may change the Gift Aid of any campaign its donor gave to), in this process: now
+    (so later reads in the same transaction, and the tests, which never commit, see the change) and again once the
+    transaction commits (an entry another thread recomputed in between, from the data before the commit)."""
     _forget(campaign_id)
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(lambda: _forget(campaign_id))
@@ -112,7 +98,7 @@ def _forget(campaign_id: int | None) -> None:
 
 def _bump(key: str) -> None:
     # Versions never expire on their own; if the cache evicts one it starts again from 0, and an entry stored
-    # under an older version lives at most `cache_seconds()` anyway.
+    # under an older version lives at most CAMPAIGN_PAGE_CACHE_SECONDS anyway.
     cache.add(key, 0, None)
     try:
         cache.incr(key)

@@ -105,15 +105,7 @@ class DonationKind(models.TextChoices):
     BUCKET_COLLECTION = "bucket_collection", "Bucket collection"
 
 
-OFFLINE_KINDS = frozenset(
-    {
-        DonationKind.CASH,
-        DonationKind.CHEQUE,
-        DonationKind.BANK_TRANSFER,
-        DonationKind.EVENT_TAKINGS,
-        DonationKind.BUCKET_COLLECTION,
-    }
-)
+OFFLINE_KINDS = frozenset(DonationKind) - {DonationKind.CARD}
 
 
 class MessageStatus(models.TextChoices):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from carefund.core.money import format_pence
 
@@ -184,7 +185,7 @@ MAX_EVENT_ID_LENGTH = 255
 MAX_ARRIVAL_TIMESTAMP = 4_102_444_800
 
 
-def is_whole(value: object) -> bool:
+def is_whole(value: object) -> TypeGuard[int]:
     """A JSON whole number (not a bool, not a float)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -193,7 +194,7 @@ def _pence_problem(obj: dict[str, object], field: str, *, least: int = 0, requir
     value = obj.get(field)
     if value is None and not required:
         return None
-    if not is_whole(value) or not least <= value <= MAX_EVENT_PENCE:  # type: ignore[operator]
+    if not is_whole(value) or not least <= value <= MAX_EVENT_PENCE:
         return f"{field}: expected whole pence from {least} to {MAX_EVENT_PENCE}, got {value!r}."
     return None
 
@@ -303,7 +304,7 @@ def webhook_event_problem(event_type: str, obj: dict[str, object]) -> str | None
             _currency_problem(obj),
             _pence_problem(obj, "amount", least=1),
             None
-            if arrival is None or (is_whole(arrival) and 0 <= arrival <= MAX_ARRIVAL_TIMESTAMP)  # type: ignore[operator]
+            if arrival is None or (is_whole(arrival) and 0 <= arrival <= MAX_ARRIVAL_TIMESTAMP)
             else f"arrival_date: expected a Unix time before 2100, got {str(arrival)[:40]!r}.",
         ]
     else:

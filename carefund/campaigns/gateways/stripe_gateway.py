@@ -19,6 +19,7 @@ from carefund.campaigns.gateways.base import (
     GatewayEvent,
     verify_stripe_signed,
 )
+from carefund.campaigns.rules import is_whole
 
 logger = logging.getLogger(__name__)
 
@@ -96,28 +97,16 @@ class StripeGateway:
             listed = self._client.v1.balance_transactions.list(
                 {"payout": payout_id, "type": "charge", "limit": 100, "expand": ["data.source"]}
             )
-            rows = list(listed.auto_paging_iter())
+            rows = [bt.to_dict() for bt in listed.auto_paging_iter()]
         except stripe.StripeError as exc:
             raise GatewayError(f"payment provider: could not list payout {payout_id} ({exc.user_message})") from None
         fees = []
         for bt in rows:
-            fee, currency = _field(bt, "fee"), _field(bt, "currency")
-            intent: Any = _field(_field(bt, "source"), "payment_intent")
-            if isinstance(intent, dict):
-                intent = intent.get("id")
-            if isinstance(fee, bool) or not isinstance(fee, int) or fee < 0 or currency != "gbp" or not intent:
-                logger.warning(
-                    "stripe payout %s: balance transaction %s has no usable fee", payout_id, _field(bt, "id")
-                )
+            fee, source = bt.get("fee"), bt.get("source")
+            intent = source.get("payment_intent") if isinstance(source, dict) else None  # an id, or expanded
+            intent = intent.get("id") if isinstance(intent, dict) else intent
+            if not is_whole(fee) or fee < 0 or bt.get("currency") != "gbp" or not intent:
+                logger.warning("stripe payout %s: balance transaction %s has no usable fee", payout_id, bt.get("id"))
                 continue
             fees.append(ChargeFee(payment_intent_id=str(intent), fee_pence=fee))
         return fees
-
-
-def _field(obj: Any, name: str) -> Any:
-    """`obj.name` of a StripeObject (or a dict); None if obj is None or an unexpanded id string."""
-    if obj is None or isinstance(obj, str):
-        return None
-    if isinstance(obj, dict):  # StripeObject is a dict subclass
-        return obj.get(name)
-    return getattr(obj, name, None)

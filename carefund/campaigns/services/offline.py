@@ -61,7 +61,6 @@ def _post_offline(
         batch=batch,
         entered_by=actor,
     )
-    donation.campaign = campaign
     txn = ledger_post(
         kind=TransactionKind.DONATION,
         postings=gift_postings(donation, chart.BANK),
