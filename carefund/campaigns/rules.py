@@ -65,6 +65,11 @@ DEFAULT_SURPLUS_STATEMENT = (
 )
 
 
+def is_whole(value: object) -> TypeGuard[int]:
+    """An int that is not a bool (nor a float such as JSON's 25.0): a whole number of pence, a count, a time."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def transition_problem(from_state: str, to_state: str) -> str | None:
     """Why a campaign may not move from one state to another; None when it may."""
     if to_state not in ALLOWED_TRANSITIONS:
@@ -78,7 +83,7 @@ def transition_problem(from_state: str, to_state: str) -> str | None:
 
 def gift_amount_problem(amount_pence: int) -> str | None:
     """Why an online gift amount is refused, in words; None when it is allowed."""
-    if isinstance(amount_pence, bool) or not isinstance(amount_pence, int):
+    if not is_whole(amount_pence):
         return "amount: enter a whole number of pence."
     if amount_pence < MIN_GIFT_PENCE:
         return f"amount: the smallest gift is £{MIN_GIFT_PENCE // 100}; enter £1 or more."
@@ -91,7 +96,7 @@ def gift_amount_problem(amount_pence: int) -> str | None:
 
 
 def costs_contribution_problem(pence: int) -> str | None:
-    if isinstance(pence, bool) or not isinstance(pence, int) or pence < 0:
+    if not is_whole(pence) or pence < 0:
         return "costs_contribution: enter zero or a whole number of pence."
     if pence > MAX_COSTS_CONTRIBUTION_PENCE:
         return f"costs_contribution: at most £{MAX_COSTS_CONTRIBUTION_PENCE // 100:,}."
@@ -112,7 +117,7 @@ def batch_problem(stated_total_pence: int, line_amounts: list[int]) -> str | Non
     if not line_amounts:
         return "lines: a batch needs at least one line."
     for i, amount in enumerate(line_amounts):
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        if not is_whole(amount) or amount <= 0:
             return f"lines[{i}].amount_pence: each line must be more than zero pence, got {amount!r}."
     total = sum(line_amounts)
     if total != stated_total_pence:
@@ -183,11 +188,6 @@ DISPUTE_FEE_MAX_PENCE = 100_000
 MAX_EVENT_ID_LENGTH = 255
 # Unix time of 1 January 2100: a payout's arrival date is before then.
 MAX_ARRIVAL_TIMESTAMP = 4_102_444_800
-
-
-def is_whole(value: object) -> TypeGuard[int]:
-    """A JSON whole number (not a bool, not a float)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _pence_problem(obj: dict[str, object], field: str, *, least: int = 0, required: bool = True) -> str | None:

@@ -293,13 +293,15 @@ class WebhookQueueStatus:
 # Stripe's fees come with the payout that pays the gifts out (services.payout_fees_record); Stripe pays out a UK
 # account's balance on a rolling schedule of a few days, so a fee still unknown after two weeks is overdue.
 FEE_OVERDUE = dt.timedelta(days=14)
+# the gifts that were confirmed, so whose provider's fee was charged, whatever happened to them since
+FEE_STATUSES = (DonationStatus.SUCCEEDED, DonationStatus.REFUNDED, DonationStatus.DISPUTED)
 
 
 def _fees_overdue() -> QuerySet[Donation]:
     """Confirmed online gifts (refunded or disputed since included: the provider keeps its fee) whose fee has been
     unknown for longer than FEE_OVERDUE."""
     return Donation.objects.filter(
-        status__in=(DonationStatus.SUCCEEDED, DonationStatus.REFUNDED, DonationStatus.DISPUTED),
+        status__in=FEE_STATUSES,
         fee_pence__isnull=True,
         ledger_transaction__isnull=False,
         succeeded_at__lt=clock.now() - FEE_OVERDUE,

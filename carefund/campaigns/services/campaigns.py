@@ -85,7 +85,7 @@ def campaign_set_target(
 ) -> Campaign:
     """Set what the campaign must raise and what the NHS covers (the funding waterfall calls this)."""
     for name, value in (("target_pence", target_pence), ("nhs_covers_pence", nhs_covers_pence)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not rules.is_whole(value) or value < 0:
             raise ValidationError(f"{name}: must be zero or more whole pence, got {value!r}.", field=name)
     locked = Campaign.objects.select_for_update().select_related("child").get(pk=campaign.pk)
     old = (locked.target_pence, locked.nhs_covers_pence)

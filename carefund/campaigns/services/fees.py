@@ -13,17 +13,14 @@ from django.utils import timezone
 from carefund.campaigns import selectors
 from carefund.campaigns.gateways import active_gateway
 from carefund.campaigns.gateways.base import PaymentGateway
-from carefund.campaigns.models import Donation, DonationStatus
-from carefund.campaigns.services._base import fee_postings as _fee_postings
-from carefund.campaigns.services._base import require_perm as _require_perm
+from carefund.campaigns.models import Donation
+from carefund.campaigns.rules import is_whole
+from carefund.campaigns.services._base import fee_postings, require_perm
 from carefund.core import clock
 from carefund.core.errors import ConflictError, NotFoundError, ValidationError
 from carefund.core.services import audit_record
 from carefund.ledger.models import TransactionKind
 from carefund.ledger.services import ledger_post
-
-# the gifts that were confirmed, so whose provider's fee was charged, whatever happened to them since
-_FEE_STATUSES = (DonationStatus.SUCCEEDED, DonationStatus.REFUNDED, DonationStatus.DISPUTED)
 
 
 def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None, source: str = "") -> bool:
@@ -31,7 +28,7 @@ def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None, 
     clearing account) and note it on the gift; once: a gift that has its fee, or was never confirmed, is left as it
     is (False). A gift refunded or disputed since has its fee posted too: the provider keeps it. `source`: where a
     fee recorded by hand was read (`donation_fee_record_by_hand`); empty when the provider gave it."""
-    if isinstance(fee_pence, bool) or not isinstance(fee_pence, int) or fee_pence < 0:
+    if not is_whole(fee_pence) or fee_pence < 0:
         raise ValidationError(f"fee: a fee is a whole number of pence, zero or more; got {fee_pence!r}.", field="fee")
     with transaction.atomic():
         donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
@@ -39,7 +36,7 @@ def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None, 
             raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
         if (
             donation.ledger_transaction_id is None
-            or donation.status not in _FEE_STATUSES
+            or donation.status not in selectors.FEE_STATUSES
             or donation.fee_pence is not None
         ):
             return False
@@ -50,7 +47,7 @@ def donation_fee_record(*, donation_id: int, fee_pence: int, actor: Any = None, 
         if fee_pence:
             ledger_post(
                 kind=TransactionKind.FEE,
-                postings=_fee_postings(donation.gateway, fee_pence),
+                postings=fee_postings(donation.gateway, fee_pence),
                 memo=(
                     f"Payment fee of gift #{donation.pk}, recorded by hand from {source}"[:300]
                     if source
@@ -83,7 +80,7 @@ def donation_fee_record_by_hand(*, donation_id: int, fee_pence: int, source: str
     already, from the provider or by hand, is a conflict, and so is a gift not confirmed, not paid online, or
     confirmed less than `selectors.FEE_OVERDUE` ago (the provider's own figure may still come). A fee mistyped here
     is corrected like any posted entry, by a journal entry (ledger's two-person adjustments)."""
-    _require_perm(actor, "campaigns.record_fee", "record payment fees")
+    require_perm(actor, "campaigns.record_fee", "record payment fees")
     source = " ".join(str(source).split())
     if not source:
         raise ValidationError(
@@ -95,7 +92,7 @@ def donation_fee_record_by_hand(*, donation_id: int, fee_pence: int, source: str
     donation = Donation.objects.filter(pk=donation_id).first()
     if donation is None:
         raise NotFoundError(f"donation: no gift #{donation_id}.", field="donation")
-    if donation.ledger_transaction_id is None or donation.status not in _FEE_STATUSES:
+    if donation.ledger_transaction_id is None or donation.status not in selectors.FEE_STATUSES:
         raise ConflictError(f"gift #{donation.pk} is not confirmed: a fee is recorded only for a gift received.")
     if not donation.payment_intent_id:
         raise ConflictError(f"gift #{donation.pk} was not paid online: it has no payment provider's fee.")

@@ -35,7 +35,7 @@ def _check_offline(campaign: Campaign, line: OfflineLine, received_on: dt.date) 
     if line.kind not in OFFLINE_KINDS:
         allowed = ", ".join(sorted(k.value for k in OFFLINE_KINDS))
         raise ValidationError(f"kind: {line.kind!r} is not an offline gift kind; use one of {allowed}.", field="kind")
-    if isinstance(line.amount_pence, bool) or not isinstance(line.amount_pence, int) or line.amount_pence <= 0:
+    if not rules.is_whole(line.amount_pence) or line.amount_pence <= 0:
         raise ValidationError(f"amount: must be more than zero, got {line.amount_pence!r} pence.", field="amount_pence")
     if received_on > clock.today():
         raise ValidationError("received_on: a gift cannot be received in the future.", field="received_on")

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from carefund.campaigns.models import Payout
+from carefund.campaigns.rules import is_whole
 from carefund.campaigns.services._base import require_perm
 from carefund.core import clock
 from carefund.core.errors import ConflictError, NotFoundError, ValidationError
@@ -50,7 +51,7 @@ def payout_record(*, payout_id: str, gateway: str, amount_pence: int, arrived_on
     """The provider paid money from its clearing balance into the bank: Dr bank / Cr clearing, once per payout. A
     payout larger than the clearing account holds (carefund has not seen gifts it pays out, or the event is wrong)
     is recorded as held (no ledger transaction) and audited, for a finance officer (`payout_release`)."""
-    if isinstance(amount_pence, bool) or not isinstance(amount_pence, int) or amount_pence <= 0:
+    if not is_whole(amount_pence) or amount_pence <= 0:
         raise ValidationError(f"amount: a payout must be more than zero pence, got {amount_pence!r}.", field="amount")
     if not payout_id:
         raise ValidationError("payout: the payout has no id.", field="payout")
