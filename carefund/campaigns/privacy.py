@@ -65,9 +65,9 @@ def child_campaigns_export(*, child_id: int, **kwargs: Any) -> tuple[str, list[d
                 "updates": [{"posted_at": u.posted_at.isoformat(), "body": u.body} for u in c.updates.all()],
                 # the photos themselves are on the campaign's page while it is up; their descriptions here
                 "photos": [{"alt_text": p.alt_text, "caption": p.caption} for p in c.photos.all()],
-                "messages_from_donors": [
-                    m for m in c.donations.exclude(message="").order_by("pk").values_list("message", flat=True)
-                ],
+                "messages_from_donors": list(
+                    c.donations.exclude(message="").order_by("pk").values_list("message", flat=True)
+                ),
                 "gifts": c.donations.filter(status="succeeded").count(),
             }
         )

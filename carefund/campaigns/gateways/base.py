@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from stripe import SignatureVerificationError, WebhookSignature  # bound once: stripe resolves its names lazily
@@ -28,7 +28,6 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     donor_email: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

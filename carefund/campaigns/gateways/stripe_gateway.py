@@ -40,7 +40,7 @@ class StripeGateway:
         self._tolerance = tolerance_seconds
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
-        metadata = {"donation_id": str(request.donation_id), **request.metadata}
+        metadata = {"donation_id": str(request.donation_id)}
         params: dict[str, object] = {
             "mode": "payment",
             "line_items": [
