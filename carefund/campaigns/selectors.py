@@ -3,7 +3,6 @@ permission-checked staff ones."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -260,17 +259,16 @@ def reconciliation(*, user: Any) -> list[ReconciliationLine]:
             )
         )
     batches = OfflineBatch.objects.annotate(line_count=Count("lines")).order_by("received_on", "pk")
-    for batch in batches:
-        out.append(
-            ReconciliationLine(
-                label=f"offline batch #{batch.pk} {batch.description} "
-                f"(stated total {format_pence(batch.stated_total_pence)})",
-                expected_pence=batch.stated_total_pence,
-                ledger_pence=_sum(in_bank.filter(transaction__donation__batch=batch), "amount_pence"),
-                count=int(batch.line_count),
-            )
+    return out + [
+        ReconciliationLine(
+            label=f"offline batch #{batch.pk} {batch.description} "
+            f"(stated total {format_pence(batch.stated_total_pence)})",
+            expected_pence=batch.stated_total_pence,
+            ledger_pence=_sum(in_bank.filter(transaction__donation__batch=batch), "amount_pence"),
+            count=int(batch.line_count),
         )
-    return out
+        for batch in batches
+    ]
 
 
 @dataclass(frozen=True)
@@ -282,12 +280,12 @@ class WebhookQueueStatus:
     queued: int
     oldest_queued_at: dt.datetime | None
     refused: list[WebhookEvent]  # refused by the worker, or failed after the last try
-    held_payouts: list[Payout] = dataclasses.field(default_factory=list)
-    clearing_below_zero: list[str] = dataclasses.field(default_factory=list)
+    held_payouts: list[Payout]
+    clearing_below_zero: list[str]
     # confirmed online gifts whose provider's fee has been unknown for longer than FEE_OVERDUE (the clearing account
     # still holds their fees, and the reconciliation above cannot see it: it counts a fee once it is known)
-    fees_overdue: int = 0
-    oldest_fee_overdue_at: dt.datetime | None = None
+    fees_overdue: int
+    oldest_fee_overdue_at: dt.datetime | None
 
 
 # Stripe's fees come with the payout that pays the gifts out (services.payout_fees_record); Stripe pays out a UK
