@@ -183,11 +183,15 @@ def seed() -> Any:
     )
 
 
-def read_forever(port: int, paths: dict[str, str], rate: float, stop: Any, out: Any) -> None:
+Read = tuple[float, str, float, int]  # started (on the monotonic clock), kind, seconds, status; the list's index
+# is the read's number (`?read=N` with --access-log, so the server's log names it)
+
+
+def read_forever(port: int, paths: dict[str, str], rate: float, tag: bool, stop: Any, out: Any) -> None:
     """The reader (a process of its own): GETs each path `rate` times a second on a fixed schedule until `stop` is
-    set; puts [(started on the monotonic clock, kind, seconds, status)] on `out`."""
+    set; puts its reads on `out`."""
     reader = Client(port)
-    reads: list[tuple[float, str, float, int]] = []
+    reads: list[Read] = []
     next_at = time.monotonic()
     while not stop.is_set():
         for kind, path in paths.items():
@@ -197,7 +201,7 @@ def read_forever(port: int, paths: dict[str, str], rate: float, stop: Any, out: 
             next_at += 1 / (len(paths) * rate)
             t0 = time.monotonic()
             try:
-                status = reader.request("GET", path)
+                status = reader.request("GET", f"{path}?read={len(reads)}" if tag else path)
             except OSError:  # counted as a failed read (status 0), and the reader goes on
                 status = 0
             reads.append((t0, kind, time.monotonic() - t0, status))
@@ -249,33 +253,69 @@ def spread(values: list[float]) -> dict[str, Any]:
 
 
 def read_latencies(
-    reads: list[tuple[float, str, float, int]], marks: list[tuple[float, str]]
+    reads: list[Read], marks: list[tuple[float, str]], in_server: dict[int, tuple[float, str, bool]]
 ) -> tuple[dict[str, dict[str, dict[str, Any]]], list[dict[str, Any]]]:
     """The reads' latency percentiles in each phase (a read belongs to the phase in which it started), and the
-    five slowest reads with their phase."""
+    ten slowest reads with their phase and, with --access-log, their time in the server, the server process and
+    whether that process built the answer afresh for it (its first read of that kind for
+    `PETITION_PAGE_CACHE_SECONDS`, 5 s: a kept answer had expired)."""
     by_phase: dict[str, dict[str, list[float]]] = {}
-    slowest: list[tuple[float, str, str, float]] = []
-    for started, kind, seconds, status in reads:
+    slowest: list[tuple[float, int, str]] = []
+    for number, (started, kind, seconds, status) in enumerate(reads):
         phase = next((name for at, name in reversed(marks) if at <= started), marks[0][1])
         if status == 200:
             by_phase.setdefault(phase, {}).setdefault(kind, []).append(seconds)
-        slowest.append((seconds, kind, phase, started))
+        slowest.append((seconds, number, phase))
     slowest.sort(reverse=True)
     table = {phase: {kind: spread(values) for kind, values in kinds.items()} for phase, kinds in by_phase.items()}
     table.pop("-", None)
-    five = [{"ms": round(1000 * r[0], 1), "kind": r[1], "phase": r[2], "at": r[3]} for r in slowest[:5]]
-    return table, five
+    ten = []
+    for seconds, number, phase in slowest[:10]:
+        read: dict[str, Any] = {"ms": round(1000 * seconds, 1), "kind": reads[number][1], "phase": phase}
+        if number in in_server:
+            server_seconds, pid, built = in_server[number]
+            read |= {"in_server_ms": round(1000 * server_seconds, 1), "process": pid, "built": built}
+        ten.append(read)
+    return table, ten
 
 
-def server_times(log: Path, paths: dict[str, str]) -> dict[str, Any]:
-    """From gunicorn's access log (--access-log): each read's time in the server, in milliseconds (p50, p99, max)."""
-    found: dict[str, list[float]] = {kind: [] for kind in paths}
-    kinds = {path: kind for kind, path in paths.items()}
+ACCESS_LOG_FORMAT = "%(U)s %(q)s %(p)s %(D)s"  # path, query, <pid>, microseconds from the request read to answered
+
+
+def server_times(log: Path, paths: dict[str, str], reads: list[Read]) -> dict[int, tuple[float, str, bool]]:
+    """From gunicorn's access log (--access-log): each read's time in the server (seconds from its request read to
+    its answer sent, so without the wait for a server thread), the server process, and whether it was that
+    process's first read of its kind for 5 s (the kept answer had expired: this read built it)."""
+    logged = []
     for line in log.read_text().splitlines():
-        path, _, micros = line.rpartition(" ")
-        if path in kinds:
-            found[kinds[path]].append(int(micros) / 1e6)
-    return {kind: spread(values) for kind, values in found.items()}
+        path, query, pid, micros = line.split(" ")
+        number = int(query.removeprefix("read=")) if query.startswith("read=") else len(reads)
+        if path in paths.values() and number < len(reads):
+            logged.append((reads[number][0], number, pid.strip("<>"), int(micros) / 1e6))
+    found: dict[int, tuple[float, str, bool]] = {}
+    last_built: dict[tuple[str, str], float] = {}
+    for started, number, pid, seconds in sorted(logged):
+        built = started - last_built.get((pid, reads[number][1]), -1e9) >= 5
+        if built:
+            last_built[(pid, reads[number][1])] = started
+        found[number] = (seconds, pid, built)
+    return found
+
+
+def where_read_time_went(
+    reads: list[Read], marks: list[tuple[float, str]], in_server: dict[int, tuple[float, str, bool]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """For each phase, the reads' time in the server (answers kept, answers built) and the rest of their time
+    (waiting for a server thread, the network and the reader), from --access-log."""
+    found: dict[str, dict[str, list[float]]] = {}
+    for number, (seconds_in_server, _, built) in in_server.items():
+        started, _, seconds, _ = reads[number]
+        phase = next((name for at, name in reversed(marks) if at <= started), marks[0][1])
+        parts = found.setdefault(phase, {"in server, kept": [], "in server, built": [], "before the server": []})
+        parts["in server, built" if built else "in server, kept"].append(seconds_in_server)
+        parts["before the server"].append(max(0.0, seconds - seconds_in_server))
+    found.pop("-", None)
+    return {phase: {part: spread(values) for part, values in parts.items()} for phase, parts in found.items()}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -302,7 +342,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     port = free_port()
     access_log = workdir / "access.log"
-    logging = ["--access-logfile", str(access_log), "--access-logformat", "%(U)s %(D)s"] if args.access_log else []
+    logging = ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT] if args.access_log else []
     server = subprocess.Popen(
         [
             str(VENV_BIN / "gunicorn"),
@@ -337,7 +377,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     paths = {"page": f"/petitions/{petition.slug}/", "json": f"/petitions/{petition.slug}.json"}
     context = multiprocessing.get_context("spawn")
     stop, out = context.Event(), context.Queue()
-    reading = context.Process(target=read_forever, args=(port, paths, args.read_rate, stop, out), daemon=True)
+    reading = context.Process(
+        target=read_forever, args=(port, paths, args.read_rate, args.access_log, stop, out), daemon=True
+    )
     marks: list[tuple[float, str]] = []
 
     def phase(name: str) -> None:
@@ -348,8 +390,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         client = Client(port)
         fire([lambda: client.request("GET", "/health/") for _ in range(1000)], clients=args.clients)
         fire([lambda: client.request("GET", paths["page"]) for _ in range(50)], clients=args.clients)
-        if access_log.exists():
-            access_log.write_text("")  # the warm-up's reads are not measured
 
         phase("-")
         reading.start()
@@ -456,9 +496,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stop.set()
         reads = out.get(timeout=30)
         reading.join(timeout=5)
-        latencies, slowest = read_latencies(reads, marks)
-        for read in slowest:
-            read["at"] = round(read["at"] - marks[0][0], 2)
+        in_server = server_times(access_log, paths, reads) if args.access_log else {}
+        latencies, slowest = read_latencies(reads, marks, in_server)
 
         final = Petition.objects.get(pk=petition.pk)
         counted = Signature.objects.filter(petition=petition, counted=True).count()
@@ -496,12 +535,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # CPU milliseconds per request by process during each burst (the reader's page and JSON reads included)
             "cpu_ms_per_request": cpu,
             "read_latency_ms": latencies,
-            # seconds from the reader's start
             "slowest_reads": slowest,
             "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         }
         if args.access_log:
-            result["read_time_in_server_ms"] = server_times(access_log, paths)
+            result["read_time_split_ms"] = where_read_time_went(reads, marks, in_server)
         return result
     finally:
         stop.set()
