@@ -317,7 +317,9 @@ def test_public_answers_are_kept_a_few_seconds_and_a_moderators_change_shows_at_
         assert again[what].content == first[what].content
         assert again[what]["Content-Type"] == first[what]["Content-Type"]
     assert again["json"]["Access-Control-Allow-Origin"] == "*"
-    assert again["json"]["Cache-Control"] == again["count"]["Cache-Control"] == "public, max-age=5"
+    for what in urls:  # a cache in front of the site may keep them as long
+        assert again[what]["Cache-Control"] == "public, max-age=5"
+    assert "Cookie" in again["page"]["Vary"]  # never given to a signed-in person instead of their own page
     forget(petition)  # what a moderator's action does in the process that served it
     assert json.loads(client.get(urls["json"]).content)["data"]["attributes"]["signature_count"] == 4321
     assert json.loads(client.get(urls["count"]).content)["signature_count"] == 4321
@@ -334,7 +336,7 @@ def test_a_signed_in_person_never_gets_the_kept_page(client: Client, settings):
     client.force_login(person)
     page = client.get(url)
     assert "mo-reader" in page.content.decode()
-    assert "no-store" in page["Cache-Control"]
+    assert "no-store" in page["Cache-Control"] and "public" not in page["Cache-Control"]
 
 
 def test_unknown_or_removed_petitions_are_never_kept(client: Client, settings):
