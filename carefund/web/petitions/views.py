@@ -78,11 +78,21 @@ def _signature_input(data: dict[str, Any]) -> SignatureInput:
     )
 
 
+def _public_for_seconds(response: HttpResponse) -> HttpResponse:
+    """A public answer the same for everyone not signed in may be kept by a cache in front of the site (a CDN) for
+    as long as this process keeps it, `PETITION_PAGE_CACHE_SECONDS` (5): the count it shows is then still at most
+    about 10 s old. Django's session middleware adds `Vary: Cookie`, so a signed-in person's page (no-store) is
+    never served from such a cache."""
+    if response.status_code == 200:
+        response["Cache-Control"] = "public, max-age=5"
+    return response
+
+
 def petition_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The petition's page: the same for every visitor who is not signed in, so kept whole for a few seconds."""
     if request.user.is_authenticated:  # the menus name the person
         return _petition_page(request, slug)
-    return response_cached("page", slug, lambda: _petition_page(request, slug))
+    return _public_for_seconds(response_cached("page", slug, lambda: _petition_page(request, slug)))
 
 
 def _petition_page(request: HttpRequest, slug: str) -> HttpResponse:
@@ -128,10 +138,7 @@ def petition_count(request: HttpRequest, slug: str) -> HttpResponse:
         count, updated_at = found
         return JsonResponse({"signature_count": count, "updated_at": updated_at.isoformat() if updated_at else None})
 
-    response = response_cached("count", slug, build)
-    if response.status_code == 200:
-        response["Cache-Control"] = "public, max-age=5"
-    return response
+    return _public_for_seconds(response_cached("count", slug, build))
 
 
 def _sign(request: HttpRequest, petition: Petition, *, sponsor: bool) -> HttpResponse:
@@ -279,10 +286,9 @@ def widget(request: HttpRequest, slug: str) -> HttpResponse:
             return _gone(request)
         return render(request, "web/petitions/widget.html", {"petition": petition})
 
-    response = build() if request.user.is_authenticated else response_cached("widget", slug, build)
-    if response.status_code == 200:
-        response["Cache-Control"] = "public, max-age=5"
-    return response
+    if request.user.is_authenticated:
+        return build()
+    return _public_for_seconds(response_cached("widget", slug, build))
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -291,9 +297,7 @@ def _json(payload: dict[str, Any], status: int = 200) -> HttpResponse:
 
 def _json_headers(response: HttpResponse) -> HttpResponse:
     response["Access-Control-Allow-Origin"] = "*"
-    if response.status_code == 200:
-        response["Cache-Control"] = "public, max-age=5"
-    return response
+    return _public_for_seconds(response)
 
 
 def petitions_json(request: HttpRequest) -> HttpResponse:
