@@ -20,12 +20,14 @@ from carefund.campaigns.services.fees import (
 )
 from carefund.campaigns.services.giving import (
     GIFT_CONFIRMED,
+    CheckoutCompletion,
     CheckoutStarted,
     checkout_start,
     checkouts_expire,
     donation_create_pending,
     donation_message_moderate,
     donation_record_succeeded,
+    donations_record_succeeded,
 )
 from carefund.campaigns.services.offline import OfflineLine, donation_record_offline, offline_batch_record
 from carefund.campaigns.services.payouts import payout_record, payout_release
@@ -52,6 +54,7 @@ __all__ = [
     "FEE_SOURCE_MAX",
     "GIFT_CONFIRMED",
     "WEBHOOK_HANDLERS",
+    "CheckoutCompletion",
     "CheckoutStarted",
     "OfflineLine",
     "PartialRefund",
@@ -80,6 +83,7 @@ __all__ = [
     "donation_record_offline",
     "donation_record_succeeded",
     "donation_reverse",
+    "donations_record_succeeded",
     "offline_batch_record",
     "payout_fees_record",
     "payout_record",

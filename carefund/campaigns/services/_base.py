@@ -71,14 +71,14 @@ def note_fund_changed(child_id: int, change: str) -> None:
         batch.funds.setdefault(child_id, change)
 
 
-def receipt_due(donation_id: int) -> None:
-    """Put a confirmed gift's receipt on the queue, in the confirming transaction; in a batch, one task for all of
-    its gifts at its end."""
+def receipts_due(donation_ids: list[int]) -> None:
+    """Put confirmed gifts' receipts on the queue, one task, in the confirming transaction; in a batch, one task for
+    all of its gifts at its end."""
     batch = _batch.get()
-    if batch is None:
-        _receipts_enqueue([donation_id])
-    else:
-        batch.receipts.append(donation_id)
+    if batch is not None:
+        batch.receipts += donation_ids
+    elif donation_ids:
+        _receipts_enqueue(donation_ids)
 
 
 def _receipts_enqueue(donation_ids: list[int]) -> None:
