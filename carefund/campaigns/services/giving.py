@@ -21,6 +21,7 @@ from carefund.campaigns.services._base import (
     note_fund_changed,
     receipts_due,
     require_perm,
+    rows_save,
 )
 from carefund.campaigns.services.campaigns import sync_target_state
 from carefund.core import clock
@@ -250,7 +251,7 @@ def _post_confirmed(confirming: list[tuple[Donation, int]], actor: Any) -> None:
     for donation, txn in zip(donations, transactions, strict=True):
         donation.ledger_transaction = txn
         donation.succeeded_at, donation.received_on = now, today
-    Donation.objects.bulk_update(
+    rows_save(
         donations, ["status", "succeeded_at", "received_on", "payment_intent_id", "fee_pence", "ledger_transaction"]
     )
     audit_record_many(

@@ -19,7 +19,7 @@ from carefund.campaigns import rules
 from carefund.campaigns.gateways import active_gateway
 from carefund.campaigns.gateways.base import GatewayEvent, PaymentGateway, WebhookVerificationError
 from carefund.campaigns.models import Donation, DonationStatus, WebhookEvent, WebhookEventState
-from carefund.campaigns.services._base import batched, batched_part, enqueue_in_transaction
+from carefund.campaigns.services._base import batched, batched_part, enqueue_in_transaction, rows_save
 from carefund.campaigns.services.giving import (
     CheckoutCompletion,
     checkout_refusal,
@@ -162,7 +162,7 @@ def webhook_event_process(*, event_pk: int, attempts: int | None = None) -> str:
         limit = BATCH_MAX.get(connection.vendor, 1) - 1
         done += others.select_for_update(skip_locked=True).order_by("received_at", "pk")[:limit]
         _apply_all(done)
-        WebhookEvent.objects.bulk_update(done, ["attempts", "state", "outcome"])
+        rows_save(done, ["attempts", "state", "outcome"])
     if len(done) == 1:
         return done[0].outcome
     return f"{len(done)} events applied in one batch; this task's: {done[0].outcome}"[:300]
