@@ -1,7 +1,7 @@
 """Confirmed gifts per second through the real webhook endpoint and the task worker, as `make run` starts them.
 
     .venv/bin/python -m benchmarks.giving_webhook [--gifts 3000] [--clients 8] [--postgres [--pg-name NAME]]
-        [--kill server|worker]
+        [--kill server|worker] [--task-workers 1]
 
 What it does, all on loopback and bounded in count and time:
 1. makes a fresh SQLite database in a temporary folder (or, with --postgres, a fresh PostgreSQL database
@@ -313,7 +313,16 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def run(
-    *, gifts: int, clients: int, postgres: bool, pg_name: str, workers: int, threads: int, rounds: int, kill: str
+    *,
+    gifts: int,
+    clients: int,
+    postgres: bool,
+    pg_name: str,
+    workers: int,
+    threads: int,
+    rounds: int,
+    kill: str,
+    task_workers: int = 1,
 ) -> dict[str, Any]:
     from benchmarks.petition_signing import cpu_per_operation, cpu_snapshot  # it imports this module
 
@@ -338,6 +347,8 @@ def run(
 
     port = free_port()
     procs = {"server": start_server(env, port, workers=workers, threads=threads), "worker": start_worker(env)}
+    for i in range(2, task_workers + 1):  # more than `make run` starts: to measure what another would bring
+        procs[f"worker {i}"] = start_worker(env)
     secret = env.get("TEST_GATEWAY_WEBHOOK_SECRET") or settings.TEST_GATEWAY_WEBHOOK_SECRET
     answers: list[float] = []  # seconds, each webhook request answered 200
     statuses: list[int] = []
@@ -461,6 +472,7 @@ def run(
         "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "gifts": gifts,
         "clients": clients,
+        "task_workers": task_workers,
         "health_per_s": round(health_rate),
         "answered_per_s": round(answered_rate),
         "gifts_per_s": round(gift_rate),
@@ -485,6 +497,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=16, help="threads per worker (config/gunicorn.conf.py: 16)")
     parser.add_argument("--postgres", action="store_true", help="use PostgreSQL at 127.0.0.1:5432 instead of SQLite")
     parser.add_argument(
+        "--task-workers",
+        type=int,
+        default=1,
+        help="task worker processes (`make run` starts 1; more only to measure what they would bring), max 4",
+    )
+    parser.add_argument(
         "--pg-name", default=PG_NAME, help=f"the PostgreSQL database to drop and create (default {PG_NAME})"
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternations of the two bursts (max 20)")
@@ -502,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         clients=max(1, min(args.clients, 64)),
         postgres=args.postgres,
         pg_name=args.pg_name,
+        task_workers=max(1, min(args.task_workers, 4)),
         workers=args.workers,
         threads=args.threads,
         rounds=max(1, min(args.rounds, 20, gifts)),
