@@ -1,10 +1,11 @@
 """Confirmed gifts per second through the real webhook endpoint and the task worker, as `make run` starts them.
 
-    .venv/bin/python -m benchmarks.giving_webhook [--gifts 3000] [--clients 8] [--postgres] [--kill server|worker]
+    .venv/bin/python -m benchmarks.giving_webhook [--gifts 3000] [--clients 8] [--postgres [--pg-name NAME]]
+        [--kill server|worker] [--task-workers 1]
 
 What it does, all on loopback and bounded in count and time:
 1. makes a fresh SQLite database in a temporary folder (or, with --postgres, a fresh PostgreSQL database
-   `carefund_bench_giving` at 127.0.0.1:5432) and migrates it;
+   `carefund_bench_giving` at 127.0.0.1:5432, or `--pg-name`) and migrates it;
 2. creates one published campaign and N pending gifts through the campaigns services (`checkout_start`, the test
    gateway), exactly as the giving page does;
 3. starts the production setup as `make run` does: gunicorn with config/gunicorn.conf.py (2 workers of 16 threads)
@@ -17,7 +18,10 @@ What it does, all on loopback and bounded in count and time:
    (the clients deliver again whatever got no 200, as the provider does; after a worker's death the sweep's requeue
    runs at once), and that round is left out of the rates;
 6. checks every gift confirmed exactly once and the books exact to the penny (the child's fund equal to the gifts,
-   the clearing account to the gifts less their fees).
+   the clearing account to the gifts less their fees);
+7. reports the CPU milliseconds per request of the trivial view and per confirmed gift (from a round's first
+   delivery until its last gift is confirmed) used by the server, the task worker, the PostgreSQL backends of the
+   benchmark's database and this client (from /proc): on a shared machine the comparable figure.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 TIME_LIMIT_SECONDS = 300  # the whole run stops waiting after this
-PG_NAME = "carefund_bench_giving"
+PG_NAME = "carefund_bench_giving"  # the default of --pg-name
 
 
 def free_port() -> int:
@@ -55,7 +59,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare_environment(*, postgres: bool, workdir: Path) -> dict[str, str]:
+def prepare_environment(*, postgres: bool, pg_name: str, workdir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -70,18 +74,18 @@ def prepare_environment(*, postgres: bool, workdir: Path) -> dict[str, str]:
         PAYMENTS_TEST_MODE="1",  # the built-in test gateway, with DEBUG off as a server runs
     )
     if postgres:
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
     else:
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     return env
 
 
-def reset_postgres() -> None:
+def reset_postgres(pg_name: str) -> None:
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {pg_name}")
 
 
 def sign(payload: bytes, secret: str, timestamp: int) -> str:
@@ -309,13 +313,24 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def run(
-    *, gifts: int, clients: int, postgres: bool, workers: int, threads: int, rounds: int, kill: str
+    *,
+    gifts: int,
+    clients: int,
+    postgres: bool,
+    pg_name: str,
+    workers: int,
+    threads: int,
+    rounds: int,
+    kill: str,
+    task_workers: int = 1,
 ) -> dict[str, Any]:
+    from benchmarks.petition_signing import cpu_per_operation, cpu_snapshot  # it imports this module
+
     load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="carefund-bench-"))
-    env = prepare_environment(postgres=postgres, workdir=workdir)
+    env = prepare_environment(postgres=postgres, pg_name=pg_name, workdir=workdir)
     if postgres:
-        reset_postgres()
+        reset_postgres(pg_name)
     os.environ.update(env)
     import django
 
@@ -332,6 +347,8 @@ def run(
 
     port = free_port()
     procs = {"server": start_server(env, port, workers=workers, threads=threads), "worker": start_worker(env)}
+    for i in range(2, task_workers + 1):  # more than `make run` starts: to measure what another would bring
+        procs[f"worker {i}"] = start_worker(env)
     secret = env.get("TEST_GATEWAY_WEBHOOK_SECRET") or settings.TEST_GATEWAY_WEBHOOK_SECRET
     answers: list[float] = []  # seconds, each webhook request answered 200
     statuses: list[int] = []
@@ -381,11 +398,23 @@ def run(
 
         trivial_rounds: list[tuple[int, float]] = []
         webhook_rounds: list[tuple[int, float, float]] = []  # (gifts, seconds to answer all, seconds to confirm all)
+        pg = pg_name if postgres else "-"
+        cpu_trivial: dict[str, float] = {}  # CPU seconds by process over the measured bursts
+        cpu_gifts: dict[str, float] = {}
+
+        def cpu_add(into: dict[str, float], before: dict[str, float]) -> None:
+            after = cpu_snapshot(groups={name: proc.pid for name, proc in procs.items()}, pg_name=pg)
+            for name in after:
+                into[name] = into.get(name, 0.0) + after[name] - before[name]
+
         for r in range(rounds):
             share = seeded.gifts[r * len(seeded.gifts) // rounds : (r + 1) * len(seeded.gifts) // rounds]
+            groups = {name: proc.pid for name, proc in procs.items()}
+            cpu_before = cpu_snapshot(groups=groups, pg_name=pg)
             elapsed, codes = fire([lambda: client.request("GET", "/health/") for _ in share], clients=clients)
             assert codes == [200] * len(share), f"/health/ answered {sorted(set(codes))}"
             trivial_rounds.append((len(share), elapsed))
+            cpu_add(cpu_trivial, cpu_before)
             killer = None
             if kill != "none" and r == rounds - 1:  # the last round: kill -9 half-way through its burst
                 guess = len(share) / max(
@@ -396,6 +425,7 @@ def run(
                 )
                 killer = threading.Thread(target=kill_mid_burst, args=(kill, guess / 2))
                 killer.start()
+            cpu_before = cpu_snapshot(groups=groups, pg_name=pg)
             started = time.perf_counter()
             answered, codes = fire([deliver(*gift) for gift in share], clients=clients)
             statuses += codes
@@ -410,6 +440,8 @@ def run(
                     print(f"requeued after the kill: {webhook_events_requeue_stale(older_than=dt.timedelta(0))}")
             confirmed = wait_confirmed([g[0] for g in share], campaign_id=seeded.campaign_id, started=started)
             webhook_rounds.append((len(share), answered, confirmed))
+            if killer is None:  # a killed process's CPU is gone with it: that round is left out here too
+                cpu_add(cpu_gifts, cpu_before)
             print(
                 f"round {r + 1}/{rounds}: /health/ {len(share) / elapsed:.0f}/s; webhooks answered "
                 f"{len(share) / answered:.0f}/s, all {len(share)} confirmed after {confirmed:.2f} s = "
@@ -429,6 +461,8 @@ def run(
     gift_rate = sum(n for n, _, _ in measured) / sum(t for _, _, t in measured)
     answered_rate = sum(n for n, _, _ in measured) / sum(t for _, t, _ in measured)
     check = check_books(seeded)
+    measured_trivial = sum(n for n, _ in trivial_rounds)
+    measured_gifts = sum(n for n, _, _ in (webhook_rounds if kill == "none" else webhook_rounds[:-1]))
     from django.db.models import Count
 
     from carefund.campaigns.models import WebhookEvent
@@ -438,10 +472,15 @@ def run(
         "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "gifts": gifts,
         "clients": clients,
+        "task_workers": task_workers,
         "health_per_s": round(health_rate),
         "answered_per_s": round(answered_rate),
         "gifts_per_s": round(gift_rate),
         "answer_p50_p99_ms": [ms(statistics.median, answers), ms(lambda v: percentile(v, 99), answers)],
+        # CPU milliseconds by process per /health/ request and per confirmed gift (each round from its first delivery
+        # until its last gift is confirmed: the answers, the worker's batches and receipts, this client's polling)
+        "cpu_ms_per_trivial_request": cpu_per_operation(dict.fromkeys(cpu_trivial, 0.0), cpu_trivial, measured_trivial),
+        "cpu_ms_per_confirmed_gift": cpu_per_operation(dict.fromkeys(cpu_gifts, 0.0), cpu_gifts, measured_gifts),
         "killed": killed,
         "deliveries_retried": retried[0],
         "webhook_statuses": {c: statuses.count(c) for c in sorted(set(statuses))},
@@ -457,6 +496,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (config/gunicorn.conf.py: 2)")
     parser.add_argument("--threads", type=int, default=16, help="threads per worker (config/gunicorn.conf.py: 16)")
     parser.add_argument("--postgres", action="store_true", help="use PostgreSQL at 127.0.0.1:5432 instead of SQLite")
+    parser.add_argument(
+        "--task-workers",
+        type=int,
+        default=1,
+        help="task worker processes (`make run` starts 1; more only to measure what they would bring), max 4",
+    )
+    parser.add_argument(
+        "--pg-name", default=PG_NAME, help=f"the PostgreSQL database to drop and create (default {PG_NAME})"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternations of the two bursts (max 20)")
     parser.add_argument(
         "--kill",
@@ -471,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
         gifts=gifts,
         clients=max(1, min(args.clients, 64)),
         postgres=args.postgres,
+        pg_name=args.pg_name,
+        task_workers=max(1, min(args.task_workers, 4)),
         workers=args.workers,
         threads=args.threads,
         rounds=max(1, min(args.rounds, 20, gifts)),
@@ -489,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
         f"same run); webhook answer p99 {p99} ms; books {'exact' if ok else 'NOT EXACT'}"
         + (f" after kill -9 of the {args.kill}" if args.kill != "none" else "")
         + f"; goal (>= {goal_rate}/s, p99 < 50 ms) {'met' if goal else 'not met'}"
+        + f"\nCPU ms per confirmed gift: {result['cpu_ms_per_confirmed_gift']} (per /health/ request: "
+        + f"{result['cpu_ms_per_trivial_request']['total']})"
     )
     return 0 if ok else 1
 

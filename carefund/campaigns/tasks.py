@@ -16,13 +16,33 @@ from carefund.core.money import format_pence
 logger = logging.getLogger(__name__)
 
 
-# Sent while a receipt is written, with the gift (`donation=`): each receiver returns lines to add to it (or none).
-# Apps that refer to gifts add what they know of one without campaigns importing them (giftaid: the declaration
-# covering it and the Gift Aid it brings; docs/architecture.md, "Dependency rules").
+# Sent while receipts are written, with their gifts (`donations=`, a list): each receiver returns, by gift id, lines to
+# add to that gift's receipt (a gift it has nothing to say about is left out), and reads what it needs for all the
+# gifts at once. Apps that refer to gifts add what they know of one without campaigns importing them (giftaid: the
+# declaration covering it and the Gift Aid it brings; docs/architecture.md, "Dependency rules").
 receipt_lines = Signal()
 
 
 def receipt_body(donation: Donation) -> str:
+    """The receipt of one gift (`receipt_bodies`)."""
+    return receipt_bodies([donation])[donation.pk]
+
+
+def receipt_bodies(donations: list[Donation]) -> dict[int, str]:
+    """The receipts of gifts, by gift id: what other apps add (`receipt_lines`) asked once for all of them."""
+    extras: dict[int, list[str]] = {d.pk: [] for d in donations}
+    for receiver, answer in receipt_lines.send_robust(sender=Donation, donations=donations):
+        if isinstance(answer, Exception):  # the receipts go without that part rather than not at all
+            for donation in donations:
+                logger.error("receipt of gift #%s: %r failed", donation.pk, receiver, exc_info=answer)
+            continue
+        for pk, lines in (answer or {}).items():
+            if lines and pk in extras:
+                extras[pk] += ["", *lines]
+    return {d.pk: _receipt_text(d, extras[d.pk]) for d in donations}
+
+
+def _receipt_text(donation: Donation, extra: list[str]) -> str:
     link = settings.SITE_URL.rstrip("/") + reverse("campaigns:gift_page", kwargs={"token": donation.receipt_token})
     lines = [
         f"Dear {donation.donor_name or 'friend'},",
@@ -34,11 +54,7 @@ def receipt_body(donation: Donation) -> str:
     lines.append(f"Received on {donation.received_on:%d %B %Y}, gift reference #{donation.pk}.")
     if donation.gateway == "test":
         lines += ["", "TEST PAYMENT: no real money moved. This gift was made through carefund's test gateway."]
-    for receiver, extra in receipt_lines.send_robust(sender=Donation, donation=donation):
-        if isinstance(extra, Exception):  # the receipt goes without that part rather than not at all
-            logger.error("receipt of gift #%s: %r failed", donation.pk, receiver, exc_info=extra)
-        elif extra:
-            lines += ["", *extra]
+    lines += extra
     charity = settings.CHARITY_NAME + (
         f", registered charity number {settings.CHARITY_NUMBER}" if settings.CHARITY_NUMBER else ""
     )
@@ -59,11 +75,15 @@ def receipts_send(*, donation_ids: list[int]) -> int:
     a batch of payment events confirmed. A failure to send one does not stop the others: the task then fails,
     naming them, as the queue shows. Returns how many were sent."""
     sent, failed = 0, []
-    for donation in Donation.objects.select_related("campaign").filter(pk__in=donation_ids).exclude(donor_email=""):
+    donations = list(
+        Donation.objects.select_related("campaign").filter(pk__in=donation_ids).exclude(donor_email="").order_by("pk")
+    )
+    bodies = receipt_bodies(donations)
+    for donation in donations:
         try:
             EmailMessage(
                 subject=f"Thank you for your gift to {donation.campaign.title}",
-                body=receipt_body(donation),
+                body=bodies[donation.pk],
                 to=[donation.donor_email],
                 reply_to=[settings.CHARITY_EMAIL],  # the sender is a no-reply address; replies reach people
             ).send()

@@ -10,7 +10,7 @@ from django.conf import settings
 from carefund.campaigns.models import Donation
 from carefund.core.money import format_pence
 from carefund.giftaid.rules import Scope
-from carefund.giftaid.selectors import declaration_covering, gift_aid_due_for_donation
+from carefund.giftaid.selectors import declarations_covering
 
 SCOPE_WORDS = {
     Scope.THIS_GIFT: "this gift",
@@ -19,13 +19,18 @@ SCOPE_WORDS = {
 }
 
 
-def receipt_gift_aid_lines(*, donation: Donation, **_: Any) -> list[str]:
-    """The receipt's Gift Aid paragraph: the declaration that covers the gift (when made, which gifts), the Gift Aid
-    it brings, and how to cancel it (sources.md: Gift Aid: declarations); none if no declaration covers it."""
-    declaration = declaration_covering(donation=donation)
-    due = gift_aid_due_for_donation(donation=donation)
-    if declaration is None or not due:
-        return []
+def receipt_gift_aid_lines(*, donations: list[Donation], **_: Any) -> dict[int, list[str]]:
+    """The receipts' Gift Aid paragraphs, by gift id: the declaration that covers the gift (when made, which gifts),
+    the Gift Aid it brings, and how to cancel it (sources.md: Gift Aid: declarations); none for a gift no declaration
+    covers. The declarations of all the gifts are read at once."""
+    return {
+        donation.pk: _paragraph(donation, declaration, due)
+        for donation, (declaration, due) in zip(donations, declarations_covering(donations=donations), strict=True)
+        if declaration is not None and due
+    }
+
+
+def _paragraph(donation: Donation, declaration: Any, due: int) -> list[str]:
     return [
         f"Gift Aid: your declaration of {declaration.declared_on:%d %B %Y} covers "
         f"{SCOPE_WORDS[Scope(declaration.scope)]}. It adds {format_pence(due)} to this gift from HMRC, at no cost to "

@@ -120,6 +120,19 @@ def declaration_covering(*, donation: Donation) -> Declaration | None:
     return _covering(donation, facts, _declarations_touching([donation]))
 
 
+def declarations_covering(*, donations: list[Donation]) -> list[tuple[Declaration | None, int]]:
+    """For each gift, in order: the declaration covering it (as `declaration_covering`) and the Gift Aid it brings
+    (as `gift_aid_due_for_donation`), read in one query for all of them (a batch of receipts)."""
+    declarations = list(_declarations_touching(donations))
+    out: list[tuple[Declaration | None, int]] = []
+    for donation in donations:
+        facts = gift_facts_for_donation(donation)
+        covering = _covering(donation, facts, declarations) if rules.gift_eligibility(facts).eligible else None
+        due = _due(donation, declarations) if covering is not None else 0
+        out.append((covering, due))
+    return out
+
+
 def gift_aid_due_for_donation(*, donation: Donation) -> int:
     """Gift Aid (pence) this gift will bring: 0 unless it succeeded, is eligible, and an uncancelled declaration (by
     scope and dates) covers it; otherwise 25p per £1 rounded down (sources.md: Gift Aid: the rate)."""

@@ -13,11 +13,13 @@ from carefund.campaigns.services.campaigns import (
 )
 from carefund.campaigns.services.fees import FEE_SOURCE_MAX, donation_fee_record_by_hand, payout_fees_record
 from carefund.campaigns.services.giving import (
+    CheckoutCompletion,
     checkout_start,
     checkouts_expire,
     donation_create_pending,
     donation_message_moderate,
     donation_record_succeeded,
+    donations_record_succeeded,
 )
 from carefund.campaigns.services.offline import OfflineLine, donation_record_offline, offline_batch_record
 from carefund.campaigns.services.payouts import payout_release
@@ -36,6 +38,7 @@ from carefund.campaigns.services.webhooks import (
 
 __all__ = [
     "FEE_SOURCE_MAX",
+    "CheckoutCompletion",
     "OfflineLine",
     "campaign_create",
     "campaign_may_edit_story",
@@ -56,6 +59,7 @@ __all__ = [
     "donation_record_offline",
     "donation_record_succeeded",
     "donation_reverse",
+    "donations_record_succeeded",
     "offline_batch_record",
     "payout_fees_record",
     "payout_release",

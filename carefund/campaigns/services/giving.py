@@ -4,6 +4,7 @@ confirmation leaves to do (target, receipt), the donors' messages, and test chec
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,16 +19,17 @@ from carefund.campaigns.services._base import (
     gift_postings,
     new_token,
     note_fund_changed,
-    receipt_due,
+    receipts_due,
     require_perm,
+    rows_save,
 )
 from carefund.campaigns.services.campaigns import sync_target_state
 from carefund.core import clock
-from carefund.core.errors import ConflictError, NotFoundError, ValidationError
-from carefund.core.services import audit_record
+from carefund.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from carefund.core.services import audit_record, audit_record_many
 from carefund.ledger import chart
 from carefund.ledger.models import TransactionKind
-from carefund.ledger.services import ledger_post
+from carefund.ledger.services import LedgerEntry, ledger_post_many
 
 GIFT_CONFIRMED = "confirmed online"
 # A test checkout not paid within this is abandoned (`checkouts_expire`); Stripe's own sessions expire after a day.
@@ -134,7 +136,18 @@ def checkout_refusal(
     return None
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class CheckoutCompletion:
+    """A provider's word that a gift's checkout was paid: what `donations_record_succeeded` checks and posts."""
+
+    donation_id: int
+    amount_total_pence: int
+    session_id: str
+    payment_intent_id: str = ""
+    fee_pence: int | None = None
+    gateway: str = ""
+
+
 def donation_record_succeeded(
     *,
     donation_id: int,
@@ -145,58 +158,119 @@ def donation_record_succeeded(
     gateway: str = "",
     actor: Any = None,
 ) -> Donation:
-    """Confirm an online gift (from the provider's event, or the sweep that asks the provider) and post it once:
+    """Confirm one online gift (`donations_record_succeeded` with a list of one); raises its refusal."""
+    completion = CheckoutCompletion(
+        donation_id=donation_id,
+        amount_total_pence=amount_total_pence,
+        session_id=session_id,
+        payment_intent_id=payment_intent_id,
+        fee_pence=fee_pence,
+        gateway=gateway,
+    )
+    return donation_confirm(completion, actor=actor)
+
+
+def donation_confirm(completion: CheckoutCompletion, *, actor: Any = None) -> Donation:
+    """`donations_record_succeeded` with a list of one; raises its refusal."""
+    (result,) = donations_record_succeeded([completion], actor=actor)
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+@transaction.atomic
+def donations_record_succeeded(
+    completions: Sequence[CheckoutCompletion], *, actor: Any = None
+) -> list[Donation | DomainError]:
+    """Confirm online gifts (from the provider's events, or the sweep that asks the provider) and post each once:
     Dr clearing / Cr the child's fund (/ Cr the general fund for a contribution to costs); a known fee posts as
-    Dr fees / Cr clearing.
+    Dr fees / Cr clearing. Returns, for each completion in order, its gift or its refusal: a gift the platform never
+    created, a session that does not match it, an amount that differs from what was asked, a fee out of bounds. A
+    refused completion changes nothing; the others are confirmed. A gift already confirmed (here or before) is
+    returned as it is: nothing posted twice.
 
-    Refuses a gift the platform never created, a session that does not match it, and an amount that differs
-    from what was asked. A gift already confirmed is returned as it is (nothing posted twice)."""
-    # the gift's row only: on PostgreSQL a lock on the campaign's row would queue every gift to the campaign
-    donation = (
-        Donation.objects.select_for_update(of=("self",)).select_related("campaign").filter(pk=donation_id).first()
-    )
-    refusal = checkout_refusal(
-        donation, donation_id=donation_id, gateway=gateway, session_id=session_id, amount_total_pence=amount_total_pence
-    )
-    if refusal is not None:
-        raise refusal
-    assert donation is not None
-    if donation.status != DonationStatus.PENDING:
-        return donation
-    if fee_pence is not None and (isinstance(fee_pence, bool) or not 0 <= fee_pence <= donation.total_pence):
-        raise ValidationError(f"fee: must be 0 to {donation.total_pence} pence, got {fee_pence!r}.", field="fee")
-    today = clock.today()
-    donation.ledger_transaction = ledger_post(
-        kind=TransactionKind.DONATION,
-        postings=gift_postings(donation, chart.clearing_account(donation.gateway), fee_pence or 0),
-        memo=f"Gift #{donation.pk} to campaign #{donation.campaign_id}",
-        on_date=today,
-        idempotency_key=f"donation-{donation.pk}",
-        group_id=f"donation-{donation.pk}",
+    The gifts are read and locked in one query, posted in one `ledger_post_many`, updated in one statement and
+    audited in one insert; what they leave to do (a campaign reaching its target, the receipts, the funding of each
+    child) is done once. A failure while posting (a closed account) raises and rolls back all of them: the caller
+    confirms them one by one to give each its own outcome."""
+    # the gifts' rows only: on PostgreSQL a lock on the campaign's row would queue every gift to the campaign
+    locked = Donation.objects.select_for_update(of=("self",)).select_related("campaign")
+    gifts = locked.in_bulk({c.donation_id for c in completions})
+    results: list[Donation | DomainError] = []
+    confirming: list[tuple[Donation, int]] = []  # (gift, fee)
+    for c in completions:
+        donation = gifts.get(c.donation_id)
+        refusal = checkout_refusal(
+            donation,
+            donation_id=c.donation_id,
+            gateway=c.gateway,
+            session_id=c.session_id,
+            amount_total_pence=c.amount_total_pence,
+        )
+        if refusal is not None:
+            results.append(refusal)
+            continue
+        assert donation is not None
+        fee = c.fee_pence
+        if donation.status == DonationStatus.PENDING and (
+            fee is not None and (isinstance(fee, bool) or not 0 <= fee <= donation.total_pence)
+        ):
+            results.append(
+                ValidationError(f"fee: must be 0 to {donation.total_pence} pence, got {fee!r}.", field="fee")
+            )
+            continue
+        if donation.status == DonationStatus.PENDING:  # (a second completion of it in this list finds it confirmed)
+            donation.status = DonationStatus.SUCCEEDED
+            donation.payment_intent_id = c.payment_intent_id[:200]
+            donation.fee_pence = fee
+            confirming.append((donation, fee or 0))
+        results.append(donation)
+    if confirming:
+        _post_confirmed(confirming, actor)
+    return results
+
+
+def _post_confirmed(confirming: list[tuple[Donation, int]], actor: Any) -> None:
+    today, now = clock.today(), clock.now()
+    transactions = ledger_post_many(
+        entries=[
+            LedgerEntry(
+                kind=TransactionKind.DONATION,
+                postings=gift_postings(donation, chart.clearing_account(donation.gateway), fee),
+                memo=f"Gift #{donation.pk} to campaign #{donation.campaign_id}",
+                on_date=today,
+                idempotency_key=f"donation-{donation.pk}",
+                group_id=f"donation-{donation.pk}",
+                metadata={"donation_id": donation.pk},
+            )
+            for donation, fee in confirming
+        ],
         actor=actor,
-        metadata={"donation_id": donation.pk},
     )
-    donation.status = DonationStatus.SUCCEEDED
-    donation.succeeded_at = clock.now()
-    donation.received_on = today
-    donation.payment_intent_id = payment_intent_id[:200]
-    donation.fee_pence = fee_pence
-    donation.save(
-        update_fields=["status", "succeeded_at", "received_on", "payment_intent_id", "fee_pence", "ledger_transaction"]
+    donations = [donation for donation, _ in confirming]
+    for donation, txn in zip(donations, transactions, strict=True):
+        donation.ledger_transaction = txn
+        donation.succeeded_at, donation.received_on = now, today
+    rows_save(
+        donations, ["status", "succeeded_at", "received_on", "payment_intent_id", "fee_pence", "ledger_transaction"]
     )
-    audit_record(actor=actor, action="donation.succeeded", target=donation, summary=f"{donation.total_pence} pence")
-    note_fund_changed(donation.campaign.child_id, GIFT_CONFIRMED)
-    after_success(donation, actor)
-    return donation
+    audit_record_many(
+        actor=actor,
+        events=[("donation.succeeded", d, f"{d.total_pence} pence", {}) for d in donations],
+        at=now,
+    )
+    campaigns = {d.campaign_id: d.campaign for d in donations}
+    for campaign in campaigns.values():
+        target_sync(campaign, actor)
+    for child_id in dict.fromkeys(c.child_id for c in campaigns.values()):
+        note_fund_changed(child_id, GIFT_CONFIRMED)
+    receipts_due([d.pk for d in donations if d.donor_email])
 
 
-def after_success(donation: Donation, actor: Any, *, sync_target: bool = True) -> None:
-    """What a gift received leaves to do in its transaction: move the campaign to "target reached" if it now is,
-    and put the receipt on the queue."""
-    campaign = donation.campaign
+def target_sync(campaign: Campaign, actor: Any) -> None:
+    """Move the campaign to "target reached" if the gifts just received took it there."""
     if (
-        sync_target
-        and campaign.state == CampaignState.PUBLISHED
+        campaign.state == CampaignState.PUBLISHED
         and campaign.target_pence > 0
         and rules.has_reached_target(
             raised_pence=selectors.raised_pence(campaign_id=campaign.pk), target_pence=campaign.target_pence
@@ -204,8 +278,15 @@ def after_success(donation: Donation, actor: Any, *, sync_target: bool = True) -
     ):
         locked = Campaign.objects.select_for_update().select_related("child").get(pk=campaign.pk)
         sync_target_state(locked, actor=actor)
+
+
+def after_success(donation: Donation, actor: Any, *, sync_target: bool = True) -> None:
+    """What a gift received leaves to do in its transaction: move the campaign to "target reached" if it now is,
+    and put the receipt on the queue."""
+    if sync_target:
+        target_sync(donation.campaign, actor)
     if donation.donor_email:
-        receipt_due(donation.pk)
+        receipts_due([donation.pk])
 
 
 @transaction.atomic

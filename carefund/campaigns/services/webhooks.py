@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,13 @@ from carefund.campaigns import rules
 from carefund.campaigns.gateways import active_gateway
 from carefund.campaigns.gateways.base import GatewayEvent, PaymentGateway, WebhookVerificationError
 from carefund.campaigns.models import Donation, DonationStatus, WebhookEvent, WebhookEventState
-from carefund.campaigns.services._base import batched, batched_part, enqueue_in_transaction
-from carefund.campaigns.services.giving import checkout_refusal, donation_record_succeeded
+from carefund.campaigns.services._base import batched, batched_part, enqueue_in_transaction, rows_save
+from carefund.campaigns.services.giving import (
+    CheckoutCompletion,
+    checkout_refusal,
+    donation_confirm,
+    donations_record_succeeded,
+)
 from carefund.campaigns.services.payouts import payout_record
 from carefund.campaigns.services.reversals import (
     donation_dispute_fees_record,
@@ -43,12 +47,11 @@ RETRY_BASE_SECONDS = 30
 # An event still queued this long after it was stored has lost its task (a worker killed while running it): the
 # sweep puts it on the queue again.
 STALE_AFTER = dt.timedelta(minutes=15)
-# A task applies its own event and up to BATCH_MAX - 1 others waiting, stopping after BATCH_SECONDS[vendor]. On
-# SQLite the batch's transaction holds the one writer lock, which the webhook's insert waits for: short batches. On
-# PostgreSQL the webhook waits on nothing a batch holds; a batch is cut only so that the rows it locks (gifts,
-# accounts) are not held long from other writers. Measured: docs/benchmarks.md, "Giving".
-BATCH_MAX = 100
-BATCH_SECONDS = {"sqlite": 0.02, "postgresql": 0.5}
+# A task applies its own event and up to BATCH_MAX[vendor] - 1 others waiting. On SQLite the batch's transaction
+# holds the one writer lock, which the webhook's insert waits for: small batches. On PostgreSQL the webhook waits on
+# nothing a batch holds; a batch is bounded only so that the rows it locks (gifts, accounts) are not held long from
+# other writers. Measured: docs/benchmarks.md, "Giving".
+BATCH_MAX = {"sqlite": 20, "postgresql": 100}
 
 
 @dataclass(frozen=True)
@@ -84,20 +87,21 @@ def webhook_receive(*, payload: bytes, signature_header: str, gateway: PaymentGa
         problem = _checkout_problem(event.data_object, gw.name)
     if problem:
         return WebhookResult(400, f"refused: {problem}")
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                stored = WebhookEvent.objects.create(
-                    event_id=event.event_id,
-                    gateway=gw.name,
-                    type=event.type,
-                    received_at=clock.now(),
-                    state=WebhookEventState.QUEUED,
-                    payload=event.data_object,
-                )
-        except IntegrityError:  # the unique event id: a delivery seen before (a concurrent one waits on the index)
-            return WebhookResult(200, f"duplicate event {event.event_id}: already received")
-        _enqueue(stored.pk)
+    try:
+        with transaction.atomic():  # the event and its task, or neither
+            stored = WebhookEvent.objects.create(
+                event_id=event.event_id,
+                gateway=gw.name,
+                type=event.type,
+                received_at=clock.now(),
+                state=WebhookEventState.QUEUED,
+                payload=event.data_object,
+            )
+            _enqueue(stored.pk)
+    except IntegrityError:  # the unique event id: a delivery seen before (a concurrent one waits on the index)
+        if not WebhookEvent.objects.filter(event_id=event.event_id).exists():
+            raise
+        return WebhookResult(200, f"duplicate event {event.event_id}: already received")
     return WebhookResult(200, f"event {event.event_id} received")
 
 
@@ -107,11 +111,12 @@ def _checkout_problem(obj: dict[str, Any], gateway: str) -> str | None:
     donation_id = int(rules.gift_id_in(obj) or 0)
     if obj.get("payment_status", "paid") != "paid":
         return None  # nothing will be posted (async payments complete later)
-    donation = Donation.objects.filter(pk=donation_id).only(
+    # unordered: the model's default order would cost a third of this read (cProfile of webhook_receive)
+    found = Donation.objects.filter(pk=donation_id).only(
         "gateway", "checkout_session_id", "amount_pence", "costs_contribution_pence"
     )
     refusal = checkout_refusal(
-        donation.first(),
+        next(iter(found.order_by()[:1]), None),
         donation_id=donation_id,
         gateway=gateway,
         session_id=obj["id"],
@@ -135,55 +140,95 @@ def _enqueue(event_pk: int, *, attempts: int = 0, retry_in: dt.timedelta | None 
 
 def webhook_event_process(*, event_pk: int, attempts: int | None = None) -> str:
     """Apply a stored event through the handler for its type, once, and with it the other events waiting for
-    their first try (oldest first; up to BATCH_MAX, for at most BATCH_SECONDS): one transaction for all of them,
-    each in its own savepoint, so a failure affects its event only and a burst commits once per batch rather than
-    once per event (docs/adr/0021-webhook-task-queue.md, "Batches"). Rows are locked (the others skipping those
-    another worker holds); an event no longer queued (or, with `attempts`, tried since: a retry waiting for its
-    time) is left as it is. The other events' own tasks, when the worker reaches them, find their event applied
-    and do nothing (one read). A refusal (DomainError) marks its event REFUSED for a finance officer; any other
-    failure (including an event that cannot apply yet) is retried with backoff, and after MAX_ATTEMPTS marked FAILED
-    with its error."""
+    their first try (oldest first; up to BATCH_MAX[vendor]): one transaction for all of them, so a burst commits
+    once per batch rather than once per event (docs/adr/0021-webhook-task-queue.md, "Batches"). The batch's checkout
+    completions are confirmed together (`donations_record_succeeded`: one read of their gifts, one posting, one
+    update); a completion its gift refutes is refused alone; should confirming them together fail, each is
+    applied alone, in its own savepoint, as every other event is, so a failure affects its event only. Rows are
+    locked (the others skipping those another worker holds); an event no longer queued (or, with `attempts`, tried
+    since: a retry waiting for its time) is left as it is. The other events' own tasks, when the worker reaches
+    them, find their event applied and do nothing (one read). A refusal (DomainError) marks its event REFUSED for a
+    finance officer; any other failure (including an event that cannot apply yet) is retried with backoff, and
+    after MAX_ATTEMPTS marked FAILED with its error."""
     queued = WebhookEvent.objects.filter(state=WebhookEventState.QUEUED)
     own = queued.filter(pk=event_pk, **({} if attempts is None else {"attempts": attempts}))
     if not own.exists():  # one read, no write lock, for a second task of an event applied (the sweep's requeue)
         return "nothing to do"
-    deadline = time.monotonic() + BATCH_SECONDS.get(connection.vendor, 0.05)
     with transaction.atomic(), batched():
         # waits for a batch of another worker that holds it, which may have stopped before reaching it
         done = list(own.select_for_update())
         if not done:
             return "nothing to do"
-        _apply(done[0])
-        if time.monotonic() < deadline:
-            # the partial index `webhookevent_open` (state not applied, by received_at) finds the few waiting ones
-            others = queued.exclude(state=WebhookEventState.APPLIED).filter(attempts=0).exclude(pk=event_pk)
-            for row in others.select_for_update(skip_locked=True).order_by("received_at", "pk")[: BATCH_MAX - 1]:
-                _apply(row)
-                done.append(row)
-                if time.monotonic() > deadline:
-                    break  # the rest keep their own tasks
-        WebhookEvent.objects.bulk_update(done, ["attempts", "state", "outcome"])
+        # the partial index `webhookevent_open` (state not applied, by received_at) finds the few waiting ones
+        others = queued.exclude(state=WebhookEventState.APPLIED).filter(attempts=0).exclude(pk=event_pk)
+        limit = BATCH_MAX.get(connection.vendor, 1) - 1
+        done += others.select_for_update(skip_locked=True).order_by("received_at", "pk")[:limit]
+        _apply_all(done)
+        rows_save(done, ["attempts", "state", "outcome"])
     if len(done) == 1:
         return done[0].outcome
     return f"{len(done)} events applied in one batch; this task's: {done[0].outcome}"[:300]
 
 
+def _apply_all(rows: list[WebhookEvent]) -> None:
+    """The batch's checkout completions together, then every other event alone (and each completion alone, should
+    confirming them together fail)."""
+    settled: set[int] = set()
+    completions: list[tuple[WebhookEvent, CheckoutCompletion]] = []
+    for row in rows:
+        if row.type in rules.WEBHOOK_CHECKOUT_TYPES:
+            try:
+                completion = _completion(_event(row), row.gateway)
+            except Exception:  # noqa: S112 (applied alone below, where its fault is recorded)
+                continue
+            if isinstance(completion, str):
+                _settle(row, completion)
+                settled.add(row.pk)
+            else:
+                completions.append((row, completion))
+    if len(completions) > 1:  # (one alone is applied as every other event is, below)
+        try:
+            with transaction.atomic(), batched_part():
+                results = donations_record_succeeded([c for _, c in completions])
+        except Exception:
+            logger.warning("%s checkout completions failed together; applying each alone", len(completions))
+        else:
+            for (row, completion), result in zip(completions, results, strict=True):
+                _settle(row, result if isinstance(result, DomainError) else _confirmed(completion))
+                settled.add(row.pk)
+    for row in rows:
+        if row.pk not in settled:
+            _apply(row)
+
+
+def _event(row: WebhookEvent) -> GatewayEvent:
+    return GatewayEvent(event_id=row.event_id, type=row.type, created=0, data_object=row.payload or {})
+
+
 def _apply(row: WebhookEvent) -> None:
     """One event, in its own savepoint: its outcome is recorded on `row` (saved by the caller)."""
-    event = GatewayEvent(event_id=row.event_id, type=row.type, created=0, data_object=row.payload or {})
-    row.attempts += 1
     try:
         with transaction.atomic(), batched_part():
-            row.outcome = WEBHOOK_HANDLERS[row.type](event, row.gateway)[:300]
-            row.state = WebhookEventState.APPLIED
-    except ConflictError as exc:  # cannot apply yet (a refund before its payment, a dispute won before it came)
-        _retry_or_fail(row, exc.message)
-    except DomainError as exc:
-        row.state, row.outcome = WebhookEventState.REFUSED, exc.message[:300]
+            outcome = WEBHOOK_HANDLERS[row.type](_event(row), row.gateway)
+    except Exception as exc:
+        _settle(row, exc)
+    else:
+        _settle(row, outcome)
+
+
+def _settle(row: WebhookEvent, result: str | Exception) -> None:
+    """Record one try of an event on `row`: applied (its outcome), refused, or to be tried again (or failed)."""
+    row.attempts += 1
+    if isinstance(result, str):
+        row.state, row.outcome = WebhookEventState.APPLIED, result[:300]
+    elif isinstance(result, ConflictError):  # cannot apply yet (a refund before its payment, a dispute won early)
+        _retry_or_fail(row, result.message)
+    elif isinstance(result, DomainError):
+        row.state, row.outcome = WebhookEventState.REFUSED, result.message[:300]
         audit_record(actor=None, action="webhook.refused", target=row, summary=row.outcome)
-    except Exception as exc:  # a fault (a bug, a database error in the handler): this event only
-        logger.exception("payment event %s (try %s) failed", row.event_id, row.attempts)
-        _retry_or_fail(row, f"{type(exc).__name__}: {exc}")
+    else:  # a fault (a bug, a database error in the handler): this event only
+        logger.error("payment event %s (try %s) failed", row.event_id, row.attempts, exc_info=result)
+        _retry_or_fail(row, f"{type(result).__name__}: {result}")
 
 
 def _retry_or_fail(row: WebhookEvent, error: str) -> None:
@@ -226,14 +271,15 @@ def _payment_intent_id(obj: dict[str, Any]) -> str:
     return intent if isinstance(intent, str) else ""
 
 
-def _handle_checkout_completed(event: GatewayEvent, gateway: str) -> str:
+def _completion(event: GatewayEvent, gateway: str) -> CheckoutCompletion | str:
+    """What a checkout event asks to confirm, or its outcome when there is nothing to post."""
     obj = event.data_object
     donation_id = _gift_id(obj)
     assert donation_id is not None  # rules.webhook_event_problem
     if obj.get("payment_status", "paid") != "paid":
         return f"checkout for gift #{donation_id} not paid yet ({obj.get('payment_status')}): nothing posted"
     fee = obj.get("carefund_fee_pence") if gateway == "test" else None  # Stripe's fee comes with its payout
-    donation_record_succeeded(
+    return CheckoutCompletion(
         donation_id=donation_id,
         amount_total_pence=obj["amount_total"],
         payment_intent_id=_payment_intent_id(obj),
@@ -241,7 +287,18 @@ def _handle_checkout_completed(event: GatewayEvent, gateway: str) -> str:
         session_id=obj["id"],
         gateway=gateway,
     )
-    return f"gift #{donation_id} confirmed"
+
+
+def _handle_checkout_completed(event: GatewayEvent, gateway: str) -> str:
+    completion = _completion(event, gateway)
+    if isinstance(completion, str):
+        return completion
+    donation_confirm(completion)
+    return _confirmed(completion)
+
+
+def _confirmed(completion: CheckoutCompletion) -> str:
+    return f"gift #{completion.donation_id} confirmed"
 
 
 def _donation_for_charge(obj: dict[str, Any], gateway: str, reason: str) -> Donation:

@@ -107,6 +107,26 @@ def run_after_commit() -> Iterator[None]:
                     logging.getLogger(__name__).exception("after-commit work failed")
 
 
+@contextlib.contextmanager
+def confirming_fails(donation: Donation, error: Exception) -> Iterator[None]:
+    """Within: confirming `donation` raises `error` half-way (after its ledger transaction was written), as a fault
+    of the database or a bug would; the gifts confirmed with it are not touched by the fault."""
+    from carefund.campaigns.services import giving
+
+    real = giving.audit_record_many
+
+    def failing(**kwargs: Any) -> None:
+        if any(action == "donation.succeeded" and target.pk == donation.pk for action, target, *_ in kwargs["events"]):
+            raise error
+        real(**kwargs)
+
+    giving.audit_record_many = failing  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        giving.audit_record_many = real
+
+
 def deliver(payload: bytes, *, secret: str = SECRET, timestamp: int | None = None, client: Client | None = None) -> Any:
     """POST a signed event to the real webhook endpoint, then let what it queued run as on the server: the test's
     transaction never commits, so the after-commit work (the tests' task backend runs each task as it is enqueued)

@@ -155,6 +155,53 @@ def test_wrong_amount_refused_and_nothing_posted() -> None:
     assert d.status == "pending" and Transaction.objects.count() == 0
 
 
+def test_gifts_confirmed_together_each_refused_alone_and_the_others_posted_once(
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+) -> None:
+    campaign = make_campaign(target_pence=3000)
+    gifts = [make_pending(campaign, amount_pence=p) for p in (1000, 2000, 500, 700)]
+
+    def completion(d: Donation, **kwargs: object) -> services.CheckoutCompletion:
+        fields: dict[str, object] = {"amount_total_pence": d.total_pence, "session_id": str(d.checkout_session_id)}
+        return services.CheckoutCompletion(donation_id=d.pk, **(fields | kwargs))  # type: ignore[arg-type]
+
+    ok1, ok2, wrong_amount, bad_fee = gifts
+    with django_capture_on_commit_callbacks(execute=True):
+        results = services.donations_record_succeeded(
+            [
+                completion(ok1, fee_pence=34),
+                completion(wrong_amount, amount_total_pence=1),
+                completion(ok2),
+                completion(bad_fee, fee_pence=701),
+                completion(ok1, fee_pence=34),  # the same payment again (another event id): posted once
+                completion(ok2, session_id="cs_someone_else"),
+            ]
+        )
+    assert [type(r).__name__ for r in results] == [
+        "Donation",
+        "ValidationError",
+        "Donation",
+        "ValidationError",
+        "Donation",
+        "NotFoundError",
+    ]
+    assert {d.pk: d.status for d in Donation.objects.filter(pk__in=[g.pk for g in gifts])} == {
+        ok1.pk: "succeeded",
+        ok2.pk: "succeeded",
+        wrong_amount.pk: "pending",
+        bad_fee.pk: "pending",
+    }
+    assert Transaction.objects.count() == 2
+    assert fund_balance_pence(child_id=campaign.child_id) == 3000
+    assert account_balance_pence(name="Assets:Clearing:TestGateway") == 3000 - 34
+    assert Campaign.objects.get(pk=campaign.pk).state == CampaignState.TARGET_REACHED
+    assert AuditEvent.objects.filter(action="donation.succeeded").count() == 2
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([ok1.donor_email, ok2.donor_email])
+    # the refused ones are confirmed on their own later, once their completion is right
+    services.donations_record_succeeded([completion(wrong_amount), completion(bad_fee, fee_pence=30)])
+    assert fund_balance_pence(child_id=campaign.child_id) == 4200 and Transaction.objects.count() == 4
+
+
 def test_refund_reverses_and_is_idempotent() -> None:
     campaign = make_campaign()
     d = make_pending(campaign, amount_pence=2500, costs=500)

@@ -19,10 +19,10 @@ from hypothesis.extra.django import TestCase as HypothesisTestCase
 from carefund.campaigns import services
 from carefund.campaigns.gateways.test import event_payload, sign_payload
 from carefund.campaigns.models import Donation, WebhookEvent
-from carefund.campaigns.services import giving
 from carefund.campaigns.tests.factories import (
     SECRET,
     completed_event,
+    confirming_fails,
     deliver,
     event_state,
     make_campaign,
@@ -297,20 +297,13 @@ def test_a_refund_beyond_what_the_gift_took_is_refused_by_the_worker(gift: Donat
     assert Transaction.objects.count() == 1
 
 
-def test_a_fault_in_one_event_affects_that_event_only(gift: Donation, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_fault_in_one_event_affects_that_event_only(gift: Donation) -> None:
     """The database fails half-way through a confirmation (after the ledger transaction was written): that event's
     work rolls back, it stays queued with its error, the next event is applied, and a retry posts once."""
     other = make_pending(gift.campaign, amount_pence=700)
-    real_audit = giving.audit_record
-
-    def failing_audit(**kwargs: Any) -> Any:
-        if kwargs.get("action") == "donation.succeeded" and kwargs["target"].pk == gift.pk:
-            raise DatabaseError("disk I/O error")
-        return real_audit(**kwargs)
-
-    monkeypatch.setattr(giving, "audit_record", failing_audit)
-    assert deliver(completed_event(gift, event_id="evt_db", fee_pence=58)).status_code == 200
-    assert deliver(completed_event(other, event_id="evt_ok")).status_code == 200
+    with confirming_fails(gift, DatabaseError("disk I/O error")):
+        assert deliver(completed_event(gift, event_id="evt_db", fee_pence=58)).status_code == 200
+        assert deliver(completed_event(other, event_id="evt_ok")).status_code == 200
     state, outcome = event_state("evt_db")
     assert (state, outcome.split(" (")[0]) == ("queued", "try 1 of 6 failed")
     assert "DatabaseError: disk I/O error" in outcome
@@ -318,7 +311,6 @@ def test_a_fault_in_one_event_affects_that_event_only(gift: Donation, monkeypatc
     assert gift.status == "pending"
     assert event_state("evt_ok") == ("applied", f"gift #{other.pk} confirmed")
     assert Transaction.objects.count() == 1
-    monkeypatch.setattr(giving, "audit_record", real_audit)
     services.webhook_event_process(event_pk=WebhookEvent.objects.get(event_id="evt_db").pk)
     assert fund_balance_pence(child_id=gift.campaign.child_id) == 2500 + 700
     assert Transaction.objects.count() == 2

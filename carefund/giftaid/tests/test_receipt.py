@@ -94,3 +94,20 @@ def test_the_receipt_can_be_replied_to_and_names_the_charitys_number(settings: A
     assert mail.reply_to == ["donors@charity.example"]
     assert "registered charity number 1234567" in mail.body
     assert "Questions? Reply to this email: it reaches donors@charity.example." in mail.body
+
+
+def test_receipts_sent_together_each_name_only_their_own_donors_declaration(mailoutbox: list[Any]) -> None:
+    from carefund.campaigns.tasks import receipts_send
+
+    ann = make_donation(amount_pence=2000, on=D(2026, 6, 15))
+    declare(ann, Scope.THIS_AND_FUTURE, declared_on=D(2026, 6, 15))
+    campaign = ann.campaign
+    ann_again = make_donation(campaign=campaign, amount_pence=4000, on=D(2026, 9, 1))
+    bob = make_donation(
+        campaign=campaign, amount_pence=3000, on=D(2026, 9, 1), email="bob@example.org", name="Bob Smith"
+    )
+    assert receipts_send.call(donation_ids=[ann.pk, bob.pk, ann_again.pk]) == 3
+    bodies = {mail.body.split("gift reference #")[1].split(".")[0]: mail.body for mail in mailoutbox}
+    assert "It adds £5.00 to this gift" in bodies[str(ann.pk)]
+    assert "It adds £10.00 to this gift" in bodies[str(ann_again.pk)]
+    assert "Gift Aid" not in bodies[str(bob.pk)]
