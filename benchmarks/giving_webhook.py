@@ -324,7 +324,7 @@ def run(
     kill: str,
     task_workers: int = 1,
 ) -> dict[str, Any]:
-    from benchmarks.petition_signing import cpu_per_operation, cpu_snapshot  # it imports this module
+    from benchmarks.petition_signing import CpuMeter, cpu_per_operation  # it imports this module
 
     load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="carefund-bench-"))
@@ -399,18 +399,24 @@ def run(
         trivial_rounds: list[tuple[int, float]] = []
         webhook_rounds: list[tuple[int, float, float]] = []  # (gifts, seconds to answer all, seconds to confirm all)
         pg = pg_name if postgres else "-"
-        cpu_trivial: dict[str, float] = {}  # CPU seconds by process over the measured bursts
-        cpu_gifts: dict[str, float] = {}
+        # CPU seconds by process over the measured bursts
+        cpu_trivial: dict[tuple[str, int], float] = {}
+        cpu_gifts: dict[tuple[str, int], float] = {}
 
-        def cpu_add(into: dict[str, float], before: dict[str, float]) -> None:
-            after = cpu_snapshot(groups={name: proc.pid for name, proc in procs.items()}, pg_name=pg)
-            for name in after:
-                into[name] = into.get(name, 0.0) + after[name] - before[name]
+        def cpu_start() -> tuple[CpuMeter, dict[tuple[str, int], float]]:
+            meter = CpuMeter(groups={name: proc.pid for name, proc in procs.items()}, pg_name=pg)
+            return meter, meter.snapshot()
+
+        def cpu_add(into: dict[tuple[str, int], float], started: tuple[CpuMeter, dict[tuple[str, int], float]]) -> None:
+            meter, before = started
+            after = meter.snapshot()
+            meter.close()
+            for key, seconds in after.items():
+                into[key] = into.get(key, 0.0) + seconds - before.get(key, 0.0)
 
         for r in range(rounds):
             share = seeded.gifts[r * len(seeded.gifts) // rounds : (r + 1) * len(seeded.gifts) // rounds]
-            groups = {name: proc.pid for name, proc in procs.items()}
-            cpu_before = cpu_snapshot(groups=groups, pg_name=pg)
+            cpu_before = cpu_start()
             elapsed, codes = fire([lambda: client.request("GET", "/health/") for _ in share], clients=clients)
             assert codes == [200] * len(share), f"/health/ answered {sorted(set(codes))}"
             trivial_rounds.append((len(share), elapsed))
@@ -425,7 +431,7 @@ def run(
                 )
                 killer = threading.Thread(target=kill_mid_burst, args=(kill, guess / 2))
                 killer.start()
-            cpu_before = cpu_snapshot(groups=groups, pg_name=pg)
+            cpu_before = cpu_start()
             started = time.perf_counter()
             answered, codes = fire([deliver(*gift) for gift in share], clients=clients)
             statuses += codes
@@ -442,6 +448,8 @@ def run(
             webhook_rounds.append((len(share), answered, confirmed))
             if killer is None:  # a killed process's CPU is gone with it: that round is left out here too
                 cpu_add(cpu_gifts, cpu_before)
+            else:
+                cpu_before[0].close()
             print(
                 f"round {r + 1}/{rounds}: /health/ {len(share) / elapsed:.0f}/s; webhooks answered "
                 f"{len(share) / answered:.0f}/s, all {len(share)} confirmed after {confirmed:.2f} s = "
@@ -479,8 +487,8 @@ def run(
         "answer_p50_p99_ms": [ms(statistics.median, answers), ms(lambda v: percentile(v, 99), answers)],
         # CPU milliseconds by process per /health/ request and per confirmed gift (each round from its first delivery
         # until its last gift is confirmed: the answers, the worker's batches and receipts, this client's polling)
-        "cpu_ms_per_trivial_request": cpu_per_operation(dict.fromkeys(cpu_trivial, 0.0), cpu_trivial, measured_trivial),
-        "cpu_ms_per_confirmed_gift": cpu_per_operation(dict.fromkeys(cpu_gifts, 0.0), cpu_gifts, measured_gifts),
+        "cpu_ms_per_trivial_request": cpu_per_operation({}, cpu_trivial, measured_trivial),
+        "cpu_ms_per_confirmed_gift": cpu_per_operation({}, cpu_gifts, measured_gifts),
         "killed": killed,
         "deliveries_retried": retried[0],
         "webhook_statuses": {c: statuses.count(c) for c in sorted(set(statuses))},
