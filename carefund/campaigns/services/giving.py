@@ -34,6 +34,9 @@ from carefund.ledger.services import LedgerEntry, ledger_post_many
 GIFT_CONFIRMED = "confirmed online"
 # A test checkout not paid within this is abandoned (`checkouts_expire`); Stripe's own sessions expire after a day.
 CHECKOUT_ABANDONED_AFTER = dt.timedelta(days=1)
+# The gifts a paid checkout confirms: a pending one, and one expired as abandoned whose donor paid after all (the
+# money was taken, so it is posted; any other status was confirmed before and is left as it is).
+CONFIRMABLE = (DonationStatus.PENDING, DonationStatus.EXPIRED)
 
 
 @dataclass(frozen=True)
@@ -212,14 +215,14 @@ def donations_record_succeeded(
             continue
         assert donation is not None
         fee = c.fee_pence
-        if donation.status == DonationStatus.PENDING and (
+        if donation.status in CONFIRMABLE and (
             fee is not None and (isinstance(fee, bool) or not 0 <= fee <= donation.total_pence)
         ):
             results.append(
                 ValidationError(f"fee: must be 0 to {donation.total_pence} pence, got {fee!r}.", field="fee")
             )
             continue
-        if donation.status == DonationStatus.PENDING:  # (a second completion of it in this list finds it confirmed)
+        if donation.status in CONFIRMABLE:  # (a second completion of it in this list finds it confirmed)
             donation.status = DonationStatus.SUCCEEDED
             donation.payment_intent_id = c.payment_intent_id[:200]
             donation.fee_pence = fee

@@ -21,6 +21,7 @@ from carefund.campaigns.gateways.base import GatewayEvent, PaymentGateway, Webho
 from carefund.campaigns.models import Donation, DonationStatus, WebhookEvent, WebhookEventState
 from carefund.campaigns.services._base import batched, batched_part, enqueue_in_transaction, rows_save
 from carefund.campaigns.services.giving import (
+    CONFIRMABLE,
     CheckoutCompletion,
     checkout_refusal,
     donation_confirm,
@@ -409,7 +410,7 @@ def checkouts_sweep(*, days: int = 3, gateway: PaymentGateway | None = None) -> 
     since = int((clock.now() - dt.timedelta(days=days)).timestamp())
     sessions = gw.completed_checkouts(since=since)
     ids = {int(raw) for s in sessions if (raw := rules.gift_id_in(s)) and raw.isdigit() and len(raw) <= 18}
-    pending = set(Donation.objects.filter(pk__in=ids, status=DonationStatus.PENDING).values_list("pk", flat=True))
+    pending = set(Donation.objects.filter(pk__in=ids, status__in=CONFIRMABLE).values_list("pk", flat=True))
     confirmed = refused = 0
     for session in sessions:
         gift = _gift_id(session) if rules.gift_id_in(session) else None

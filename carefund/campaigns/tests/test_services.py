@@ -443,3 +443,15 @@ def test_test_checkouts_left_unpaid_for_a_day_expire_and_leave_staff_lists() -> 
     [audit] = AuditEvent.objects.filter(action="donation.checkouts_expired")
     assert audit.details == {"donation_ids": [abandoned.pk]}
     assert not Transaction.objects.exists()
+
+
+def test_a_gift_expired_as_abandoned_whose_donor_paid_after_all_is_posted_once() -> None:
+    campaign = make_campaign()
+    gift = make_pending(campaign, amount_pence=1000)
+    Donation.objects.filter(pk=gift.pk).update(status=DonationStatus.EXPIRED)
+    paid = {"donation_id": gift.pk, "amount_total_pence": 1000, "session_id": gift.checkout_session_id}
+    confirmed = services.donation_record_succeeded(**paid, gateway="test")
+    again = services.donation_record_succeeded(**paid, gateway="test")
+    assert confirmed.status == again.status == DonationStatus.SUCCEEDED
+    assert Transaction.objects.filter(idempotency_key=f"donation-{gift.pk}").count() == 1
+    assert fund_balance_pence(child_id=campaign.child_id) == 1000
