@@ -17,6 +17,7 @@ from carefund.petitions.access import require_perm
 from carefund.petitions.counting import petition_count_refresh_soon, uncount
 from carefund.petitions.models import Invalidation, Petition, Signature, SignatureState
 from carefund.petitions.rules import canonical_email
+from carefund.petitions.services import petition_check_sponsors
 
 
 @dataclass(frozen=True)
@@ -117,4 +118,5 @@ def signatures_release(*, actor: Any, petition_id: int, signature_ids: list[int]
             actor=actor, action="signatures.released", target=petition, summary=f"{released} held signatures released"
         )
         petition_count_refresh_soon(petition_id=petition_id)
+        petition_check_sponsors(petition_id=petition_id)  # a creator's or sponsors' signatures may be among them
     return released

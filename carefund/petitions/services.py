@@ -111,14 +111,14 @@ def petition_create(
 
 
 def petition_check_sponsors(*, petition_id: int) -> None:
-    """After a creator or sponsor confirms: the creator's confirmation validates the petition, and enough
-    confirmed sponsors send it to moderation. Called inside the confirming transaction."""
+    """After a creator or sponsor confirms, or a moderator releases held signatures: the creator's confirmation
+    validates the petition, and enough confirmed sponsors send it to moderation. A signature held for review (a
+    burst that tripped the rate limits) counts here only once a moderator releases it, as it does in the count.
+    Called inside the confirming (or releasing) transaction."""
     petition = Petition.objects.select_for_update().get(pk=petition_id)
     if petition.state not in (PetitionState.PENDING, PetitionState.VALIDATED):
         return
-    confirmed = Signature.objects.filter(
-        petition=petition, state__in=[SignatureState.VALIDATED, SignatureState.HELD]
-    ).exclude(validated_at=None)
+    confirmed = Signature.objects.filter(petition=petition, state=SignatureState.VALIDATED).exclude(validated_at=None)
     if not confirmed.filter(is_creator=True).exists():
         return
     sponsors = confirmed.filter(is_sponsor=True).count()

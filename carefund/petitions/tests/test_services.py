@@ -76,6 +76,21 @@ def test_create_sponsor_moderate_open(django_capture_on_commit_callbacks, settin
     assert AuditEvent.objects.filter(action="petition.opened", actor=mod).count() == 1
 
 
+def test_sponsors_held_for_review_count_only_once_a_moderator_releases_them(settings):
+    settings.PETITION_SPONSORS_REQUIRED = 2
+    petition = services.petition_create(data=_input(), actor=None, ip="192.0.2.20")
+    _confirm(Signature.objects.get(petition=petition, is_creator=True).pk)
+    # two sponsors from one address within a minute: the second is a burst, held (its signer sees success)
+    first, second = (
+        signature_sign(petition=petition, data=signer(n), ip="198.51.100.30", is_sponsor=True) for n in (1, 2)
+    )
+    assert [_confirm(s.signature_id).state for s in (first, second)] == [SignatureState.VALIDATED, SignatureState.HELD]
+    assert Petition.objects.get(pk=petition.pk).state == PetitionState.VALIDATED  # one sponsor counts, not two
+
+    assert abuse.signatures_release(actor=moderator(), petition_id=petition.pk) == 1
+    assert Petition.objects.get(pk=petition.pk).state == PetitionState.SPONSORED
+
+
 def test_create_refuses_bad_text_and_writes_nothing():
     with pytest.raises(DomainValidationError) as info:
         services.petition_create(data=_input(action="x" * 81), actor=None, ip=None)
