@@ -17,34 +17,16 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
-import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.ledger_post import setup_django, teardown
+
 PG_NAME = "carefund_bench_care"
-
-
-def setup_django(*, postgres: bool, workdir: Path) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["CAREFUND_VAR_DIR"] = str(workdir)
-    if postgres:
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PG_NAME], check=True)
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", PG_NAME], check=True)
-        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed(n_children: int) -> dict[str, Any]:
@@ -134,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="carefund-bench-care-"))
     try:
-        setup_django(postgres=args.postgres, workdir=workdir)
+        setup_django(postgres=args.postgres, workdir=workdir, pg_name=PG_NAME)
         from carefund.care import selectors
         from carefund.care.models import Child
 
@@ -161,12 +143,7 @@ def main() -> None:
                 f"list {many * 1e3:8.2f} ms (x{many / list_base:5.1f})"
             )
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if args.postgres:
-            from django.db import connections
-
-            connections.close_all()
-            subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PG_NAME], check=False)
+        teardown(postgres=args.postgres, workdir=workdir, pg_name=PG_NAME)
 
 
 def _child_ids_for(selectors: Any, user: Any) -> list[Any]:

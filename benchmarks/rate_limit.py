@@ -12,32 +12,14 @@ baseline. The limit is set high so every check counts and none is refused."""
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.ledger_post import setup_django, teardown
+
 PG_NAME = "carefund_bench_ratelimit"
-
-
-def setup_django(*, postgres: bool, workdir: Path) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["CAREFUND_VAR_DIR"] = str(workdir)
-    if postgres:
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PG_NAME], check=True)
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", PG_NAME], check=True)
-        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def timed(label: str, n: int, call: Callable[[int], object]) -> tuple[float, float]:
@@ -57,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="carefund-bench-ratelimit-"))
     try:
-        setup_django(postgres=args.postgres, workdir=workdir)
+        setup_django(postgres=args.postgres, workdir=workdir, pg_name=PG_NAME)
         from django.conf import settings
         from django.core.cache import caches
         from django.test import RequestFactory
@@ -81,7 +63,7 @@ def main() -> None:
         for name, (cpu, _wall) in results.items():
             print(f"ratio to baseline, '{name}': {cpu / base:,.0f}x CPU")
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        teardown(postgres=args.postgres, workdir=workdir, pg_name=PG_NAME)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from carefund.care import privacy as child_privacy
 from carefund.care import rules, selectors, services
-from carefund.care.models import CarePlanItem, ItemState
+from carefund.care.models import CarePlanItem, Child, ItemState
 from carefund.core import clock
 from carefund.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from carefund.core.money import format_pence
@@ -64,12 +64,17 @@ def child_register(request: HttpRequest) -> HttpResponse:
     return render(request, "web/care/child_register.html", {"form": form}, status=400 if form.errors else 200)
 
 
-@login_required
-def child_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def _child_or_404(request: HttpRequest, pk: int, *, audit: bool = True) -> Child:
+    """The child `pk` if the signed-in person may see it (`selectors.child_get_for_user`), else a 404."""
     try:
-        child = selectors.child_get_for_user(user=request.user, pk=pk)
+        return selectors.child_get_for_user(user=request.user, pk=pk, audit=audit)
     except NotFoundError:
         raise Http404("No such child.") from None
+
+
+@login_required
+def child_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    child = _child_or_404(request, pk)
     today = clock.today()
     plans = selectors.care_plans_for_user(user=request.user).filter(child=child)
     assessments = selectors.sdr_assessments_for_user(user=request.user).filter(child=child)
@@ -104,10 +109,7 @@ def child_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Correct a child's details (caseworkers and trustees)."""
     if not request.user.has_perm("care.change_child"):
         raise PermissionDenied("Only caseworkers and trustees may change a child's details.")
-    try:
-        child = selectors.child_get_for_user(user=request.user, pk=pk)
-    except NotFoundError:
-        raise Http404("No such child.") from None
+    child = _child_or_404(request, pk)
     fields = ["first_name", "last_name", "date_of_birth", "home_postcode", "diagnosis", "gmfcs_level"]
     form = ChildEditForm(request.POST or None, initial={name: getattr(child, name) for name in fields})
     if request.method == "POST" and form.is_valid():
@@ -162,10 +164,7 @@ def child_data_export(request: HttpRequest, pk: int) -> HttpResponse:
 def child_data_erase(request: HttpRequest, pk: int) -> HttpResponse:
     """Erase the child's personal data on request (those granted `care.erase_child_data`): a page saying what goes
     and what stays, and a confirmation typed in full."""
-    try:
-        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=False)
-    except NotFoundError:
-        raise Http404("No such child.") from None
+    child = _child_or_404(request, pk, audit=False)
     if not request.user.has_perm("care.erase_child_data"):
         raise PermissionDenied("Only the charity's data protection lead may erase a child's data.")
     error = ""
@@ -189,10 +188,7 @@ def child_data_erase(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def care_plan_create(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=False)
-    except NotFoundError:
-        raise Http404("No such child.") from None
+    child = _child_or_404(request, pk, audit=False)
     if not request.user.has_perm("care.add_careplan"):
         raise PermissionDenied("Only caseworkers may create care plans.")
     form = CarePlanFromTemplateForm(request.POST or None)
@@ -363,10 +359,7 @@ def sdr_assessment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def sdr_assessment_record(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        child = selectors.child_get_for_user(user=request.user, pk=pk, audit=False)
-    except NotFoundError:
-        raise Http404("No such child.") from None
+    child = _child_or_404(request, pk, audit=False)
     if not request.user.has_perm("care.add_sdrassessment"):
         raise PermissionDenied("Only clinicians may record SDR assessments.")
     form = SdrAssessmentForm(request.POST or None, user=request.user)
