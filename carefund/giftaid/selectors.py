@@ -111,24 +111,16 @@ def declaration_made_with(*, donation: Donation) -> Declaration | None:
     return Declaration.objects.filter(donation_id=donation.pk).first()
 
 
-def declaration_covering(*, donation: Donation) -> Declaration | None:
-    """The first uncancelled declaration (by scope and dates) that covers this gift, if it is eligible; None
-    otherwise (the receipt names it, `receipt.receipt_gift_aid_lines`)."""
-    facts = gift_facts_for_donation(donation)
-    if not rules.gift_eligibility(facts).eligible:
-        return None
-    return _covering(donation, facts, _declarations_touching([donation]))
-
-
 def declarations_covering(*, donations: list[Donation]) -> list[tuple[Declaration | None, int]]:
-    """For each gift, in order: the declaration covering it (as `declaration_covering`) and the Gift Aid it brings
-    (as `gift_aid_due_for_donation`), read in one query for all of them (a batch of receipts)."""
+    """For each gift, in order: the first uncancelled declaration (by scope, dates and donor) that covers it if it is
+    eligible, else None; and the Gift Aid it brings (as `gift_aid_due_for_donation`). The declarations of all the
+    gifts are read in one query (a batch of receipts, `receipt.receipt_gift_aid_lines`)."""
     declarations = list(_declarations_touching(donations))
     out: list[tuple[Declaration | None, int]] = []
     for donation in donations:
         facts = gift_facts_for_donation(donation)
         covering = _covering(donation, facts, declarations) if rules.gift_eligibility(facts).eligible else None
-        due = _due(donation, declarations) if covering is not None else 0
+        due = rules.gift_aid_due_pence(facts.amount_pence) if covering and donation.status == SUCCEEDED else 0
         out.append((covering, due))
     return out
 

@@ -170,11 +170,6 @@ def donation_record_succeeded(
         fee_pence=fee_pence,
         gateway=gateway,
     )
-    return donation_confirm(completion, actor=actor)
-
-
-def donation_confirm(completion: CheckoutCompletion, *, actor: Any = None) -> Donation:
-    """`donations_record_succeeded` with a list of one; raises its refusal."""
     (result,) = donations_record_succeeded([completion], actor=actor)
     if isinstance(result, DomainError):
         raise result

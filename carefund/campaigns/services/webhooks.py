@@ -7,6 +7,7 @@ checkouts whose event never arrived. docs/adr/0021-webhook-task-queue.md."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from carefund.campaigns.services.giving import (
     CONFIRMABLE,
     CheckoutCompletion,
     checkout_refusal,
-    donation_confirm,
+    donation_record_succeeded,
     donations_record_succeeded,
 )
 from carefund.campaigns.services.payouts import payout_record
@@ -294,7 +295,7 @@ def _handle_checkout_completed(event: GatewayEvent, gateway: str) -> str:
     completion = _completion(event, gateway)
     if isinstance(completion, str):
         return completion
-    donation_confirm(completion)
+    donation_record_succeeded(**dataclasses.asdict(completion))
     return _confirmed(completion)
 
 
